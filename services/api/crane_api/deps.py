@@ -1,0 +1,69 @@
+"""FastAPI dependencies: the gateway's connections and the authenticated user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from crane_shared.appspec import AppRecord
+from crane_shared.bus import Bus
+from crane_shared.store import AppStore
+
+from .security import TokenError, Tokens
+from .settings import ApiSettings
+from .users import User, UserStore
+
+
+@dataclass
+class Gateway:
+    """Everything a request handler may use; built once at startup."""
+
+    settings: ApiSettings
+    bus: Bus
+    apps: AppStore
+    users: UserStore
+    tokens: Tokens
+
+
+def get_gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_user(
+    gateway: GatewayDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+    )
+    if credentials is None:
+        raise unauthorized
+    try:
+        email = gateway.tokens.subject(credentials.credentials)
+    except TokenError:
+        raise unauthorized from None
+    user = await gateway.users.get(email)
+    if user is None:
+        raise unauthorized
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def owned_app(app_id: str, user: CurrentUser, gateway: GatewayDep) -> AppRecord:
+    """The app ``app_id`` if the user may see it; another user's app answers 404, like a missing one."""
+    record = await gateway.apps.get(app_id)
+    if record is None or not (user.is_admin or record.owner == user.email):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {app_id!r}")
+    return record
+
+
+OwnedApp = Annotated[AppRecord, Depends(owned_app)]

@@ -1,0 +1,59 @@
+"""Gateway wiring: settings, bus connection, signing key, routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from crane_shared import subjects as s
+from crane_shared.bus import Bus
+from crane_shared.service import configure_logging
+from crane_shared.store import AppStore
+
+from .deps import Gateway
+from .routes import apps, auth, health
+from .security import Tokens, load_signing_key
+from .settings import ApiSettings
+from .users import UserStore
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = await Bus.connect(settings.nats_url, "api")
+        config = await bus.kv(s.CONFIG_BUCKET)
+        app.state.gateway = Gateway(
+            settings=settings,
+            bus=bus,
+            apps=AppStore(await bus.kv(s.APPS_BUCKET)),
+            users=UserStore(await bus.kv(s.USERS_BUCKET), config),
+            tokens=Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes)),
+        )
+        yield
+        await bus.close()
+
+    app = FastAPI(
+        title="CRANE",
+        description="A cloud on your own machine: deploy, balance, watch and heal container apps.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(health.router)
+    v1.include_router(auth.router)
+    v1.include_router(apps.router)
+    app.include_router(v1)
+    app.include_router(health.router)  # /health as well, for load balancers and compose
+    return app
+
+
+def run() -> None:
+    settings = ApiSettings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower()
+    )

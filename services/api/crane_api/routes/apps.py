@@ -1,0 +1,198 @@
+"""Apps: create (JSON or Compose), read, change, scale, start/stop/restart, logs, stats, clone,
+export. Every change is applied to the record (so the answer reflects it) and published as an
+intent event, which the deployer acts on."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import KeyNotFoundError
+from pydantic import ValidationError
+
+from crane_shared import subjects as s
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus
+from crane_shared.events import (
+    AppCreated,
+    AppDeleted,
+    AppRestartRequested,
+    AppUpdated,
+    InvalidEvent,
+    new_event,
+)
+from crane_shared.intents import apply_restart, apply_update
+
+from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
+from ..requests import APP_BODY_OPENAPI, event_errors, read_app_spec, validation_errors
+from ..schemas import AppPublic, AppUpdate, LogsRequest, ScaleRequest
+
+router = APIRouter(prefix="/apps", tags=["apps"])
+SOURCE = "crane/api"
+SETTLED = {AppStatus.RUNNING, AppStatus.FAILED, AppStatus.STOPPED}
+
+
+def public(gateway: Gateway, record: AppRecord) -> AppPublic:
+    return AppPublic.of(record, gateway.settings.app_url(record.id))
+
+
+async def _create(gateway: Gateway, owner: str, spec: AppSpec) -> AppRecord:
+    app_id = await gateway.apps.new_app_id(spec.name)
+    record = AppRecord(id=app_id, owner=owner, spec=spec)
+    await gateway.apps.insert(record)
+    event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
+    await gateway.apps.remember_creation(event.id, app_id)
+    await gateway.bus.publish(event)
+    return record
+
+
+async def _wait_settled(gateway: Gateway, app_id: str, timeout: float) -> AppRecord | None:
+    """Poll the record until the app is running with all replicas, stopped, or failed."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        record = await gateway.apps.get(app_id)
+        if record is None:
+            return None
+        settled = record.status in SETTLED and (
+            record.status != AppStatus.RUNNING or record.running_replicas >= record.desired_replicas
+        )
+        if settled or asyncio.get_running_loop().time() >= deadline:
+            return record
+        await asyncio.sleep(0.2)
+
+
+async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> AppRecord:
+    try:
+        apply_update(record.model_copy(deep=True), update)  # refuse before anything is published
+    except InvalidEvent as exc:
+        raise event_errors(str(exc)) from None
+    changed = await gateway.apps.mutate(record.id, lambda r: apply_update(r, update))
+    await gateway.bus.publish(new_event(s.APP_UPDATED, update, source=SOURCE))
+    if changed is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {record.id!r}")
+    return changed
+
+
+@router.get("", response_model=list[AppPublic])
+async def list_apps(user: CurrentUser, gateway: GatewayDep) -> list[AppPublic]:
+    records = await gateway.apps.list()
+    return [public(gateway, r) for r in records if user.is_admin or r.owner == user.email]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic, openapi_extra=APP_BODY_OPENAPI)
+async def create_app(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    gateway: GatewayDep,
+    wait: Annotated[bool, Query(description="answer when the app is running or failed")] = False,
+    timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
+) -> AppPublic:
+    """Create an app from the App payload (JSON) or a Compose file (Content-Type: application/yaml)."""
+    spec = await read_app_spec(request)
+    record = await _create(gateway, user.email, spec)
+    if wait:
+        record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
+        response.status_code = status.HTTP_200_OK
+    return public(gateway, record)
+
+
+@router.get("/{app_id}", response_model=AppPublic)
+async def get_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    return public(gateway, record)
+
+
+@router.patch("/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def update_app(body: AppUpdate, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    merged: dict[str, Any] = record.spec.model_dump()
+    merged.update(body.model_dump(exclude_none=True))
+    try:
+        spec = AppSpec.model_validate(merged)
+    except ValidationError as exc:
+        raise validation_errors(exc) from None
+    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, spec=spec)))
+
+
+@router.delete("/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def delete_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    def deleting(current: AppRecord) -> AppRecord:
+        current.status = AppStatus.DELETING
+        return current
+
+    record = await gateway.apps.mutate(record.id, deleting) or record
+    await gateway.bus.publish(new_event(s.APP_DELETED, AppDeleted(app_id=record.id), source=SOURCE))
+    return public(gateway, record)
+
+
+@router.post("/{app_id}/start", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def start_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, desired_state="running")))
+
+
+@router.post("/{app_id}/stop", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def stop_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, desired_state="stopped")))
+
+
+@router.post("/{app_id}/scale", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def scale_app(body: ScaleRequest, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, replicas=body.replicas)))
+
+
+@router.post("/{app_id}/restart", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def restart_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    event = new_event(s.APP_RESTART_REQUESTED, AppRestartRequested(app_id=record.id), source=SOURCE)
+    changed = await gateway.apps.mutate(record.id, lambda r: apply_restart(r, event.id)) or record
+    await gateway.bus.publish(event)
+    return public(gateway, changed)
+
+
+@router.post("/{app_id}/clone", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
+async def clone_app(record: OwnedApp, user: CurrentUser, gateway: GatewayDep) -> AppPublic:
+    """A new app with the same configuration (and a new id), owned by the caller."""
+    return public(gateway, await _create(gateway, user.email, record.spec))
+
+
+async def _ask_deployer(gateway: Gateway, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        answer = await gateway.bus.request(subject, body, timeout=15)
+    except (NatsTimeout, NoRespondersError):
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, "the deployer did not answer") from None
+    if "error" in answer:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"the deployer failed: {answer['error']}")
+    return answer
+
+
+@router.post("/{app_id}/logs")
+async def app_logs(record: OwnedApp, gateway: GatewayDep, body: LogsRequest | None = None) -> dict[str, Any]:
+    """The last lines of every replica's log."""
+    body = body or LogsRequest()
+    return await _ask_deployer(gateway, s.RPC_APP_LOGS, {"app_id": record.id, **body.model_dump()})
+
+
+@router.post("/{app_id}/stats")
+async def app_stats(record: OwnedApp, gateway: GatewayDep) -> dict[str, Any]:
+    """CPU and memory of every running replica (one sample from the Engine)."""
+    return await _ask_deployer(gateway, s.RPC_APP_STATS, {"app_id": record.id})
+
+
+@router.get(
+    "/{app_id}/compose",
+    response_class=Response,
+    responses={200: {"content": {"application/yaml": {}}}, 409: {"description": "not rendered yet"}},
+)
+async def export_compose(record: OwnedApp, gateway: GatewayDep) -> Response:
+    """The app as a docker-compose.yml that runs anywhere with ``docker compose up``."""
+    try:
+        entry = await gateway.apps.kv.get(f"compose.{record.id}")
+    except KeyNotFoundError:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the deployer has not rendered this app yet; retry shortly"
+        ) from None
+    return Response(
+        entry.value or b"",
+        media_type="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{record.id}-compose.yml"'},
+    )

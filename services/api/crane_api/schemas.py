@@ -1,0 +1,89 @@
+"""Request and response bodies of the REST gateway."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from crane_shared.appspec import MAX_REPLICAS, AppRecord, AppSpec, AppStatus
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(_Strict):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=8, max_length=256)]
+    full_name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class UserPublic(BaseModel):
+    email: str
+    full_name: str
+    role: str
+
+
+class Login(_Strict):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+AppCreate = AppSpec
+
+
+class AppUpdate(_Strict):
+    """PATCH body: the fields given replace the app's; services, if given, replace all services."""
+
+    services: list[dict[str, Any]] | None = None
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] | None = None
+    min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] | None = None
+    max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] | None = None
+
+
+class ScaleRequest(_Strict):
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+
+
+class LogsRequest(_Strict):
+    tail: Annotated[int, Field(ge=1, le=5000)] = 100
+    service: str | None = None
+
+
+class AppPublic(BaseModel):
+    id: str
+    name: str
+    owner: str
+    status: AppStatus
+    reason: str | None
+    desired_state: str
+    desired_replicas: int
+    running_replicas: int
+    url: str | None
+    spec: AppSpec
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: AppRecord, url: str | None) -> AppPublic:
+        return cls(
+            id=record.id,
+            name=record.spec.name,
+            owner=record.owner,
+            status=record.status,
+            reason=record.reason,
+            desired_state=record.desired_state,
+            desired_replicas=record.desired_replicas,
+            running_replicas=record.running_replicas,
+            url=url if record.spec.routed_service else None,
+            spec=record.spec,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )

@@ -1,0 +1,64 @@
+"""Passwords (argon2id) and bearer tokens (JWT, HS256). The signing key is generated on first
+start and kept in the config bucket, so every API replica signs and verifies with the same key
+and no key ever appears in code or configuration."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from datetime import timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from crane_shared.appspec import utcnow
+
+SIGNING_KEY = "jwt-signing-key"
+ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def load_signing_key(config: KeyValue) -> str:
+    """The suite's token signing key, created atomically by whichever replica starts first."""
+    with contextlib.suppress(KeyWrongLastSequenceError):
+        await config.create(SIGNING_KEY, secrets.token_urlsafe(48).encode())
+    entry = await config.get(SIGNING_KEY)
+    return (entry.value or b"").decode()
+
+
+class TokenError(ValueError):
+    pass
+
+
+class Tokens:
+    def __init__(self, key: str, ttl: timedelta) -> None:
+        self._key = key
+        self._ttl = ttl
+
+    def issue(self, email: str) -> str:
+        now = utcnow()
+        claims = {"sub": email, "iat": now, "exp": now + self._ttl, "jti": uuid.uuid4().hex}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def subject(self, token: str) -> str:
+        """The email a valid token was issued to; raises TokenError otherwise."""
+        try:
+            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from None
+        return str(claims["sub"])

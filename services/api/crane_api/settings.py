@@ -1,0 +1,13 @@
+"""API settings (CRANE_* environment variables)."""
+
+from crane_shared.settings import CommonSettings
+
+
+class ApiSettings(CommonSettings):
+    api_host: str = "0.0.0.0"
+    api_port: int = 8000
+    # This email becomes admin on registration; otherwise the first registered user does.
+    admin_email: str | None = None
+    token_ttl_minutes: int = 24 * 60
+    # Upper bound for ?wait=true on POST /apps.
+    max_wait_seconds: float = 120.0

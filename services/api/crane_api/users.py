@@ -1,0 +1,59 @@
+"""User accounts in the users bucket, keyed by their email."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel
+
+FIRST_ADMIN_KEY = "first-admin"
+
+
+class User(BaseModel):
+    email: str
+    full_name: str
+    role: Literal["user", "admin"] = "user"
+    password_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def user_key(email: str) -> str:
+    """KV keys allow few characters; the hex of the lower-cased email is stable and safe."""
+    return "user." + email.strip().lower().encode().hex()
+
+
+class UserStore:
+    def __init__(self, users: KeyValue, config: KeyValue) -> None:
+        self.users = users
+        self.config = config
+
+    async def get(self, email: str) -> User | None:
+        try:
+            entry = await self.users.get(user_key(email))
+        except KeyNotFoundError:
+            return None
+        return User.model_validate_json(entry.value) if entry.value else None
+
+    async def create(self, user: User) -> bool:
+        """Store a new user; False if the email is taken."""
+        try:
+            await self.users.create(user_key(user.email), user.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def save(self, user: User) -> None:
+        await self.users.put(user_key(user.email), user.model_dump_json().encode())
+
+    async def claim_first_admin(self, email: str) -> bool:
+        """True for exactly one caller in the suite's life: the first user to register."""
+        try:
+            await self.config.create(FIRST_ADMIN_KEY, email.encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True

@@ -1,0 +1,114 @@
+"""Pure translation of an app's service into what the Engine needs to create one replica:
+image, command, environment, labels (CRANE's and Traefik's), limits and security options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from crane_shared.appspec import AppRecord, ServiceSpec, parse_duration, parse_memory
+
+from .naming import LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
+
+# Capabilities in Docker's default set that ordinary web apps never need.
+DROPPED_CAPABILITIES = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SYS_CHROOT", "SETFCAP"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Applied when a service's spec gives no resources of its own."""
+
+    cpus: float = 0.5
+    memory: str = "256m"
+    pids: int = 256
+
+
+@dataclass
+class ReplicaSpec:
+    """Everything needed to create one container; built without touching Docker."""
+
+    name: str
+    image: str
+    command: list[str] | str | None
+    environment: dict[str, str]
+    labels: dict[str, str]
+    network: str
+    aliases: list[str]
+    extra_networks: list[str]
+    volumes: dict[str, dict[str, str]]
+    nano_cpus: int
+    mem_limit: int
+    pids_limit: int
+    healthcheck: dict[str, Any] | None
+    security_opt: list[str] = field(default_factory=lambda: ["no-new-privileges:true"])
+    cap_drop: list[str] = field(default_factory=lambda: list(DROPPED_CAPABILITIES))
+
+
+def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
+    """Changes whenever a replica of ``service`` must be recreated (its spec, or a restart)."""
+    basis = {
+        "service": service.model_dump(mode="json"),
+        "routed": record.spec.routed_service == service,
+        "restart": record.restart_token,
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def desired_slots(record: AppRecord) -> dict[str, tuple[int, str]]:
+    """service -> (replicas, spec hash): the input of plan_replicas."""
+    return {s.name: (record.desired_replicas, spec_hash(record, s)) for s in record.spec.services}
+
+
+def healthcheck_config(service: ServiceSpec) -> dict[str, Any] | None:
+    check = service.healthcheck
+    if check is None:
+        return None
+    test = check.test if isinstance(check.test, list) else ["CMD-SHELL", check.test]
+    ns = 1_000_000_000
+    return {
+        "test": test,
+        "interval": int(parse_duration(check.interval) * ns),
+        "timeout": int(parse_duration(check.timeout) * ns),
+        "retries": check.retries,
+        "start_period": int(parse_duration(check.start_period) * ns),
+    }
+
+
+def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Naming, limits: Limits) -> ReplicaSpec:
+    labels = {
+        **service.labels,
+        **naming.app_labels(record.id, record.owner),
+        LABEL_SERVICE: service.name,
+        LABEL_REPLICA: str(index),
+        LABEL_SPEC_HASH: spec_hash(record, service),
+    }
+    port = service.routed_port
+    extra_networks = []
+    if port:
+        labels.update(naming.router_labels(record.id, service.name, port, record.spec.routed_service == service))
+        extra_networks.append(naming.edge_network)
+    resources = service.resources
+    cpus = resources.cpus if resources and resources.cpus else limits.cpus
+    memory = resources.memory if resources and resources.memory else limits.memory
+    volumes = {}
+    for entry in service.volumes:
+        source, _, rest = entry.partition(":")
+        target, _, mode = rest.partition(":")
+        volumes[naming.volume(record.id, source)] = {"bind": target, "mode": mode or "rw"}
+    return ReplicaSpec(
+        name=naming.container(record.id, service.name, index),
+        image=service.image,
+        command=service.command,
+        environment=dict(service.environment),
+        labels=labels,
+        network=naming.app_network(record.id),
+        aliases=[service.name],
+        extra_networks=extra_networks,
+        volumes=volumes,
+        nano_cpus=int(cpus * 1e9),
+        mem_limit=parse_memory(memory),
+        pids_limit=limits.pids,
+        healthcheck=healthcheck_config(service),
+    )

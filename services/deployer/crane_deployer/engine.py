@@ -1,0 +1,215 @@
+"""The adapter to the Docker Engine API (docker SDK). Blocking SDK calls run in threads;
+Engine errors are translated into EngineError with a message a user can act on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from .container_spec import ReplicaSpec
+from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, LABEL_SUITE, Naming
+from .plan import Replica
+
+log = logging.getLogger("crane.deployer.engine")
+
+
+class EngineError(RuntimeError):
+    """The Engine refused or failed an operation; the message says what and why."""
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, APIError) and exc.explanation:
+        return str(exc.explanation)
+    return str(exc)
+
+
+class Engine:
+    def __init__(self, client: docker.DockerClient, naming: Naming) -> None:
+        self.client = client
+        self.api = client.api
+        self.naming = naming
+
+    @classmethod
+    def from_env(cls, naming: Naming) -> Engine:
+        return cls(docker.from_env(timeout=120), naming)
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # --- observing -------------------------------------------------------------------------
+    async def observe(self, app_id: str) -> list[Replica]:
+        rows = await self._call(self.api.containers, all=True, filters=self.naming.app_filter(app_id))
+        return [self._replica(row) for row in rows]
+
+    async def suite_app_ids(self) -> set[str]:
+        """Apps that own at least one container or network of this suite."""
+        filters = self.naming.suite_filter()
+        rows = await self._call(self.api.containers, all=True, filters=filters)
+        networks = await self._call(self.api.networks, filters=filters)
+        ids = {row["Labels"].get(LABEL_APP) for row in rows}
+        ids |= {(net.get("Labels") or {}).get(LABEL_APP) for net in networks}
+        return {i for i in ids if i}
+
+    @staticmethod
+    def _replica(row: dict[str, Any]) -> Replica:
+        labels = row.get("Labels") or {}
+        status = row.get("Status", "")
+        health = None
+        if "(healthy)" in status:
+            health = "healthy"
+        elif "(unhealthy)" in status:
+            health = "unhealthy"
+        elif "(health: starting)" in status:
+            health = "starting"
+        return Replica(
+            container_id=row["Id"],
+            name=row["Names"][0].lstrip("/"),
+            service=labels.get(LABEL_SERVICE, ""),
+            index=int(labels.get(LABEL_REPLICA, "-1")),
+            spec_hash=labels.get(LABEL_SPEC_HASH, ""),
+            state=row.get("State", "unknown"),
+            health=health,
+        )
+
+    # --- networks --------------------------------------------------------------------------
+    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        existing = await self._call(self.api.networks, names=[name])
+        if any(n["Name"] == name for n in existing):
+            return
+        try:
+            await self._call(self.api.create_network, name, driver="bridge", labels=labels, check_duplicate=True)
+        except APIError as exc:
+            if exc.status_code != 409:
+                raise EngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+
+    async def ensure_edge_network(self) -> None:
+        await self.ensure_network(self.naming.edge_network, {LABEL_SUITE: self.naming.suite})
+
+    # --- containers ------------------------------------------------------------------------
+    async def create_and_start(self, spec: ReplicaSpec) -> str:
+        """Create and start one replica; an existing container of that name is reused."""
+        try:
+            container_id = await self._call(self._create, spec)
+        except ImageNotFound:
+            await self._pull(spec.image)
+            container_id = await self._call(self._create, spec)
+        except APIError as exc:
+            if exc.status_code == 409:  # the slot's name is taken: a replica exists already
+                container_id = (await self._call(self.api.inspect_container, spec.name))["Id"]
+            else:
+                raise EngineError(f"cannot create {spec.name}: {_explain(exc)}") from exc
+        await self.start(container_id, spec.name)
+        return container_id
+
+    def _create(self, spec: ReplicaSpec) -> str:
+        host_config = self.api.create_host_config(
+            binds=spec.volumes or None,
+            nano_cpus=spec.nano_cpus,
+            mem_limit=spec.mem_limit,
+            pids_limit=spec.pids_limit,
+            security_opt=spec.security_opt,
+            cap_drop=spec.cap_drop,
+            network_mode=spec.network,
+            init=False,
+        )
+        networking = self.api.create_networking_config(
+            {spec.network: self.api.create_endpoint_config(aliases=spec.aliases)}
+        )
+        created = self.api.create_container(
+            spec.image,
+            command=spec.command,
+            name=spec.name,
+            environment=spec.environment,
+            labels=spec.labels,
+            host_config=host_config,
+            networking_config=networking,
+            healthcheck=spec.healthcheck,
+            detach=True,
+        )
+        for network in spec.extra_networks:
+            self.api.connect_container_to_network(created["Id"], network)
+        return created["Id"]
+
+    async def _pull(self, image: str) -> None:
+        log.info("pulling %s", image)
+        try:
+            await self._call(self.client.images.pull, image)
+        except DockerException as exc:
+            raise EngineError(f"image {image} not found locally and could not be pulled: {_explain(exc)}") from exc
+
+    async def start(self, container_id: str, name: str) -> None:
+        try:
+            await self._call(self.api.start, container_id)
+        except APIError as exc:
+            raise EngineError(f"cannot start {name}: {_explain(exc)}") from exc
+
+    async def remove(self, container_id: str) -> None:
+        try:
+            await self._call(self.api.remove_container, container_id, force=True, v=False)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise EngineError(f"cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
+
+    async def remove_app(self, app_id: str) -> None:
+        """Remove every container, network and volume of the app (only objects with its labels)."""
+        filters = self.naming.app_filter(app_id)
+        for row in await self._call(self.api.containers, all=True, filters=filters):
+            await self.remove(row["Id"])
+        for net in await self._call(self.api.networks, filters=filters):
+            with contextlib.suppress(NotFound):
+                await self._call(self.api.remove_network, net["Id"])
+        volumes = (await self._call(self.api.volumes, filters=filters)).get("Volumes") or []
+        for volume in volumes:
+            with contextlib.suppress(NotFound):
+                await self._call(self.api.remove_volume, volume["Name"], force=True)
+
+    async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:
+        for name in spec.volumes:
+            await self._call(self.api.create_volume, name=name, labels=labels)
+
+    # --- logs and stats ----------------------------------------------------------------------
+    async def logs(self, app_id: str, tail: int, service: str | None) -> list[dict[str, Any]]:
+        out = []
+        for replica in sorted(await self.observe(app_id), key=lambda r: r.name):
+            if service and replica.service != service:
+                continue
+            raw = await self._call(self.api.logs, replica.container_id, tail=tail, timestamps=True)
+            out.append({"container": replica.name, "service": replica.service, "logs": raw.decode(errors="replace")})
+        return out
+
+    async def stats(self, app_id: str) -> list[dict[str, Any]]:
+        replicas = [r for r in await self.observe(app_id) if r.state == "running"]
+        samples = await asyncio.gather(
+            *(self._call(self.api.stats, r.container_id, stream=False) for r in replicas),
+            return_exceptions=True,
+        )
+        out = []
+        for replica, sample in zip(replicas, samples, strict=False):
+            if isinstance(sample, BaseException):
+                continue
+            out.append({"container": replica.name, "service": replica.service, **summarize_stats(sample)})
+        return out
+
+
+def summarize_stats(sample: dict[str, Any]) -> dict[str, Any]:
+    """CPU % (of one core) and memory from one Engine stats sample."""
+    cpu, pre = sample.get("cpu_stats", {}), sample.get("precpu_stats", {})
+    cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    online = cpu.get("online_cpus") or 1
+    cpu_percent = (cpu_delta / system_delta) * online * 100 if system_delta > 0 and cpu_delta > 0 else 0.0
+    memory = sample.get("memory_stats", {})
+    return {
+        "cpu_percent": round(cpu_percent, 2),
+        "memory_bytes": memory.get("usage", 0),
+        "memory_limit_bytes": memory.get("limit", 0),
+        "pids": sample.get("pids_stats", {}).get("current", 0),
+    }

@@ -1,0 +1,83 @@
+"""Bus handlers for the app intents (created, updated, deleted, restart_requested).
+
+They make the record say what the user wants and mark the app for reconciling; the
+reconciler does the Docker work. Every handler is idempotent: a redelivered event changes
+nothing the first delivery did not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from crane_shared import subjects as s
+from crane_shared.appspec import AppRecord, AppStatus
+from crane_shared.bus import Bus, Handler
+from crane_shared.events import AppCreated, AppDeleted, AppRestartRequested, AppUpdated, Event, InvalidEvent
+from crane_shared.intents import apply_restart, apply_update
+from crane_shared.store import AppStore
+
+log = logging.getLogger("crane.deployer.intents")
+
+
+class IntentHandlers:
+    def __init__(
+        self,
+        bus: Bus,
+        store: AppStore,
+        mark: Callable[[str], None],
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.mark = mark
+
+    def table(self) -> dict[str, Handler]:
+        return {
+            s.APP_CREATED: self.on_created,
+            s.APP_UPDATED: self.on_updated,
+            s.APP_DELETED: self.on_deleted,
+            s.APP_RESTART_REQUESTED: self.on_restart,
+        }
+
+    async def on_created(self, event: Event, payload: BaseModel) -> None:
+        assert isinstance(payload, AppCreated)
+        app_id, allocated = await self.store.app_id_for_event(event.id, payload.spec.name)
+        if allocated:
+            if payload.app_id:
+                raise InvalidEvent("data.app_id: CRANE assigns app ids; leave it out when publishing app.created")
+            record = AppRecord(id=app_id, owner=payload.owner or "unowned", spec=payload.spec)
+            await self.store.insert(record)
+            log.info("registered %s for %s (published directly)", app_id, record.owner)
+        elif await self.store.get(app_id) is None:
+            log.info("app.created %s: %s was deleted since; nothing to do", event.id, app_id)
+            return
+        self.mark(app_id)
+
+    async def on_updated(self, event: Event, payload: BaseModel) -> None:
+        assert isinstance(payload, AppUpdated)
+        await self._require(payload.app_id)
+        await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
+        self.mark(payload.app_id)
+
+    async def on_restart(self, event: Event, payload: BaseModel) -> None:
+        assert isinstance(payload, AppRestartRequested)
+        await self._require(payload.app_id)
+        await self.store.mutate(payload.app_id, lambda r: apply_restart(r, event.id))
+        self.mark(payload.app_id)
+
+    async def on_deleted(self, event: Event, payload: BaseModel) -> None:
+        assert isinstance(payload, AppDeleted)
+
+        def deleting(record: AppRecord) -> AppRecord:
+            record.status = AppStatus.DELETING
+            return record
+
+        # The reconciler removes it, in turn with any other work on the same app.
+        await self.store.mutate(payload.app_id, deleting)
+        self.mark(payload.app_id)
+
+    async def _require(self, app_id: str) -> None:
+        if await self.store.get(app_id) is None:
+            raise InvalidEvent(f"data.app_id: there is no app {app_id!r}")

@@ -1,0 +1,103 @@
+"""Deployer wiring: consume app intents, follow Docker's events, resync on a timer, answer
+logs/stats requests. One deployer per suite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from crane_shared import subjects as s
+from crane_shared.bus import Bus
+from crane_shared.events import ContainerDied
+from crane_shared.service import configure_logging, stop_on_signals
+from crane_shared.store import AppStore
+
+from .docker_events import follow_container_events
+from .engine import Engine
+from .intents import IntentHandlers
+from .naming import LABEL_APP, LABEL_SERVICE, Naming
+from .reconciler import Reconciler
+from .settings import DeployerSettings
+from .workqueue import ReconcileQueue
+
+log = logging.getLogger("crane.deployer")
+
+
+class Deployer:
+    def __init__(self, settings: DeployerSettings, bus: Bus, store: AppStore, engine: Engine) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.store = store
+        self.engine = engine
+        self.reconciler = Reconciler(bus, store, engine, settings, settings.limits)
+        self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
+        self.intents = IntentHandlers(bus, store, self.queue.mark)
+
+    async def resync(self) -> None:
+        """Mark every known app, and every app that still owns Docker objects, for reconciling."""
+        known = {record.id for record in await self.store.list()}
+        for app_id in known | await self.engine.suite_app_ids():
+            self.queue.mark(app_id)
+
+    async def resync_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.resync()
+            except Exception:  # noqa: BLE001 - NATS or Docker may be restarting; try next round
+                log.exception("resync failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.resync_seconds)
+
+    async def on_container_event(self, action: str, container_id: str, labels: dict[str, str]) -> None:
+        app_id = labels[LABEL_APP]
+        if action == "die" and container_id not in self.reconciler.removing:
+            exit_code = labels.get("exitCode")
+            died = ContainerDied(
+                app_id=app_id,
+                service=labels[LABEL_SERVICE],
+                container=labels.get("name", container_id[:12]),
+                exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
+            )
+            await self.bus.emit(s.CONTAINER_DIED, died)
+            log.info("%s: replica %s died (exit %s); healing", app_id, died.container, died.exit_code)
+        if action == "destroy":
+            self.reconciler.removing.discard(container_id)
+        self.queue.mark(app_id)
+
+    async def answer_logs(self, body: dict[str, Any]) -> dict[str, Any]:
+        tail = max(1, min(int(body.get("tail", 100)), 5000))
+        return {"containers": await self.engine.logs(str(body["app_id"]), tail, body.get("service"))}
+
+    async def answer_stats(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"containers": await self.engine.stats(str(body["app_id"]))}
+
+
+async def serve(settings: DeployerSettings) -> None:
+    stop = stop_on_signals()
+    naming = Naming(settings.suite, settings.app_domain)
+    bus = await Bus.connect(settings.nats_url, "deployer")
+    store = AppStore(await bus.kv(s.APPS_BUCKET))
+    engine = Engine.from_env(naming)
+    await engine.ensure_edge_network()
+    deployer = Deployer(settings, bus, store, engine)
+    await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
+    await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
+
+    tasks = [
+        asyncio.create_task(deployer.queue.run(stop)),
+        asyncio.create_task(deployer.resync_forever(stop)),
+        asyncio.create_task(follow_container_events(naming, deployer.on_container_event, stop)),
+        asyncio.create_task(bus.consume("deployer", "app.>", deployer.intents.table(), stop)),
+    ]
+    log.info("deployer ready (suite %s)", settings.suite)
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await bus.close()
+
+
+def run() -> None:
+    settings = DeployerSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))

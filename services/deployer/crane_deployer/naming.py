@@ -1,0 +1,60 @@
+"""Names and labels of everything the deployer creates, scoped by suite so that several suites
+(and test runs) can share one Docker Engine without touching each other's objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LABEL_SUITE = "crane.suite"
+LABEL_APP = "crane.app"
+LABEL_SERVICE = "crane.service"
+LABEL_REPLICA = "crane.replica"
+LABEL_OWNER = "crane.owner"
+LABEL_SPEC_HASH = "crane.spec-hash"
+
+
+@dataclass(frozen=True)
+class Naming:
+    suite: str
+    app_domain: str = "localhost"
+
+    def container(self, app_id: str, service: str, index: int) -> str:
+        return f"{self.suite}-{app_id}-{service}-{index}"
+
+    def app_network(self, app_id: str) -> str:
+        return f"{self.suite}-{app_id}"
+
+    @property
+    def edge_network(self) -> str:
+        return f"{self.suite}-edge"
+
+    def volume(self, app_id: str, name: str) -> str:
+        return f"{self.suite}-{app_id}-{name}"
+
+    def app_labels(self, app_id: str, owner: str) -> dict[str, str]:
+        return {LABEL_SUITE: self.suite, LABEL_APP: app_id, LABEL_OWNER: owner}
+
+    def suite_filter(self) -> dict[str, list[str]]:
+        return {"label": [f"{LABEL_SUITE}={self.suite}"]}
+
+    def app_filter(self, app_id: str) -> dict[str, list[str]]:
+        return {"label": [f"{LABEL_SUITE}={self.suite}", f"{LABEL_APP}={app_id}"]}
+
+    def hosts(self, app_id: str, service: str, is_main: bool) -> list[str]:
+        """Host names a routed service answers on: <service>.<app>.<domain>, and <app>.<domain>
+        for the app's main service."""
+        hosts = [f"{service}.{app_id}.{self.app_domain}"]
+        return [f"{app_id}.{self.app_domain}", *hosts] if is_main else hosts
+
+    def router_labels(self, app_id: str, service: str, port: int, is_main: bool) -> dict[str, str]:
+        """Traefik labels: all replicas share one router and one load-balanced service."""
+        router = f"{self.suite}-{app_id}-{service}"
+        rule = " || ".join(f"Host(`{h}`)" for h in self.hosts(app_id, service, is_main))
+        return {
+            "traefik.enable": "true",
+            "traefik.docker.network": self.edge_network,
+            f"traefik.http.routers.{router}.rule": rule,
+            f"traefik.http.routers.{router}.entrypoints": "web",
+            f"traefik.http.routers.{router}.service": router,
+            f"traefik.http.services.{router}.loadbalancer.server.port": str(port),
+        }

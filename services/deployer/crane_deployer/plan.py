@@ -1,0 +1,109 @@
+"""The deployer's pure core: compare the replicas an app should have with the containers that
+exist, and list the actions that close the gap.
+
+Every replica has a fixed slot (service, index) and a fixed container name, so a deployer that
+dies half way and runs the plan again can never create a second container for a slot.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+LIVE_STATES = {"running", "restarting"}
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A container the Engine reports for an app."""
+
+    container_id: str
+    name: str
+    service: str
+    index: int
+    spec_hash: str
+    state: str  # created, running, restarting, exited, dead, paused, removing
+    health: str | None = None  # None when the image has no healthcheck
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "running" and self.health in (None, "healthy")
+
+
+@dataclass(frozen=True)
+class Create:
+    service: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Start:
+    container_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    container_id: str
+    name: str
+    reason: str
+
+
+Action = Create | Start | Remove
+
+
+def plan_replicas(desired: dict[str, tuple[int, str]], observed: list[Replica]) -> list[Action]:
+    """Actions that turn ``observed`` into ``desired`` (service -> (replicas, spec hash)).
+
+    Removals come first, so a slot's old container is gone before its new one takes the name.
+    """
+    by_slot: dict[tuple[str, int], list[Replica]] = defaultdict(list)
+    for replica in observed:
+        by_slot[(replica.service, replica.index)].append(replica)
+
+    removes: list[Action] = []
+    rest: list[Action] = []
+    for service, (count, spec_hash) in sorted(desired.items()):
+        for index in range(count):
+            keep = _pick_keeper(by_slot.pop((service, index), []), spec_hash, removes)
+            if keep is None:
+                rest.append(Create(service, index))
+            elif keep.state == "created":
+                rest.append(Start(keep.container_id, keep.name))
+    for (service, _index), extras in sorted(by_slot.items()):
+        reason = "service removed" if service not in desired else f"above {desired[service][0]} replicas"
+        removes.extend(Remove(r.container_id, r.name, reason) for r in extras)
+    return removes + rest
+
+
+def _pick_keeper(candidates: list[Replica], spec_hash: str, removes: list[Action]) -> Replica | None:
+    """Keep the best current container of a slot; queue every other one for removal."""
+    current = [r for r in candidates if r.spec_hash == spec_hash and r.state in LIVE_STATES | {"created"}]
+    current.sort(key=lambda r: (r.state != "running", r.container_id))
+    keep = current[0] if current else None
+    for replica in candidates:
+        if replica is keep:
+            continue
+        if replica.spec_hash != spec_hash:
+            reason = "spec changed"
+        elif replica.state in LIVE_STATES | {"created"}:
+            reason = "duplicate replica"
+        else:
+            reason = f"container {replica.state}"
+        removes.append(Remove(replica.container_id, replica.name, reason))
+    return keep
+
+
+def ready_replicas(desired: dict[str, tuple[int, str]], observed: list[Replica]) -> int:
+    """Replicas of the app that serve: the fewest ready, current replicas of any service."""
+    if not desired:
+        return 0
+    counts = []
+    for service, (count, spec_hash) in desired.items():
+        ready = {
+            r.index
+            for r in observed
+            if r.service == service and r.spec_hash == spec_hash and r.ready and r.index < count
+        }
+        counts.append(len(ready))
+    return min(counts)

@@ -1,0 +1,147 @@
+"""Reconcile one app: read its record, observe its containers, run the plan, write back the
+status and publish what changed (app.deployed, app.scaled, app.stopped, app.failed)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from nats.js.errors import KeyNotFoundError
+
+from crane_shared import subjects as s
+from crane_shared.appspec import AppRecord, AppStatus
+from crane_shared.bus import Bus
+from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, AppStopped
+from crane_shared.settings import CommonSettings
+from crane_shared.store import AppStore
+
+from .compose_export import render_compose
+from .container_spec import Limits, desired_slots, replica_spec
+from .engine import Engine, EngineError
+from .plan import Create, Remove, Start, plan_replicas, ready_replicas
+
+log = logging.getLogger("crane.deployer.reconciler")
+COMPOSE_PREFIX = "compose."
+
+
+def next_status(record: AppRecord, ready: int, failure: str | None) -> tuple[AppStatus, str | None]:
+    """The status an app has after a reconcile, from what is desired and what is ready."""
+    if record.status == AppStatus.DELETING:
+        return AppStatus.DELETING, None
+    if failure:
+        return AppStatus.FAILED, failure
+    if record.desired_state == "stopped":
+        return (AppStatus.STOPPED, None) if ready == 0 else (AppStatus.DEPLOYING, None)
+    if ready >= record.desired_replicas:
+        return AppStatus.RUNNING, None
+    return AppStatus.DEPLOYING, None
+
+
+class Reconciler:
+    def __init__(self, bus: Bus, store: AppStore, engine: Engine, settings: CommonSettings, limits: Limits) -> None:
+        self.bus = bus
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+        self.limits = limits
+        self.removing: set[str] = set()  # containers the deployer itself is removing
+        self.last_duration = 0.0
+
+    async def reconcile(self, app_id: str) -> None:
+        started = time.monotonic()
+        record = await self.store.get(app_id)
+        if record is None:
+            await self.engine.remove_app(app_id)
+            return
+        if record.status == AppStatus.DELETING:
+            await self.forget(app_id)
+            await self.bus.emit(
+                s.APP_REMOVED, AppRemoved(app_id=app_id), id=f"removed-{app_id}-{record.created_at.timestamp()}"
+            )
+            return
+        failure = None
+        try:
+            await self._converge(record)
+        except EngineError as exc:
+            failure = str(exc)
+            log.warning("app %s failed: %s", app_id, failure)
+        observed = await self.engine.observe(app_id)
+        ready = ready_replicas(desired_slots(record), observed)
+        await self._record_outcome(app_id, ready, failure)
+        await self._export_compose(record)
+        self.last_duration = time.monotonic() - started
+
+    async def _converge(self, record: AppRecord) -> None:
+        naming = self.engine.naming
+        desired = desired_slots(record)
+        observed = await self.engine.observe(record.id)
+        actions = plan_replicas(desired, observed)
+        if not actions:
+            return
+        labels = naming.app_labels(record.id, record.owner)
+        if record.desired_replicas:
+            await self.engine.ensure_edge_network()
+            await self.engine.ensure_network(naming.app_network(record.id), labels)
+        services = {svc.name: svc for svc in record.spec.services}
+        for action in actions:
+            if isinstance(action, Remove):
+                log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
+                self.removing.add(action.container_id)
+                await self.engine.remove(action.container_id)
+            elif isinstance(action, Start):
+                await self.engine.start(action.container_id, action.name)
+            elif isinstance(action, Create):
+                spec = replica_spec(record, services[action.service], action.index, naming, self.limits)
+                await self.engine.ensure_volumes(spec, labels)
+                log.info("%s: creating %s", record.id, spec.name)
+                await self.engine.create_and_start(spec)
+
+    async def _record_outcome(self, app_id: str, ready: int, failure: str | None) -> None:
+        before: dict[str, AppRecord] = {}
+
+        def change(record: AppRecord) -> AppRecord:
+            before["record"] = record.model_copy()
+            record.status, record.reason = next_status(record, ready, failure)
+            record.running_replicas = ready
+            return record
+
+        after = await self.store.mutate(app_id, change)
+        if after is None or "record" not in before:
+            return
+        await self._publish_transition(before["record"], after)
+
+    async def _publish_transition(self, old: AppRecord, new: AppRecord) -> None:
+        app_id = new.id
+        if new.status == AppStatus.RUNNING:
+            if old.status != AppStatus.RUNNING and old.running_replicas in (0, new.running_replicas):
+                url = self.settings.app_url(app_id) if new.spec.routed_service else None
+                await self.bus.emit(s.APP_DEPLOYED, AppDeployed(app_id=app_id, replicas=new.running_replicas, url=url))
+            elif old.running_replicas != new.running_replicas:
+                await self.bus.emit(
+                    s.APP_SCALED,
+                    AppScaled(app_id=app_id, previous_replicas=old.running_replicas, replicas=new.running_replicas),
+                )
+        elif new.status == AppStatus.STOPPED and old.status != AppStatus.STOPPED:
+            await self.bus.emit(s.APP_STOPPED, AppStopped(app_id=app_id))
+        elif new.status == AppStatus.FAILED and (old.status != AppStatus.FAILED or old.reason != new.reason):
+            await self.bus.emit(s.APP_FAILED, AppFailed(app_id=app_id, reason=new.reason or "unknown"))
+
+    async def _export_compose(self, record: AppRecord) -> None:
+        """Keep the portable compose file of the app next to its record."""
+        text = render_compose(record, self.limits).encode()
+        key = COMPOSE_PREFIX + record.id
+        try:
+            current = await self.store.kv.get(key)
+            if current.value == text:
+                return
+        except KeyNotFoundError:
+            pass
+        await self.store.kv.put(key, text)
+
+    async def forget(self, app_id: str) -> None:
+        """Remove everything the app had: containers, networks, volumes, record, compose file."""
+        for replica in await self.engine.observe(app_id):
+            self.removing.add(replica.container_id)
+        await self.engine.remove_app(app_id)
+        await self.store.remove(app_id)
+        await self.store.kv.purge(COMPOSE_PREFIX + app_id)

@@ -1,0 +1,19 @@
+"""Deployer settings (CRANE_* environment variables)."""
+
+from crane_shared.settings import CommonSettings
+
+from .container_spec import Limits
+
+
+class DeployerSettings(CommonSettings):
+    # Applied to every replica whose spec sets no resources.
+    default_cpus: float = 0.5
+    default_memory: str = "256m"
+    default_pids: int = 256
+    # Full reconcile of every app (drift, and what was missed while the deployer was down).
+    resync_seconds: float = 15.0
+    workers: int = 4
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(cpus=self.default_cpus, memory=self.default_memory, pids=self.default_pids)

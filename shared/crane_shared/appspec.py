@@ -1,0 +1,221 @@
+"""The app model: what a user asks for (AppSpec) and what CRANE keeps about it (AppRecord).
+
+AppSpec is a subset of the Compose service model. Everything is validated here, once, so the
+API, the deployer and direct NATS publishers all get the same answers and the same 422 paths.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$"
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+RESERVED_SERVICE_NAMES = {"crane-router"}
+MAX_REPLICAS = 50
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in a Compose duration ("10s", "1m", "500ms", or a number of seconds)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 10s, 500ms, 1m)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_memory(value: str | int) -> int:
+    """Bytes in a Compose memory size ("256m", "1g", "512MiB", or a number of bytes)."""
+    if isinstance(value, int):
+        return value
+    match = _MEMORY.match(value.strip())
+    if not match:
+        raise ValueError(f"not a memory size: {value!r} (use e.g. 256m, 1g)")
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()])
+
+
+def container_port(value: int | str) -> int:
+    """The container side of a Compose port ("8080", "80:8080", "127.0.0.1:80:8080/tcp", 8080)."""
+    text = str(value).split("/")[0]
+    port_text = text.rsplit(":", 1)[-1]
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"not a port: {value!r}")
+    return int(port_text)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HealthCheck(_Strict):
+    test: list[str] | str
+    interval: str = "10s"
+    timeout: str = "5s"
+    retries: Annotated[int, Field(ge=1, le=100)] = 3
+    start_period: str = "0s"
+
+    @field_validator("interval", "timeout", "start_period")
+    @classmethod
+    def _valid_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class Resources(_Strict):
+    cpus: Annotated[float, Field(gt=0, le=64)] | None = None
+    memory: str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _valid_memory(cls, value: str | None) -> str | None:
+        if value is not None and parse_memory(value) < 6 * 1024**2:
+            raise ValueError("memory must be at least 6m (Docker's minimum)")
+        return value
+
+
+class ServiceSpec(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    image: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")]
+    command: list[str] | str | None = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    ports: list[int | str] = Field(default_factory=list)
+    expose: list[int | str] = Field(default_factory=list)
+    http_port: Annotated[int, Field(gt=0, lt=65536)] | None = None
+    volumes: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    healthcheck: HealthCheck | None = None
+    resources: Resources | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_SERVICE_NAMES:
+            raise ValueError(f"service name {value!r} is reserved by CRANE")
+        return value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_as_dict(cls, value: object) -> object:
+        # Compose allows both a mapping and a list of KEY=VALUE strings.
+        if isinstance(value, list):
+            pairs = {}
+            for item in value:
+                key, sep, val = str(item).partition("=")
+                if not sep:
+                    raise ValueError(f"environment entry {item!r} is not KEY=VALUE")
+                pairs[key] = val
+            return pairs
+        if isinstance(value, dict):
+            return {k: "" if v is None else str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("environment", "labels")
+    @classmethod
+    def _valid_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.match(KEY_PATTERN, key):
+                raise ValueError(f"invalid key {key!r}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _no_reserved_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith(("crane.", "traefik.", "com.docker.")):
+                raise ValueError(f"label {key!r} uses a prefix CRANE manages")
+        return value
+
+    @field_validator("ports", "expose")
+    @classmethod
+    def _valid_ports(cls, value: list[int | str]) -> list[int | str]:
+        for item in value:
+            container_port(item)
+        return value
+
+    @field_validator("volumes")
+    @classmethod
+    def _named_volumes_only(cls, value: list[str]) -> list[str]:
+        for item in value:
+            source, sep, target = item.partition(":")
+            if not sep or not target.startswith("/"):
+                raise ValueError(f"volume {item!r} must be NAME:/path[:ro]")
+            if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", source):
+                raise ValueError(f"volume {item!r}: only named volumes, no host paths")
+        return value
+
+    @property
+    def routed_port(self) -> int | None:
+        """The port Traefik sends HTTP traffic to: http_port, else the first declared port."""
+        if self.http_port:
+            return self.http_port
+        declared = [*self.ports, *self.expose]
+        return container_port(declared[0]) if declared else None
+
+
+class AppSpec(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    services: Annotated[list[ServiceSpec], Field(min_length=1, max_length=20)]
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+    min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 0
+    max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 10
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppSpec:
+        names = [s.name for s in self.services]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"services: duplicate service names {duplicates}")
+        if self.min_scale > self.max_scale:
+            raise ValueError("min_scale must not be above max_scale")
+        if not self.min_scale <= self.replicas <= self.max_scale:
+            raise ValueError(
+                f"replicas ({self.replicas}) must be within min_scale..max_scale ({self.min_scale}..{self.max_scale})"
+            )
+        return self
+
+    @property
+    def routed_service(self) -> ServiceSpec | None:
+        """The service reachable at http://<app-id>.<domain>/: the first with an HTTP port."""
+        return next((s for s in self.services if s.routed_port), None)
+
+
+class AppStatus(StrEnum):
+    PENDING = "pending"
+    DEPLOYING = "deploying"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    DELETING = "deleting"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AppRecord(BaseModel):
+    """What the suite keeps about one app, in the apps bucket under its id."""
+
+    id: str
+    owner: str
+    spec: AppSpec
+    desired_state: Literal["running", "stopped"] = "running"
+    status: AppStatus = AppStatus.PENDING
+    reason: str | None = None
+    running_replicas: int = 0
+    restart_token: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def desired_replicas(self) -> int:
+        return self.spec.replicas if self.desired_state == "running" else 0

@@ -1,0 +1,224 @@
+"""The one bus helper: connect to NATS, declare streams and buckets, publish events, and
+consume them with durable consumers, explicit acks and a dead-letter path.
+
+A consumer never crashes on a bad message: an invalid one is copied to
+``deadletter.<subject>`` with the reason in its headers, an ``event.rejected`` event says what was
+wrong, and the original is acked. A handler that fails is retried with a growing delay; after
+``MAX_DELIVER`` attempts the message is dead-lettered the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel
+
+from . import subjects as s
+from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
+
+log = logging.getLogger("crane.bus")
+
+Handler = Callable[[Event, BaseModel], Awaitable[None]]
+MAX_DELIVER = 5
+DEDUP_WINDOW_SECONDS = 120
+EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+class Bus:
+    """A connection to NATS/JetStream on behalf of one named service."""
+
+    def __init__(self, nc: Client, service: str) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.service = service
+        self._buckets: dict[str, KeyValue] = {}
+
+    @classmethod
+    async def connect(cls, url: str, service: str, *, connect_timeout: float = 30) -> Bus:
+        """Connect, retrying until NATS answers or ``connect_timeout`` passes; then declare streams."""
+        deadline = asyncio.get_running_loop().time() + connect_timeout
+        while True:
+            try:
+                nc = await nats.connect(
+                    url,
+                    name=f"crane-{service}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - any connect failure is retried the same way
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ConnectionError(f"cannot reach NATS at {url}: {exc}") from exc
+                log.info("waiting for NATS at %s (%s)", url, exc)
+                await asyncio.sleep(0.5)
+        bus = cls(nc, service)
+        await bus.declare()
+        return bus
+
+    async def declare(self) -> None:
+        """Create (or update) the streams and buckets; safe to run from every service at once."""
+        await self._ensure_stream(
+            StreamConfig(
+                name=s.EVENTS_STREAM,
+                subjects=s.EVENTS_STREAM_SUBJECTS,
+                storage=StorageType.FILE,
+                duplicate_window=DEDUP_WINDOW_SECONDS,
+                max_age=EVENTS_MAX_AGE_SECONDS,
+            )
+        )
+        await self._ensure_stream(
+            StreamConfig(
+                name=s.DEADLETTER_STREAM,
+                subjects=s.DEADLETTER_STREAM_SUBJECTS,
+                storage=StorageType.FILE,
+                duplicate_window=DEDUP_WINDOW_SECONDS,
+                max_age=EVENTS_MAX_AGE_SECONDS,
+            )
+        )
+        for bucket in (s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET):
+            await self.kv(bucket)
+
+    async def _ensure_stream(self, config: StreamConfig) -> None:
+        try:
+            await self.js.add_stream(config)
+        except BadRequestError:
+            await self.js.update_stream(config)
+
+    async def kv(self, bucket: str) -> KeyValue:
+        """The key-value bucket ``bucket`` (file storage), created on first use."""
+        if bucket not in self._buckets:
+            self._buckets[bucket] = await self.js.create_key_value(
+                KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+            )
+        return self._buckets[bucket]
+
+    async def publish(self, event: Event) -> None:
+        """Publish to the stream, deduplicated by the event id (Nats-Msg-Id)."""
+        await self.js.publish(
+            event.type,
+            event.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": event.id},
+        )
+
+    async def emit(self, subject: str, payload: BaseModel, **attrs: Any) -> Event:
+        """Build an event from ``payload`` with this service as source, and publish it."""
+        event = new_event(subject, payload, source=f"crane/{self.service}", **attrs)
+        await self.publish(event)
+        return event
+
+    async def consume(
+        self,
+        durable: str,
+        filter_subject: str,
+        handlers: Mapping[str, Handler],
+        stop: asyncio.Event,
+        *,
+        ack_wait: float = 60,
+    ) -> None:
+        """Process ``filter_subject`` with a durable pull consumer until ``stop`` is set.
+
+        Messages on subjects without a handler are acknowledged and skipped; subjects with no
+        event type at all are dead-lettered.
+        """
+        sub = await self.js.pull_subscribe(
+            filter_subject,
+            durable=durable,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=ack_wait,
+                max_deliver=MAX_DELIVER + 1,
+            ),
+        )
+        log.info("%s consuming %s as %s", self.service, filter_subject, durable)
+        while not stop.is_set():
+            try:
+                messages = await sub.fetch(batch=16, timeout=1)
+            except NatsTimeout:
+                continue
+            except Exception as exc:  # noqa: BLE001 - reconnects are handled by nats-py; keep going
+                log.warning("fetch on %s failed: %s", durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in messages:
+                await self._deliver(msg, durable, handlers)
+
+    async def _deliver(self, msg: Msg, durable: str, handlers: Mapping[str, Handler]) -> None:
+        meta = msg.metadata
+        handler = handlers.get(msg.subject)
+        try:
+            event, payload = parse_event(msg.data, msg.subject, fallback_id=f"seq-{meta.sequence.stream}")
+        except InvalidEvent as exc:
+            await self._dead_letter(msg, durable, str(exc))
+            return
+        if handler is None:
+            await msg.ack()
+            return
+        try:
+            await handler(event, payload)
+        except InvalidEvent as exc:
+            await self._dead_letter(msg, durable, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a failing handler must not stop the consumer
+            log.exception("%s failed on %s (attempt %d)", durable, msg.subject, meta.num_delivered)
+            if meta.num_delivered >= MAX_DELIVER:
+                await self._dead_letter(msg, durable, f"handler failed {MAX_DELIVER} times: {exc}")
+            else:
+                await msg.nak(delay=min(0.5 * 2**meta.num_delivered, 10))
+            return
+        await msg.ack()
+
+    async def _dead_letter(self, msg: Msg, durable: str, reason: str) -> None:
+        """Keep the original under deadletter.<subject>, say why in event.rejected, ack it."""
+        seq = msg.metadata.sequence.stream
+        target = s.deadletter_subject(msg.subject)
+        log.warning("dead-lettering %s #%d for %s: %s", msg.subject, seq, durable, reason)
+        headers = {
+            "Nats-Msg-Id": f"dlq-{seq}",
+            "Crane-Reason": reason[:4000],
+            "Crane-Original-Subject": msg.subject,
+            "Crane-Consumer": durable,
+        }
+        await self.js.publish(target, msg.data, headers=headers)
+        rejected = EventRejected(
+            original_subject=msg.subject, consumer=durable, reason=reason, deadletter_subject=target
+        )
+        await self.emit(s.EVENT_REJECTED, rejected, id=f"rejected-{seq}")
+        await msg.ack()
+
+    async def request(self, subject: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        """Core NATS request/reply with JSON bodies (used for logs and stats)."""
+        reply = await self.nc.request(subject, json.dumps(body).encode(), timeout=timeout)
+        return json.loads(reply.data)
+
+    async def serve(self, subject: str, answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
+        """Answer JSON requests on ``subject`` (a queue group, so replicas share the work)."""
+
+        async def on_request(msg: Msg) -> None:
+            try:
+                body = json.loads(msg.data)
+                if not isinstance(body, dict):
+                    raise ValueError("request body must be a JSON object")
+                result = await answer(body)
+            except Exception as exc:  # noqa: BLE001 - every request gets an answer
+                result = {"error": str(exc)}
+            await msg.respond(json.dumps(result, default=str).encode())
+
+        await self.nc.subscribe(subject, queue=f"crane-{self.service}", cb=on_request)
+
+    async def close(self) -> None:
+        await self.nc.drain()

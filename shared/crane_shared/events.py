@@ -1,0 +1,184 @@
+"""The event envelope (CloudEvents attribute names) and the payload model of every subject.
+
+``PAYLOADS`` maps each subject to its payload model; docs/events.md is generated from it and a
+test keeps the two in step. ``parse_event`` is the single place where bytes become an event.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import subjects as s
+from .appspec import AppSpec, utcnow
+
+
+class Event(BaseModel):
+    """One message on the bus. ``type`` is the subject; ``subject`` is the app id it concerns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=128)
+    type: str
+    source: str = Field(default="client", max_length=128)
+    time: datetime = Field(default_factory=utcnow)
+    subject: str | None = Field(default=None, max_length=128)
+    correlationid: str | None = Field(default=None, max_length=128)
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppCreated(_Payload):
+    """Deploy a new app. ``app_id`` is set by the API; a direct publisher leaves it out and the
+    deployer assigns one. ``owner`` is the email of the user the app belongs to."""
+
+    app_id: str | None = None
+    owner: str | None = None
+    spec: AppSpec
+
+
+class AppUpdated(_Payload):
+    """Change an app: a new spec, a new replica count, or start/stop. Absent fields stay."""
+
+    app_id: str
+    spec: AppSpec | None = None
+    replicas: int | None = Field(default=None, ge=0, le=50)
+    desired_state: Literal["running", "stopped"] | None = None
+
+
+class AppDeleted(_Payload):
+    app_id: str
+
+
+class AppRestartRequested(_Payload):
+    app_id: str
+
+
+class AppDeployed(_Payload):
+    app_id: str
+    replicas: int
+    url: str | None = None
+
+
+class AppScaled(_Payload):
+    app_id: str
+    previous_replicas: int
+    replicas: int
+
+
+class AppStopped(_Payload):
+    app_id: str
+
+
+class AppFailed(_Payload):
+    app_id: str
+    reason: str
+
+
+class AppRemoved(_Payload):
+    app_id: str
+
+
+class ContainerDied(_Payload):
+    app_id: str
+    service: str
+    container: str
+    exit_code: int | None = None
+
+
+class Alert(_Payload):
+    app_id: str | None = None
+    alertname: str
+    fingerprint: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class EventRejected(_Payload):
+    """A message some consumer could not accept; the original is kept on the dead-letter subject."""
+
+    original_subject: str
+    consumer: str
+    reason: str
+    deadletter_subject: str
+
+
+PAYLOADS: dict[str, type[BaseModel]] = {
+    s.APP_CREATED: AppCreated,
+    s.APP_UPDATED: AppUpdated,
+    s.APP_DELETED: AppDeleted,
+    s.APP_RESTART_REQUESTED: AppRestartRequested,
+    s.APP_DEPLOYED: AppDeployed,
+    s.APP_SCALED: AppScaled,
+    s.APP_STOPPED: AppStopped,
+    s.APP_FAILED: AppFailed,
+    s.APP_REMOVED: AppRemoved,
+    s.CONTAINER_DIED: ContainerDied,
+    s.ALERT_FIRING: Alert,
+    s.ALERT_RESOLVED: Alert,
+    s.EVENT_REJECTED: EventRejected,
+}
+
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class InvalidEvent(ValueError):
+    """Bytes that are not a valid event for their subject; the message says why."""
+
+
+def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the field path, e.g. ``data.spec.services.0.image``."""
+    lines = []
+    for problem in error.errors():
+        path = ".".join(str(p) for p in (prefix, *problem["loc"]) if p != "")
+        lines.append(f"{path or '(root)'}: {problem['msg']}")
+    return "; ".join(lines)
+
+
+def new_event(subject: str, payload: BaseModel, *, source: str, **attrs: Any) -> Event:
+    """An envelope for ``payload`` on ``subject``; ``subject`` attr defaults to the app id."""
+    data = payload.model_dump(mode="json", exclude_none=True)
+    attrs.setdefault("subject", data.get("app_id"))
+    return Event(type=subject, source=source, data=data, **attrs)
+
+
+def parse_event(raw: bytes, subject: str, *, fallback_id: str | None = None) -> tuple[Event, BaseModel]:
+    """Validate ``raw`` as an event on ``subject``; return the envelope and the typed payload.
+
+    ``fallback_id`` (e.g. the stream sequence) is used when the publisher gave no id, so that a
+    redelivered message always gets the same id and handlers stay idempotent.
+    """
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"message is {len(raw)} bytes, more than {MAX_EVENT_BYTES}")
+    model = PAYLOADS.get(subject)
+    if model is None:
+        raise InvalidEvent(f"no event type is defined for subject {subject!r}")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent("the envelope must be a JSON object")
+    body.setdefault("type", subject)
+    if fallback_id and "id" not in body:
+        body["id"] = fallback_id
+    try:
+        event = Event.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_validation_error(exc)) from None
+    if event.type != subject:
+        raise InvalidEvent(f"type: {event.type!r} does not match the subject {subject!r}")
+    try:
+        payload = model.model_validate(event.data)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_validation_error(exc, prefix="data")) from None
+    return event, payload

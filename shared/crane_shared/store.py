@@ -1,0 +1,140 @@
+"""App state in JetStream key-value buckets: the records, the id counter, and the mapping
+from a creating event to the app it created (so a redelivered app.created is a no-op).
+
+Every write is compare-and-set on the key's revision, so the API (any number of replicas) and
+the deployer can change the same record without losing each other's writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.kv import KeyValue
+
+from .appspec import AppRecord, utcnow
+
+SEQUENCE_KEY = "seq.apps"
+APP_PREFIX = "app."
+CREATED_BY_PREFIX = "created-by."
+
+
+def format_app_id(name: str, number: int) -> str:
+    """A unique, readable app id: the user's name plus the suite-wide sequence number (shop-7)."""
+    return f"{name}-{number}"
+
+
+class Conflict(RuntimeError):
+    """A record kept changing under a compare-and-set loop."""
+
+
+class AppStore:
+    """Typed access to the apps bucket."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def get(self, app_id: str) -> AppRecord | None:
+        try:
+            entry = await self.kv.get(APP_PREFIX + app_id)
+        except KeyNotFoundError:
+            return None
+        return AppRecord.model_validate_json(entry.value) if entry.value else None
+
+    async def list(self) -> list[AppRecord]:
+        try:
+            keys = await self.kv.keys()
+        except NoKeysError:
+            return []
+        records = [await self.get(k[len(APP_PREFIX) :]) for k in keys if k.startswith(APP_PREFIX)]
+        return sorted((r for r in records if r), key=lambda r: r.created_at)
+
+    async def insert(self, record: AppRecord) -> bool:
+        """Store a new record; False if one with this id exists already."""
+        try:
+            await self.kv.create(APP_PREFIX + record.id, record.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def mutate(
+        self, app_id: str, change: Callable[[AppRecord], AppRecord | None], attempts: int = 20
+    ) -> AppRecord | None:
+        """Apply ``change`` to the stored record with compare-and-set, retrying on conflicts.
+
+        ``change`` returns the new record, or None to leave it as it is. Returns the stored
+        record after the change, or None if there is no such app.
+        """
+        key = APP_PREFIX + app_id
+        for _ in range(attempts):
+            try:
+                entry = await self.kv.get(key)
+            except KeyNotFoundError:
+                return None
+            if not entry.value:
+                return None
+            current = AppRecord.model_validate_json(entry.value)
+            updated = change(current.model_copy(deep=True))
+            if updated is None or updated == current:
+                return current
+            updated.updated_at = utcnow()
+            try:
+                await self.kv.update(key, updated.model_dump_json().encode(), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                await asyncio.sleep(0.01)
+                continue
+            return updated
+        raise Conflict(f"app {app_id} kept changing; gave up after {attempts} attempts")
+
+    async def remove(self, app_id: str) -> None:
+        """Forget the app entirely (purge keeps no history behind)."""
+        await self.kv.purge(APP_PREFIX + app_id)
+
+    async def next_number(self) -> int:
+        """The next number of the suite-wide app sequence (atomic across replicas)."""
+        while True:
+            try:
+                entry = await self.kv.get(SEQUENCE_KEY)
+            except KeyNotFoundError:
+                try:
+                    await self.kv.create(SEQUENCE_KEY, b"1")
+                    return 1
+                except KeyWrongLastSequenceError:
+                    continue
+            number = int(entry.value or b"0") + 1
+            try:
+                await self.kv.update(SEQUENCE_KEY, str(number).encode(), last=entry.revision)
+                return number
+            except KeyWrongLastSequenceError:
+                await asyncio.sleep(0.005)
+
+    async def new_app_id(self, name: str) -> str:
+        return format_app_id(name, await self.next_number())
+
+    async def remember_creation(self, event_id: str, app_id: str) -> None:
+        """Record that the app.created event ``event_id`` created ``app_id`` (the API does this
+        before it publishes, so the deployer knows the app is not a new one)."""
+        await self.kv.put(CREATED_BY_PREFIX + _safe_key(event_id), app_id.encode())
+
+    async def app_id_for_event(self, event_id: str, name: str) -> tuple[str, bool]:
+        """The app id that the creating event ``event_id`` maps to, allocating one the first
+        time. Returns (app id, True if allocated now)."""
+        key = CREATED_BY_PREFIX + _safe_key(event_id)
+        try:
+            entry = await self.kv.get(key)
+            return (entry.value or b"").decode(), False
+        except KeyNotFoundError:
+            pass
+        app_id = await self.new_app_id(name)
+        try:
+            await self.kv.create(key, app_id.encode())
+        except KeyWrongLastSequenceError:
+            entry = await self.kv.get(key)
+            return (entry.value or b"").decode(), False
+        return app_id, True
+
+
+def _safe_key(text: str) -> str:
+    """KV keys allow only [-/_=.a-zA-Z0-9]; anything else becomes '_'."""
+    return "".join(c if c.isalnum() or c in "-_=" else "_" for c in text)[:200]

@@ -1,0 +1,48 @@
+"""Subject names, streams and key-value buckets: the addresses of everything on the bus.
+
+Subjects have the shape ``<entity>.<event>``. Intents (what a client wants) and facts (what a
+service observed or did) share one stream so that any service can replay the whole story.
+"""
+
+# Intents: published by the API or by any client that talks to NATS directly.
+APP_CREATED = "app.created"
+APP_UPDATED = "app.updated"
+APP_DELETED = "app.deleted"
+APP_RESTART_REQUESTED = "app.restart_requested"
+
+# Facts: published by the deployer.
+APP_DEPLOYED = "app.deployed"
+APP_SCALED = "app.scaled"
+APP_STOPPED = "app.stopped"
+APP_FAILED = "app.failed"
+APP_REMOVED = "app.removed"
+CONTAINER_DIED = "container.died"
+
+# Monitoring (alert-bridge, policy).
+ALERT_FIRING = "alert.firing"
+ALERT_RESOLVED = "alert.resolved"
+
+# Errors: a message some consumer could not accept.
+EVENT_REJECTED = "event.rejected"
+
+# Where rejected messages are kept, as ``deadletter.<original subject>``.
+DEADLETTER_PREFIX = "deadletter"
+
+# Request/reply (core NATS, deliberately outside every stream: a stream would answer the request).
+RPC_APP_LOGS = "rpc.app.logs"
+RPC_APP_STATS = "rpc.app.stats"
+
+EVENTS_STREAM = "CRANE_EVENTS"
+EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "event.>"]
+DEADLETTER_STREAM = "CRANE_DEADLETTER"
+DEADLETTER_STREAM_SUBJECTS = [f"{DEADLETTER_PREFIX}.>"]
+
+# Key-value buckets (JetStream KV): the suite's state.
+APPS_BUCKET = "crane_apps"
+USERS_BUCKET = "crane_users"
+CONFIG_BUCKET = "crane_config"
+
+
+def deadletter_subject(original: str) -> str:
+    """The subject a rejected message from ``original`` is kept under."""
+    return f"{DEADLETTER_PREFIX}.{original}"

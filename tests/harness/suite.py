@@ -1,0 +1,153 @@
+"""A whole CRANE suite as local processes: NATS (JetStream, file storage), Traefik with its
+Docker provider, the five services. Used by the integration tests and the benchmarks.
+
+Everything it creates carries the suite's unique name; ``remove_docker_objects`` deletes
+exactly the objects with that label and nothing else on the Engine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import httpx
+
+from .procs import Proc, binary, free_port, port_open, python_module, wait_for
+
+SERVICES = {
+    "api": "crane_api",
+    "deployer": "crane_deployer",
+    "monitor-config": "crane_monitor_config",
+    "alert-bridge": "crane_alert_bridge",
+    "policy": "crane_policy",
+}
+
+
+def unique_suite_name(prefix: str = "cranetest") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class LocalSuite:
+    suite: str = field(default_factory=unique_suite_name)
+    resync_seconds: float = 5.0
+    with_traefik: bool = True
+    services: tuple[str, ...] = tuple(SERVICES)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="crane-suite-")))
+
+    def __post_init__(self) -> None:
+        self.nats_port = free_port()
+        self.api_port = free_port()
+        self.http_port = free_port()
+        self.dashboard_port = free_port()
+        self.procs: dict[str, Proc] = {}
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CRANE_NATS_URL": self.nats_url,
+            "CRANE_SUITE": self.suite,
+            "CRANE_API_HOST": "127.0.0.1",
+            "CRANE_API_PORT": str(self.api_port),
+            "CRANE_HTTP_PORT": str(self.http_port),
+            "CRANE_RESYNC_SECONDS": str(self.resync_seconds),
+            # Small limits: tests run many replicas on a 2-core machine.
+            "CRANE_DEFAULT_CPUS": "0.25",
+            "CRANE_DEFAULT_MEMORY": "64m",
+        }
+
+    # --- parts ---------------------------------------------------------------------------
+    def start_nats(self) -> None:
+        store = self.workdir / "jetstream"
+        argv = [binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(self.nats_port), "-sd", str(store)]
+        self.procs["nats"] = Proc("nats", argv, self.workdir).start()
+        wait_for(lambda: port_open(self.nats_port), 15, "nats-server")
+
+    def start_traefik(self) -> None:
+        argv = [
+            binary("traefik"),
+            f"--entrypoints.web.address=127.0.0.1:{self.http_port}",
+            f"--entrypoints.traefik.address=127.0.0.1:{self.dashboard_port}",
+            "--api.dashboard=true",
+            "--api.insecure=true",
+            "--ping=true",
+            "--metrics.prometheus=true",
+            "--providers.docker=true",
+            "--providers.docker.exposedbydefault=false",
+            f"--providers.docker.constraints=Label(`crane.suite`,`{self.suite}`)",
+            f"--providers.docker.network={self.suite}-edge",
+            "--log.level=INFO",
+        ]
+        self.procs["traefik"] = Proc("traefik", argv, self.workdir).start()
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{self.dashboard_port}/ping").status_code == 200, 20, "traefik")
+
+    def start_service(self, name: str) -> Proc:
+        proc = Proc(name, python_module(SERVICES[name]), self.workdir, self.env()).start()
+        self.procs[name] = proc
+        return proc
+
+    def wait_api(self) -> None:
+        wait_for(lambda: httpx.get(f"{self.api_url}/health").status_code == 200, 30, "api")
+
+    def start(self) -> LocalSuite:
+        self.start_nats()
+        if self.with_traefik:
+            self.start_traefik()
+        for name in self.services:
+            self.start_service(name)
+        if "api" in self.services:
+            self.wait_api()
+        return self
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.procs[name].stop()
+        self.remove_docker_objects()
+
+    def remove_docker_objects(self) -> None:
+        """Remove containers, networks and volumes labelled with this suite, and nothing else."""
+        client = docker.from_env()
+        label = {"label": f"crane.suite={self.suite}"}
+        for container in client.containers.list(all=True, filters=label):
+            container.remove(force=True)
+        for network in client.networks.list(filters=label):
+            network.remove()
+        for volume in client.volumes.list(filters=label):
+            volume.remove(force=True)
+        client.close()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name}\n{proc.log_tail()}" for name, proc in self.procs.items())
+
+    # --- helpers for tests -----------------------------------------------------------------
+    def get_through_router(self, host: str, path: str = "/", timeout: float = 2) -> httpx.Response:
+        """GET via Traefik on loopback with the app's Host header."""
+        return httpx.get(f"http://127.0.0.1:{self.http_port}{path}", headers={"Host": host}, timeout=timeout)
+
+    def wait_distinct_backends(self, host: str, count: int, timeout: float = 60, tries: int = 60) -> set[str]:
+        """Ask through Traefik until ``count`` different replicas have answered."""
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _ in range(tries):
+                try:
+                    response = self.get_through_router(host)
+                except httpx.HTTPError:
+                    break
+                if response.status_code == 200:
+                    seen.add(response.text.strip())
+                if len(seen) >= count:
+                    return seen
+            time.sleep(0.1)
+        raise TimeoutError(f"only {len(seen)} of {count} replicas answered through Traefik: {seen}")
