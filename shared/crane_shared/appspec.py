@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$"
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
@@ -165,23 +165,35 @@ class ServiceSpec(_Strict):
 class AppSpec(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     services: Annotated[list[ServiceSpec], Field(min_length=1, max_length=20)]
-    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+    # Bounds come before replicas so that the replicas check can see them.
     min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 0
     max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 10
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
 
-    @model_validator(mode="after")
-    def _consistent(self) -> AppSpec:
-        names = [s.name for s in self.services]
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, value: list[ServiceSpec]) -> list[ServiceSpec]:
+        names = [s.name for s in value]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"services: duplicate service names {duplicates}")
-        if self.min_scale > self.max_scale:
-            raise ValueError("min_scale must not be above max_scale")
-        if not self.min_scale <= self.replicas <= self.max_scale:
-            raise ValueError(
-                f"replicas ({self.replicas}) must be within min_scale..max_scale ({self.min_scale}..{self.max_scale})"
-            )
-        return self
+            raise ValueError(f"duplicate service names {duplicates}")
+        return value
+
+    @field_validator("max_scale")
+    @classmethod
+    def _bounds_in_order(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_scale")
+        if low is not None and low > value:
+            raise ValueError(f"max_scale ({value}) must not be below min_scale ({low})")
+        return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_within_bounds(cls, value: int, info: ValidationInfo) -> int:
+        low, high = info.data.get("min_scale"), info.data.get("max_scale")
+        if low is not None and high is not None and not low <= value <= high:
+            raise ValueError(f"replicas ({value}) must be within min_scale..max_scale ({low}..{high})")
+        return value
 
     @property
     def routed_service(self) -> ServiceSpec | None:

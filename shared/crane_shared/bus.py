@@ -18,7 +18,6 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
@@ -57,6 +56,7 @@ class Bus:
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     connect_timeout=2,
+                    drain_timeout=5,
                     allow_reconnect=True,
                 )
                 break
@@ -145,17 +145,20 @@ class Bus:
             ),
         )
         log.info("%s consuming %s as %s", self.service, filter_subject, durable)
-        while not stop.is_set():
-            try:
-                messages = await sub.fetch(batch=16, timeout=1)
-            except NatsTimeout:
-                continue
-            except Exception as exc:  # noqa: BLE001 - reconnects are handled by nats-py; keep going
-                log.warning("fetch on %s failed: %s", durable, exc)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in messages:
-                await self._deliver(msg, durable, handlers)
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await sub.fetch(batch=16, timeout=1)
+                except TimeoutError:  # nats' TimeoutError is one too: nothing to fetch
+                    continue
+                except Exception as exc:  # noqa: BLE001 - reconnects are handled by nats-py; keep going
+                    log.warning("fetch on %s failed: %r", durable, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    await self._deliver(msg, durable, handlers)
+        finally:
+            await sub.unsubscribe()
 
     async def _deliver(self, msg: Msg, durable: str, handlers: Mapping[str, Handler]) -> None:
         meta = msg.metadata

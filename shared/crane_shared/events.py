@@ -56,39 +56,55 @@ class AppUpdated(_Payload):
 
 
 class AppDeleted(_Payload):
+    """Delete an app: its containers, networks, volumes and state go."""
+
     app_id: str
 
 
 class AppRestartRequested(_Payload):
+    """Replace every replica of an app once (a rolling restart is not promised)."""
+
     app_id: str
 
 
 class AppDeployed(_Payload):
+    """All desired replicas of an app are running (and healthy, where a healthcheck is set)."""
+
     app_id: str
     replicas: int
     url: str | None = None
 
 
 class AppScaled(_Payload):
+    """A running app reached a new number of ready replicas."""
+
     app_id: str
     previous_replicas: int
     replicas: int
 
 
 class AppStopped(_Payload):
+    """An app that was asked to stop has no replica left."""
+
     app_id: str
 
 
 class AppFailed(_Payload):
+    """The deployer could not run an app; ``reason`` is Docker's error (e.g. image not found)."""
+
     app_id: str
     reason: str
 
 
 class AppRemoved(_Payload):
+    """A deleted app has nothing left on the Engine or in the state."""
+
     app_id: str
 
 
 class ContainerDied(_Payload):
+    """A replica stopped without the deployer asking; it is replaced at once."""
+
     app_id: str
     service: str
     container: str
@@ -96,6 +112,8 @@ class ContainerDied(_Payload):
 
 
 class Alert(_Payload):
+    """An Alertmanager alert about an app, firing or resolved (see the autoscaling issue)."""
+
     app_id: str | None = None
     alertname: str
     fingerprint: str

@@ -87,6 +87,8 @@ class LocalSuite:
             "--providers.docker.exposedbydefault=false",
             f"--providers.docker.constraints=Label(`crane.suite`,`{self.suite}`)",
             f"--providers.docker.network={self.suite}-edge",
+            "--global.checknewversion=false",
+            "--global.sendanonymoususage=false",
             "--log.level=INFO",
         ]
         self.procs["traefik"] = Proc("traefik", argv, self.workdir).start()

@@ -1,0 +1,41 @@
+"""One example payload per subject: shown in docs/events.md and validated by the unit tests,
+so the documentation can never drift from the models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import subjects as s
+
+_SPEC = {
+    "name": "shop",
+    "replicas": 3,
+    "services": [{"name": "web", "image": "nginx:1.27-alpine", "ports": ["80"], "environment": {"MODE": "demo"}}],
+}
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    s.APP_CREATED: {"owner": "ada@example.com", "spec": _SPEC},
+    s.APP_UPDATED: {"app_id": "shop-7", "replicas": 5},
+    s.APP_DELETED: {"app_id": "shop-7"},
+    s.APP_RESTART_REQUESTED: {"app_id": "shop-7"},
+    s.APP_DEPLOYED: {"app_id": "shop-7", "replicas": 3, "url": "http://shop-7.localhost/"},
+    s.APP_SCALED: {"app_id": "shop-7", "previous_replicas": 3, "replicas": 5},
+    s.APP_STOPPED: {"app_id": "shop-7"},
+    s.APP_FAILED: {"app_id": "shop-7", "reason": "image nginx:nope not found locally and could not be pulled"},
+    s.APP_REMOVED: {"app_id": "shop-7"},
+    s.CONTAINER_DIED: {"app_id": "shop-7", "service": "web", "container": "crane-shop-7-web-1", "exit_code": 137},
+    s.ALERT_FIRING: {
+        "app_id": "shop-7",
+        "alertname": "HighRequestRate",
+        "fingerprint": "a1b2c3d4e5f60718",
+        "labels": {"severity": "warning"},
+        "annotations": {"summary": "shop-7 serves 120 req/s per replica"},
+    },
+    s.ALERT_RESOLVED: {"app_id": "shop-7", "alertname": "HighRequestRate", "fingerprint": "a1b2c3d4e5f60718"},
+    s.EVENT_REJECTED: {
+        "original_subject": "app.created",
+        "consumer": "deployer",
+        "reason": "data.spec.services.0.image: Field required",
+        "deadletter_subject": "deadletter.app.created",
+    },
+}

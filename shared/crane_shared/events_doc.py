@@ -1,0 +1,80 @@
+"""Render docs/events.md from the event models: run ``python -m crane_shared.events_doc``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import subjects as s
+from .event_examples import EXAMPLES
+from .events import PAYLOADS, Event
+
+INTRO = """# CRANE events
+
+Generated from `shared/crane_shared/events.py` by `make docs`; a unit test fails when this
+file and the models disagree.
+
+Every message is a JSON envelope with CloudEvents attribute names. `type` equals the NATS subject.
+All subjects below live in the JetStream stream `{stream}` (file storage, deduplicated by `id`
+through the `Nats-Msg-Id` header for {window} s). A message that a consumer cannot accept is
+copied to `deadletter.<subject>` (stream `{dlq}`) with the headers `Crane-Reason`,
+`Crane-Original-Subject` and `Crane-Consumer`, and an `event.rejected` event says why.
+
+Intents (`app.created`, `app.updated`, `app.deleted`, `app.restart_requested`) may be published by
+any client; the rest are facts published by CRANE's services. A direct publisher may leave out
+`id` (the stream sequence is used), `time`, `source` and `type`.
+
+## Envelope
+
+```json
+{envelope}
+```
+
+Request/reply subjects (core NATS, outside the streams): `{logs}` and `{stats}` take
+`{{"app_id": "shop-7"}}` and answer with the replicas' logs or CPU/memory, as the REST routes
+`POST /api/v1/apps/{{id}}/logs` and `/stats` do.
+"""
+
+
+def render() -> str:
+    envelope = Event(
+        id="0f5c1e2a9b7d4c3e8a6f1b2c3d4e5f60",
+        time=datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
+        type="app.deleted",
+        source="crane/api",
+        subject="shop-7",
+        correlationid="req-42",
+        data={"app_id": "shop-7"},
+    )
+    envelope_json = json.dumps(envelope.model_dump(mode="json"), indent=2)
+    parts = [
+        INTRO.format(
+            stream=s.EVENTS_STREAM,
+            dlq=s.DEADLETTER_STREAM,
+            window=120,
+            envelope=envelope_json,
+            logs=s.RPC_APP_LOGS,
+            stats=s.RPC_APP_STATS,
+        )
+    ]
+    for subject, model in PAYLOADS.items():
+        schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
+        example = json.dumps(EXAMPLES[subject], indent=2)
+        doc = (model.__doc__ or "").strip().replace("\n    ", "\n")
+        parts.append(
+            f"## `{subject}`\n\n{doc}\n\nExample `data`:\n\n```json\n{example}\n```\n\n"
+            f"<details><summary>Schema of <code>data</code></summary>\n\n```json\n{schema}\n```\n\n</details>\n"
+        )
+    return "\n".join(parts)
+
+
+def main() -> None:
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/events.md")
+    target.write_text(render())
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

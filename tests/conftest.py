@@ -1,0 +1,90 @@
+"""Shared fixtures: the real Docker Engine, a test image, and a whole local CRANE suite
+(NATS, Traefik, the five services) unique to this run and removed afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import docker
+import httpx
+import pytest
+
+from tests.harness.images import build_http_image, remove_image
+from tests.harness.suite import LocalSuite
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"these tests need a running Docker Engine (run `make docker`): {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def http_image(docker_client) -> Iterator[str]:
+    tag = build_http_image(f"crane-test-http:{RUN_ID}", {"crane.test": RUN_ID})
+    yield tag
+    remove_image(tag)
+
+
+@pytest.fixture(scope="session")
+def suite(docker_client) -> Iterator[LocalSuite]:
+    local = LocalSuite(resync_seconds=5)
+    try:
+        local.start()
+    except Exception:
+        print(local.logs())
+        local.stop()
+        raise
+    yield local
+    local.stop()
+    print(f"suite {local.suite} logs in {local.workdir}")
+
+
+class Api(httpx.Client):
+    """An API client logged in as a fresh user."""
+
+    email: str
+
+
+def make_user(suite: LocalSuite, prefix: str = "user") -> Api:
+    client = Api(base_url=f"{suite.api_url}/api/v1", timeout=60)
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+    password = "correct-horse-battery"
+    assert (
+        client.post("/auth/register", json={"email": email, "password": password, "full_name": prefix}).status_code
+        == 201
+    )
+    token = client.post("/auth/login", json={"email": email, "password": password}).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    client.email = email
+    return client
+
+
+@pytest.fixture(scope="session")
+def admin(suite) -> Api:
+    """The first user registered in the suite, hence its admin."""
+    return make_user(suite, "admin")
+
+
+@pytest.fixture
+def user(suite, admin) -> Iterator[Api]:
+    client = make_user(suite)
+    yield client
+    client.close()
+
+
+def app_body(image: str, name: str = "web", replicas: int = 1, **extra) -> dict:
+    return {
+        "name": name,
+        "replicas": replicas,
+        "services": [{"name": "http", "image": image, "ports": ["8080"]}],
+        **extra,
+    }

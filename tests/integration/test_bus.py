@@ -1,0 +1,121 @@
+"""The bus helper and the app store against a real NATS server with JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from crane_shared import subjects as s
+from crane_shared.bus import Bus
+from crane_shared.event_examples import EXAMPLES
+from crane_shared.events import AppDeleted, new_event
+from crane_shared.store import AppStore
+from tests.harness.procs import Proc, binary, free_port, port_open, wait_for
+
+
+@pytest.fixture
+async def nats_url() -> AsyncIterator[str]:
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="crane-nats-")
+    argv = [binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", workdir]
+    proc = Proc("nats", argv, Path(workdir)).start()
+    wait_for(lambda: port_open(port), 10, "nats-server")
+    yield f"nats://127.0.0.1:{port}"
+    proc.stop()
+
+
+@pytest.fixture
+async def bus(nats_url) -> AsyncIterator[Bus]:
+    connection = await Bus.connect(nats_url, "test")
+    yield connection
+    await connection.close()
+
+
+async def run_consumer(bus: Bus, durable: str, handlers, until, timeout: float = 10) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.consume(durable, "app.>", handlers, stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not until():
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_invalid_message_is_dead_lettered_with_reason_and_consumer_goes_on(bus):
+    seen: list[str] = []
+
+    async def on_deleted(event, payload):
+        seen.append(payload.app_id)
+
+    await bus.js.publish(s.APP_DELETED, b'{"data": {"app_id": 42}}')
+    await bus.js.publish(s.APP_DELETED, b"\xff garbage")
+    await bus.emit(s.APP_DELETED, AppDeleted(app_id="fine-1"))
+    await run_consumer(bus, "t1", {s.APP_DELETED: on_deleted}, lambda: seen)
+    assert seen == ["fine-1"]
+
+    dead = await bus.js.pull_subscribe("deadletter.>", durable="dlq-reader", stream=s.DEADLETTER_STREAM)
+    letters = await dead.fetch(2, timeout=5)
+    assert [m.subject for m in letters] == ["deadletter.app.deleted"] * 2
+    assert "data.app_id" in letters[0].headers["Crane-Reason"]
+    assert "not JSON" in letters[1].headers["Crane-Reason"]
+    assert letters[1].data == b"\xff garbage"  # the original is kept as it was
+
+    rejected = await bus.js.pull_subscribe(s.EVENT_REJECTED, durable="rej-reader")
+    events = [json.loads(m.data) for m in await rejected.fetch(2, timeout=5)]
+    assert {e["data"]["consumer"] for e in events} == {"t1"}
+    assert all(e["data"]["deadletter_subject"] == "deadletter.app.deleted" for e in events)
+
+
+async def test_durable_consumer_catches_up_after_being_away(bus):
+    seen: list[str] = []
+
+    async def on_deleted(event, payload):
+        seen.append(payload.app_id)
+
+    await run_consumer(bus, "t2", {s.APP_DELETED: on_deleted}, lambda: True)  # create it, then leave
+    for i in range(5):
+        await bus.emit(s.APP_DELETED, AppDeleted(app_id=f"missed-{i}"))
+    await run_consumer(bus, "t2", {s.APP_DELETED: on_deleted}, lambda: len(seen) >= 5)
+    assert seen == [f"missed-{i}" for i in range(5)]
+
+
+async def test_duplicate_event_ids_are_stored_once(bus):
+    event = new_event(s.APP_DELETED, AppDeleted(app_id="dup-1"), source="test")
+    for _ in range(3):
+        await bus.publish(event)
+    info = await bus.js.stream_info(s.EVENTS_STREAM)
+    assert info.state.messages == 1
+
+
+async def test_failing_handler_is_retried(bus):
+    attempts: list[int] = []
+
+    async def flaky(event, payload):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("transient")
+
+    await bus.emit(s.APP_DELETED, AppDeleted(app_id="retry-1"))
+    await run_consumer(bus, "t3", {s.APP_DELETED: flaky}, lambda: len(attempts) >= 2)
+    assert len(attempts) == 2
+
+
+async def test_app_numbers_are_unique_under_concurrency(bus):
+    store = AppStore(await bus.kv(s.APPS_BUCKET))
+    numbers = await asyncio.gather(*(store.next_number() for _ in range(40)))
+    assert sorted(numbers) == list(range(1, 41))
+
+
+async def test_a_creating_event_maps_to_one_app_only(bus):
+    store = AppStore(await bus.kv(s.APPS_BUCKET))
+    results = await asyncio.gather(*(store.app_id_for_event("evt-1", "shop") for _ in range(10)))
+    assert len({app_id for app_id, _ in results}) == 1
+    assert sum(allocated for _, allocated in results) == 1
+    assert EXAMPLES  # examples module imports cleanly alongside the bus

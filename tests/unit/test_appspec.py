@@ -1,0 +1,86 @@
+"""Validation of the app model and the pure intent rules."""
+
+import pytest
+from pydantic import ValidationError
+
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus, container_port, parse_duration, parse_memory
+from crane_shared.events import AppUpdated, InvalidEvent
+from crane_shared.intents import apply_restart, apply_update
+from crane_shared.store import format_app_id
+
+
+def spec(**overrides):
+    base = {"name": "shop", "services": [{"name": "web", "image": "img:1", "ports": ["8080"]}]}
+    return AppSpec.model_validate({**base, **overrides})
+
+
+def test_app_ids_are_name_plus_number():
+    assert format_app_id("shop", 7) == "shop-7"
+    # The number is unique suite-wide, so "shop-7" + 8 can never equal "shop" + anything.
+    assert format_app_id("shop-7", 8) != format_app_id("shop", 7)
+
+
+@pytest.mark.parametrize(
+    ("value", "port"), [("8080", 8080), (8080, 8080), ("80:8080", 8080), ("127.0.0.1:80:81/tcp", 81)]
+)
+def test_container_port(value, port):
+    assert container_port(value) == port
+
+
+def test_units():
+    assert parse_duration("1m") == 60 and parse_duration("500ms") == 0.5 and parse_duration(3) == 3
+    assert parse_memory("256m") == 256 * 1024**2 and parse_memory("1GiB") == 1024**3
+    with pytest.raises(ValueError):
+        parse_memory("lots")
+
+
+def test_routed_port_is_first_declared_unless_named():
+    assert spec().routed_service.routed_port == 8080
+    named = spec(services=[{"name": "web", "image": "i", "ports": ["9000"], "expose": [8080], "http_port": 8080}])
+    assert named.routed_service.routed_port == 8080
+    worker = spec(services=[{"name": "worker", "image": "i"}, {"name": "web", "image": "i", "expose": [3000]}])
+    assert worker.routed_service.name == "web"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"replicas": 20, "max_scale": 10}, "replicas"),
+        ({"services": []}, "services"),
+        ({"services": [{"name": "w", "image": "i"}, {"name": "w", "image": "i"}]}, "duplicate"),
+        ({"services": [{"name": "w", "image": "i", "volumes": ["/etc:/x"]}]}, "host paths"),
+        ({"services": [{"name": "w", "image": "i", "labels": {"traefik.enable": "true"}}]}, "prefix"),
+        ({"services": [{"name": "w", "image": "i", "privileged": True}]}, "privileged"),
+        ({"services": [{"name": "crane-router", "image": "i"}]}, "reserved"),
+        ({"name": "UPPER"}, "name"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_problem(overrides, field):
+    with pytest.raises(ValidationError) as error:
+        spec(**overrides)
+    assert field in str(error.value)
+
+
+def test_environment_list_form_becomes_a_mapping():
+    parsed = spec(services=[{"name": "w", "image": "i", "environment": ["A=1", "B=x=y"]}])
+    assert parsed.services[0].environment == {"A": "1", "B": "x=y"}
+
+
+def record(**kw):
+    return AppRecord(id="shop-1", owner="a@b.c", spec=spec(replicas=2), **kw)
+
+
+def test_update_sets_replicas_within_bounds_and_marks_deploying():
+    running = record(status=AppStatus.RUNNING)
+    updated = apply_update(running, AppUpdated(app_id="shop-1", replicas=4))
+    assert updated.spec.replicas == 4 and updated.status == AppStatus.DEPLOYING
+    with pytest.raises(InvalidEvent, match="data.replicas"):
+        apply_update(record(), AppUpdated(app_id="shop-1", replicas=11))
+
+
+def test_stop_and_restart_are_idempotent():
+    stopped = apply_update(record(), AppUpdated(app_id="shop-1", desired_state="stopped"))
+    assert stopped.desired_replicas == 0
+    assert apply_update(stopped.model_copy(deep=True), AppUpdated(app_id="shop-1", desired_state="stopped")) == stopped
+    once = apply_restart(record(), "evt-1")
+    assert apply_restart(once.model_copy(deep=True), "evt-1") == once

@@ -1,0 +1,77 @@
+"""Pure parts of the deployer: container specs, status rules, compose export."""
+
+import yaml
+
+from crane_deployer.compose_export import ROUTER_SERVICE, render_compose
+from crane_deployer.container_spec import Limits, desired_slots, replica_spec, spec_hash
+from crane_deployer.naming import Naming
+from crane_deployer.reconciler import next_status
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus
+
+NAMING = Naming("suite1")
+LIMITS = Limits(cpus=0.5, memory="128m", pids=100)
+
+
+def app(**spec_overrides):
+    spec = {
+        "name": "shop",
+        "replicas": 2,
+        "services": [
+            {"name": "web", "image": "web:1", "ports": ["8080:80"], "environment": {"PRICE": "$5"}},
+            {"name": "worker", "image": "worker:1", "resources": {"cpus": 1.5, "memory": "1g"}, "volumes": ["data:/d"]},
+        ],
+    }
+    return AppRecord(id="shop-4", owner="ada@example.com", spec=AppSpec.model_validate({**spec, **spec_overrides}))
+
+
+def test_replica_spec_has_labels_limits_router_and_least_privilege():
+    record = app()
+    web = replica_spec(record, record.spec.services[0], 1, NAMING, LIMITS)
+    assert web.name == "suite1-shop-4-web-1"
+    assert web.labels["crane.suite"] == "suite1" and web.labels["crane.app"] == "shop-4"
+    assert web.labels["crane.replica"] == "1" and web.labels["crane.owner"] == "ada@example.com"
+    assert web.labels["traefik.http.services.suite1-shop-4-web.loadbalancer.server.port"] == "80"
+    assert "Host(`shop-4.localhost`)" in web.labels["traefik.http.routers.suite1-shop-4-web.rule"]
+    assert web.extra_networks == ["suite1-edge"] and web.network == "suite1-shop-4" and web.aliases == ["web"]
+    assert web.nano_cpus == 500_000_000 and web.mem_limit == 128 * 1024**2 and web.pids_limit == 100
+    assert "no-new-privileges:true" in web.security_opt and "NET_RAW" in web.cap_drop
+
+    worker = replica_spec(record, record.spec.services[1], 0, NAMING, LIMITS)
+    assert "traefik.enable" not in worker.labels and worker.extra_networks == []
+    assert worker.nano_cpus == 1_500_000_000 and worker.mem_limit == 1024**3
+    assert worker.volumes == {"suite1-shop-4-data": {"bind": "/d", "mode": "rw"}}
+
+
+def test_spec_hash_changes_with_the_service_or_a_restart_only():
+    record = app()
+    before = desired_slots(record)
+    assert desired_slots(app(replicas=3))["web"][1] == before["web"][1]  # scaling keeps replicas
+    record.restart_token = "evt-9"
+    assert spec_hash(record, record.spec.services[0]) != before["web"][1]
+
+
+def test_next_status():
+    record = app()
+    assert next_status(record, 2, None) == (AppStatus.RUNNING, None)
+    assert next_status(record, 1, None) == (AppStatus.DEPLOYING, None)
+    assert next_status(record, 0, "image not found") == (AppStatus.FAILED, "image not found")
+    record.desired_state = "stopped"
+    assert next_status(record, 0, None) == (AppStatus.STOPPED, None)
+
+
+def test_compose_export_is_portable_and_balanced():
+    text = render_compose(app(), LIMITS)
+    document = yaml.safe_load(text)
+    web = document["services"]["web"]
+    assert web["deploy"]["replicas"] == 2 and web["expose"] == ["80"]
+    assert web["environment"] == {"PRICE": "$$5"}  # literal $ survives Compose interpolation
+    assert web["labels"]["traefik.http.services.shop-4-web.loadbalancer.server.port"] == "80"
+    assert document["services"]["worker"]["deploy"]["resources"]["limits"] == {
+        "cpus": "1.5",
+        "memory": "1g",
+        "pids": 100,
+    }
+    router = document["services"][ROUTER_SERVICE]
+    assert router["ports"] == ["${CRANE_HTTP_PORT:-80}:80"]
+    assert document["volumes"] == {"data": {}}
+    assert "suite1" not in text and "/tmp" not in text and "/home" not in text

@@ -1,0 +1,65 @@
+"""The deployer's planning core: desired replicas x observed containers -> actions."""
+
+from crane_deployer.plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
+
+
+def replica(service="web", index=0, spec_hash="h1", state="running", cid=None, health=None):
+    cid = cid or f"{service}{index}{state}{spec_hash}"
+    return Replica(cid, f"s-app-{service}-{index}", service, index, spec_hash, state, health)
+
+
+def test_fresh_app_creates_every_slot():
+    assert plan_replicas({"web": (3, "h1")}, []) == [Create("web", 0), Create("web", 1), Create("web", 2)]
+
+
+def test_converged_app_needs_nothing():
+    observed = [replica(index=i) for i in range(3)]
+    assert plan_replicas({"web": (3, "h1")}, observed) == []
+    assert ready_replicas({"web": (3, "h1")}, observed) == 3
+
+
+def test_dead_replica_is_removed_then_recreated_in_its_slot():
+    observed = [replica(index=0), replica(index=1, state="exited"), replica(index=2)]
+    actions = plan_replicas({"web": (3, "h1")}, observed)
+    assert actions == [Remove(observed[1].container_id, observed[1].name, "container exited"), Create("web", 1)]
+
+
+def test_scale_down_removes_the_highest_slots():
+    observed = [replica(index=i) for i in range(3)]
+    actions = plan_replicas({"web": (1, "h1")}, observed)
+    assert {a.name for a in actions if isinstance(a, Remove)} == {"s-app-web-1", "s-app-web-2"}
+    assert not [a for a in actions if isinstance(a, Create)]
+
+
+def test_duplicates_in_a_slot_keep_exactly_one_running():
+    observed = [replica(cid="b", state="running"), replica(cid="a", state="created")]
+    actions = plan_replicas({"web": (1, "h1")}, observed)
+    assert actions == [Remove("a", "s-app-web-0", "duplicate replica")]
+
+
+def test_created_but_never_started_is_started_not_duplicated():
+    observed = [replica(state="created", cid="c1")]
+    assert plan_replicas({"web": (1, "h1")}, observed) == [Start("c1", "s-app-web-0")]
+
+
+def test_changed_spec_replaces_replicas_removals_first():
+    observed = [replica(index=0, spec_hash="old")]
+    actions = plan_replicas({"web": (1, "new")}, observed)
+    assert actions == [Remove(observed[0].container_id, observed[0].name, "spec changed"), Create("web", 0)]
+
+
+def test_removed_service_and_stopped_app_remove_everything():
+    observed = [replica(service="gone"), replica(service="web")]
+    actions = plan_replicas({"web": (0, "h1")}, observed)
+    assert sorted(a.reason for a in actions) == ["above 0 replicas", "service removed"]
+
+
+def test_readiness_counts_the_weakest_service_and_health():
+    desired = {"web": (2, "h1"), "db": (2, "h1")}
+    observed = [
+        replica("web", 0),
+        replica("web", 1),
+        replica("db", 0),
+        replica("db", 1, health="starting"),
+    ]
+    assert ready_replicas(desired, observed) == 1
