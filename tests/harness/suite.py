@@ -94,9 +94,11 @@ class LocalSuite:
         self.procs["traefik"] = Proc("traefik", argv, self.workdir).start()
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{self.dashboard_port}/ping").status_code == 200, 20, "traefik")
 
-    def start_service(self, name: str) -> Proc:
-        proc = Proc(name, python_module(SERVICES[name]), self.workdir, self.env()).start()
-        self.procs[name] = proc
+    def start_service(self, name: str, extra_env: dict[str, str] | None = None, key: str | None = None) -> Proc:
+        """Start service ``name`` (again); ``key`` names a second instance, e.g. "api-2"."""
+        key = key or name
+        proc = Proc(key, python_module(SERVICES[name]), self.workdir, {**self.env(), **(extra_env or {})}).start()
+        self.procs[key] = proc
         return proc
 
     def wait_api(self) -> None:
