@@ -136,22 +136,31 @@ class LocalSuite:
 
     # --- helpers for tests -----------------------------------------------------------------
     def get_through_router(self, host: str, path: str = "/", timeout: float = 2) -> httpx.Response:
-        """GET via Traefik on loopback with the app's Host header."""
-        return httpx.get(f"http://127.0.0.1:{self.http_port}{path}", headers={"Host": host}, timeout=timeout)
+        return get_through_router(self.http_port, host, path, timeout)
 
-    def wait_distinct_backends(self, host: str, count: int, timeout: float = 60, tries: int = 60) -> set[str]:
-        """Ask through Traefik until ``count`` different replicas have answered."""
-        seen: set[str] = set()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for _ in range(tries):
-                try:
-                    response = self.get_through_router(host)
-                except httpx.HTTPError:
-                    break
-                if response.status_code == 200:
-                    seen.add(response.text.strip())
-                if len(seen) >= count:
-                    return seen
-            time.sleep(0.1)
-        raise TimeoutError(f"only {len(seen)} of {count} replicas answered through Traefik: {seen}")
+    def wait_distinct_backends(self, host: str, count: int, timeout: float = 60) -> set[str]:
+        return wait_distinct_backends(self.http_port, host, count, timeout)
+
+
+def get_through_router(port: int, host: str, path: str = "/", timeout: float = 2) -> httpx.Response:
+    """GET via a Traefik on loopback with the app's Host header."""
+    return httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}, timeout=timeout)
+
+
+def wait_distinct_backends(port: int, host: str, count: int, timeout: float = 60, tries: int = 60) -> set[str]:
+    """Ask through the router on ``port`` until ``count`` different replicas have answered
+    (each test replica answers with its hostname)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _ in range(tries):
+            try:
+                response = get_through_router(port, host)
+            except httpx.HTTPError:
+                break
+            if response.status_code == 200:
+                seen.add(response.text.strip())
+            if len(seen) >= count:
+                return seen
+        time.sleep(0.1)
+    raise TimeoutError(f"only {len(seen)} of {count} replicas answered through the router: {seen}")

@@ -1,0 +1,78 @@
+# CRANE: `make up` runs the whole suite, `make test` runs every test, `make down` cleans up.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHONPATH := shared:services/api:services/deployer:services/monitor-config:services/alert-bridge:services/policy:deploy
+export PYTHONPATH
+COMPOSE := docker compose --project-directory deploy -f deploy/compose.yaml
+CRANE_API_PORT ?= 8000
+CRANE_HTTP_PORT ?= 80
+CRANE_DASHBOARD_PORT ?= 8080
+export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
+
+.PHONY: help deps docker system-packages compose test test-unit lint docs up down logs ps bench clean
+
+help:
+	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
+	@echo "make test    run all tests (unit, integration, end to end)"
+	@echo "make down    stop the suite and remove everything it created"
+	@echo "make bench   measure deploy and healing times (bench/)"
+	@echo "make lint    ruff; make docs regenerates docs/events.md"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "==> installing Python packages into $(VENV)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+deps: $(VENV)/.installed system-packages compose
+
+system-packages:
+	@bash scripts/ensure-system-packages.sh
+
+docker:
+	@bash scripts/ensure-docker.sh
+
+compose: $(VENV)/.installed docker
+	@bash scripts/install-compose.sh $(VENV)/bin
+
+test: deps docker
+	$(PY) -m pytest
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+docs: $(VENV)/.installed
+	$(PY) -m crane_shared.events_doc docs/events.md
+
+up: deps docker
+	@$(PY) deploy/crane_images.py build
+	@echo "==> starting the suite"
+	@$(COMPOSE) up -d --remove-orphans
+	@$(PY) deploy/wait_ready.py http://127.0.0.1:$(CRANE_API_PORT)/health
+	@echo
+	@echo "CRANE is up."
+	@echo "  API        http://localhost:$(CRANE_API_PORT)/api/v1   (docs: http://localhost:$(CRANE_API_PORT)/docs)"
+	@echo "  Apps       http://<app-id>.localhost:$(CRANE_HTTP_PORT)/"
+	@echo "  Traefik    http://localhost:$(CRANE_DASHBOARD_PORT)/dashboard/"
+	@echo "  NATS       nats://localhost:4222"
+
+down:
+	@bash scripts/down.sh
+
+logs:
+	@$(COMPOSE) logs --tail=100 -f
+
+ps:
+	@$(COMPOSE) ps
+
+bench: deps docker
+	$(PY) bench/deploy_latency.py
+
+clean: down
+	rm -rf $(VENV) deploy/.build
