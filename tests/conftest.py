@@ -36,7 +36,8 @@ def http_image(docker_client) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def suite(docker_client) -> Iterator[LocalSuite]:
-    local = LocalSuite(resync_seconds=5)
+    # Long resync: healing must come from Docker events, not from the periodic sweep.
+    local = LocalSuite(resync_seconds=60)
     try:
         local.start()
     except Exception:

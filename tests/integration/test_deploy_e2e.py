@@ -9,6 +9,7 @@ import time
 
 import httpx
 import nats
+from nats.js.api import DeliverPolicy
 
 from tests.conftest import app_body
 from tests.harness.procs import free_port, wait_for
@@ -31,16 +32,18 @@ def test_three_replicas_answer_through_traefik_and_heal_scale_delete(suite, user
     victim = app_containers(docker_client, suite.suite, app_id)[0]
     victim_host = victim.attrs["Config"]["Hostname"]
     victim.kill()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         live = [c for c in app_containers(docker_client, suite.suite, app_id, all_states=False)]
         if len(live) == 3 and victim.id not in {c.id for c in live}:
             break
         time.sleep(0.2)
     else:
-        raise AssertionError("the killed replica was not replaced within 20 s")
+        raise AssertionError("the killed replica was not replaced within 10 s")
     after = suite.wait_distinct_backends(f"{app_id}.localhost", 3, timeout=30)
     assert victim_host not in after
+    died = asyncio.run(_events_about(suite.nats_url, "container.died", app_id))
+    assert [e["data"]["container"] for e in died] == [victim.name]
 
     # Scale to 1: exactly one container remains.
     assert user.post(f"/apps/{app_id}/scale", json={"replicas": 1}).status_code == 202
@@ -55,6 +58,23 @@ def test_three_replicas_answer_through_traefik_and_heal_scale_delete(suite, user
         time.sleep(0.2)
     assert not any(app_objects(docker_client, suite.suite, app_id).values())
     assert asyncio.run(_kv_keys_mentioning(suite.nats_url, app_id)) == []
+
+
+async def _events_about(nats_url: str, subject: str, app_id: str) -> list[dict]:
+    nc = await nats.connect(nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        found = []
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=1)
+            except nats.errors.TimeoutError:
+                return found
+            body = json.loads(msg.data)
+            if body["data"].get("app_id") == app_id:
+                found.append(body)
+    finally:
+        await nc.close()
 
 
 async def _kv_keys_mentioning(nats_url: str, app_id: str) -> list[str]:

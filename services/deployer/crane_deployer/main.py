@@ -52,6 +52,8 @@ class Deployer:
 
     async def on_container_event(self, action: str, container_id: str, labels: dict[str, str]) -> None:
         app_id = labels[LABEL_APP]
+        if action == "die":
+            self.reconciler.died.add(container_id)
         if action == "die" and container_id not in self.reconciler.removing:
             exit_code = labels.get("exitCode")
             died = ContainerDied(
@@ -64,6 +66,7 @@ class Deployer:
             log.info("%s: replica %s died (exit %s); healing", app_id, died.container, died.exit_code)
         if action == "destroy":
             self.reconciler.removing.discard(container_id)
+            self.reconciler.died.discard(container_id)
         self.queue.mark(app_id)
 
     async def answer_logs(self, body: dict[str, Any]) -> dict[str, Any]:

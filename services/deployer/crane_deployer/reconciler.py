@@ -3,8 +3,10 @@ status and publish what changed (app.deployed, app.scaled, app.stopped, app.fail
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from nats.js.errors import KeyNotFoundError
 
@@ -18,7 +20,7 @@ from crane_shared.store import AppStore
 from .compose_export import render_compose
 from .container_spec import Limits, desired_slots, replica_spec
 from .engine import Engine, EngineError
-from .plan import Create, Remove, Start, plan_replicas, ready_replicas
+from .plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
 
 log = logging.getLogger("crane.deployer.reconciler")
 COMPOSE_PREFIX = "compose."
@@ -45,6 +47,9 @@ class Reconciler:
         self.settings = settings
         self.limits = limits
         self.removing: set[str] = set()  # containers the deployer itself is removing
+        # Containers the Engine reported dead. Its container list can still say "running" for a
+        # moment after the die event, and CRANE never restarts a container in place.
+        self.died: set[str] = set()
         self.last_duration = 0.0
 
     async def reconcile(self, app_id: str) -> None:
@@ -65,16 +70,20 @@ class Reconciler:
         except EngineError as exc:
             failure = str(exc)
             log.warning("app %s failed: %s", app_id, failure)
-        observed = await self.engine.observe(app_id)
+        observed = await self._observe(app_id)
         ready = ready_replicas(desired_slots(record), observed)
         await self._record_outcome(app_id, ready, failure)
         await self._export_compose(record)
         self.last_duration = time.monotonic() - started
 
+    async def _observe(self, app_id: str) -> list[Replica]:
+        replicas = await self.engine.observe(app_id)
+        return [replace(r, state="exited") if r.container_id in self.died else r for r in replicas]
+
     async def _converge(self, record: AppRecord) -> None:
         naming = self.engine.naming
         desired = desired_slots(record)
-        observed = await self.engine.observe(record.id)
+        observed = await self._observe(record.id)
         actions = plan_replicas(desired, observed)
         if not actions:
             return
@@ -82,19 +91,29 @@ class Reconciler:
         if record.desired_replicas:
             await self.engine.ensure_edge_network()
             await self.engine.ensure_network(naming.app_network(record.id), labels)
-        services = {svc.name: svc for svc in record.spec.services}
         for action in actions:
             if isinstance(action, Remove):
                 log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
                 self.removing.add(action.container_id)
                 await self.engine.remove(action.container_id)
-            elif isinstance(action, Start):
-                await self.engine.start(action.container_id, action.name)
-            elif isinstance(action, Create):
-                spec = replica_spec(record, services[action.service], action.index, naming, self.limits)
-                await self.engine.ensure_volumes(spec, labels)
-                log.info("%s: creating %s", record.id, spec.name)
-                await self.engine.create_and_start(spec)
+        # Replicas are independent: create and start them side by side.
+        outcomes = await asyncio.gather(
+            *(self._bring_up(record, a) for a in actions if not isinstance(a, Remove)), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _bring_up(self, record: AppRecord, action: Create | Start) -> None:
+        if isinstance(action, Start):
+            await self.engine.start(action.container_id, action.name)
+            return
+        naming = self.engine.naming
+        service = next(s for s in record.spec.services if s.name == action.service)
+        spec = replica_spec(record, service, action.index, naming, self.limits)
+        await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
+        log.info("%s: creating %s", record.id, spec.name)
+        await self.engine.create_and_start(spec)
 
     async def _record_outcome(self, app_id: str, ready: int, failure: str | None) -> None:
         before: dict[str, AppRecord] = {}

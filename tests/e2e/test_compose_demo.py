@@ -1,0 +1,92 @@
+"""One end-to-end path through the compose demo, exactly as a user runs it: `make up`,
+register, deploy 3 replicas through the REST gateway and one app through NATS, reach them
+through the suite's Traefik, then `make down` leaves nothing of the suite behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import docker
+import httpx
+import nats
+import pytest
+
+from tests.harness.procs import REPO, free_port
+from tests.harness.suite import wait_distinct_backends
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(docker_client):
+    suite = f"cranedemo{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "CRANE_SUITE": suite,
+        "CRANE_API_PORT": str(free_port()),
+        "CRANE_HTTP_PORT": str(free_port()),
+        "CRANE_DASHBOARD_PORT": str(free_port()),
+        "CRANE_NATS_PORT": str(free_port()),
+    }
+    up = subprocess.run(["make", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    try:
+        assert up.returncode == 0, f"make up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
+        assert "CRANE is up." in up.stdout and f"http://localhost:{env['CRANE_API_PORT']}/docs" in up.stdout
+        yield env
+    finally:
+        down = subprocess.run(["make", "down"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        print(down.stdout[-2000:], down.stderr[-2000:])
+        left = {
+            "containers": docker_client.containers.list(all=True, filters={"label": f"crane.suite={suite}"}),
+            "compose": docker_client.containers.list(
+                all=True, filters={"label": f"com.docker.compose.project={suite}"}
+            ),
+            "networks": docker_client.networks.list(filters={"label": f"crane.suite={suite}"}),
+        }
+        assert down.returncode == 0 and not any(left.values()), f"make down left {left}"
+
+
+def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
+    api = httpx.Client(base_url=f"http://127.0.0.1:{demo['CRANE_API_PORT']}/api/v1", timeout=60)
+    credentials = {"email": "ada@example.com", "password": "correct-horse"}
+    assert api.post("/auth/register", json={**credentials, "full_name": "Ada"}).status_code == 201
+    token = api.post("/auth/login", json=credentials).json()["access_token"]
+    api.headers["Authorization"] = f"Bearer {token}"
+
+    body = {"name": "hello", "replicas": 3, "services": [{"name": "web", "image": http_image, "ports": ["8080"]}]}
+    app = api.post("/apps?wait=true", json=body).json()
+    assert app["status"] == "running" and app["running_replicas"] == 3, app
+    port = int(demo["CRANE_HTTP_PORT"])
+    assert len(wait_distinct_backends(port, f"{app['id']}.localhost", 3)) == 3
+
+    async def publish() -> None:
+        nc = await nats.connect(f"nats://127.0.0.1:{demo['CRANE_NATS_PORT']}")
+        spec = {**body, "name": "bus", "replicas": 1}
+        await nc.jetstream().publish(
+            "app.created", json.dumps({"data": {"owner": "ada@example.com", "spec": spec}}).encode()
+        )
+        await nc.close()
+
+    asyncio.run(publish())
+    deadline = time.monotonic() + 60
+    via_bus: list = []
+    while time.monotonic() < deadline:
+        via_bus = [a for a in api.get("/apps").json() if a["name"] == "bus" and a["status"] == "running"]
+        if via_bus:
+            break
+        time.sleep(0.5)
+    assert via_bus, "the app published on NATS did not come up"
+    assert wait_distinct_backends(port, f"{via_bus[0]['id']}.localhost", 1)
+
+    client = docker.from_env()
+    replicas = client.containers.list(
+        filters={"label": [f"crane.suite={demo['CRANE_SUITE']}", f"crane.app={app['id']}"]}
+    )
+    host_config = replicas[0].attrs["HostConfig"]
+    assert host_config["Memory"] > 0 and host_config["NanoCpus"] > 0
+    assert "no-new-privileges:true" in host_config["SecurityOpt"]
