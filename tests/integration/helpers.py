@@ -35,7 +35,14 @@ def wait_gone(api: httpx.Client, app_id: str, timeout: float = 60) -> None:
 
 
 def app_containers(client: docker.DockerClient, suite: str, app_id: str, all_states: bool = True) -> list:
+    """The app's containers. The SDK lists, then inspects each one; a container removed in
+    between (the Engine drops a half-created one when its creator dies) means: list again."""
     filters = {"label": [f"crane.suite={suite}", f"crane.app={app_id}"]}
+    for _ in range(10):
+        try:
+            return client.containers.list(all=all_states, filters=filters)
+        except docker.errors.NotFound:
+            time.sleep(0.1)
     return client.containers.list(all=all_states, filters=filters)
 
 
