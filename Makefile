@@ -10,7 +10,7 @@ CRANE_HTTP_PORT ?= 80
 CRANE_DASHBOARD_PORT ?= 8080
 export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
-.PHONY: help deps docker system-packages compose test test-unit lint docs up down logs ps bench clean
+.PHONY: help deps docker system-packages compose test test-unit check lint docs up down logs ps bench clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
@@ -37,14 +37,18 @@ docker:
 compose: $(VENV)/.installed docker
 	@bash scripts/install-compose.sh $(VENV)/bin
 
-test: deps docker
+test: deps docker check
 	$(PY) -m pytest
+
+check: $(VENV)/.installed
+	@echo "==> ruff and mypy (strict) on shared/ and the services"
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy -p crane_shared -p crane_api -p crane_deployer -p crane_monitor_config -p crane_alert_bridge -p crane_policy
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check .
+lint: check
 	$(VENV)/bin/ruff format --check .
 
 docs: $(VENV)/.installed

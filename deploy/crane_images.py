@@ -81,7 +81,9 @@ ENTRYPOINT ["/bin/busybox", "sh", "/serve.sh"]
 EXPOSE {HELLO_PORT}
 """
 # Every replica answers GET / with its hostname (its container id) and /health with ok.
-_HELLO_SERVE = f"""/bin/busybox mkdir -p /www /bin /tmp
+# EXIT_WITH=<code> makes it exit at once instead (to watch CRANE's crash-loop back-off).
+_HELLO_SERVE = f"""[ -n "$EXIT_WITH" ] && exit "$EXIT_WITH"
+/bin/busybox mkdir -p /www /bin /tmp
 /bin/busybox --install -s /bin
 hostname > /www/index.html
 echo ok > /www/health

@@ -71,24 +71,20 @@ class Bus:
 
     async def declare(self) -> None:
         """Create (or update) the streams and buckets; safe to run from every service at once."""
-        await self._ensure_stream(
-            StreamConfig(
-                name=s.EVENTS_STREAM,
-                subjects=s.EVENTS_STREAM_SUBJECTS,
-                storage=StorageType.FILE,
-                duplicate_window=DEDUP_WINDOW_SECONDS,
-                max_age=EVENTS_MAX_AGE_SECONDS,
+        streams = {
+            s.EVENTS_STREAM: s.EVENTS_STREAM_SUBJECTS,
+            s.DEADLETTER_STREAM: s.DEADLETTER_STREAM_SUBJECTS,
+        }
+        for name, stream_subjects in streams.items():
+            await self._ensure_stream(
+                StreamConfig(
+                    name=name,
+                    subjects=stream_subjects,
+                    storage=StorageType.FILE,
+                    duplicate_window=DEDUP_WINDOW_SECONDS,
+                    max_age=EVENTS_MAX_AGE_SECONDS,
+                )
             )
-        )
-        await self._ensure_stream(
-            StreamConfig(
-                name=s.DEADLETTER_STREAM,
-                subjects=s.DEADLETTER_STREAM_SUBJECTS,
-                storage=StorageType.FILE,
-                duplicate_window=DEDUP_WINDOW_SECONDS,
-                max_age=EVENTS_MAX_AGE_SECONDS,
-            )
-        )
         for bucket in (s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET):
             await self.kv(bucket)
 
@@ -206,7 +202,8 @@ class Bus:
     async def request(self, subject: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
         """Core NATS request/reply with JSON bodies (used for logs and stats)."""
         reply = await self.nc.request(subject, json.dumps(body).encode(), timeout=timeout)
-        return json.loads(reply.data)
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
 
     async def serve(self, subject: str, answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
         """Answer JSON requests on ``subject`` (a queue group, so replicas share the work)."""

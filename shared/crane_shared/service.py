@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from .bus import Bus, Handler
 from .events import Event
+from .settings import CommonSettings
 
 
 def configure_logging(level: str) -> None:
@@ -49,3 +50,10 @@ def log_events(service: str, subjects: list[str]) -> dict[str, Handler]:
         log.info("%s %s subject=%s data=%s", event.type, event.id, event.subject, payload.model_dump(mode="json"))
 
     return {subject: record for subject in subjects}
+
+
+def run_logging_service(service: str, filter_subject: str, subjects: list[str]) -> None:
+    """Entry point of a service that, for now, consumes and logs its subjects."""
+    settings = CommonSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(consume_forever(service, settings.nats_url, filter_subject, log_events(service, subjects)))

@@ -221,3 +221,26 @@ def test_two_api_replicas_share_users_apps_and_keys(suite, user, http_image):
     finally:
         replica.stop()
         del suite.procs["api-2"]
+
+
+def test_crash_looping_replica_backs_off_and_fails_with_the_exit_code(suite, user, http_image, docker_client):
+    body = app_body(http_image, "crashloop")
+    body["services"][0]["environment"] = {"EXIT_WITH": "3"}
+    app_id = user.post("/apps", json=body).json()["id"]
+    created: set[str] = set()
+    deadline = time.monotonic() + 30
+    app: dict = {}
+    while time.monotonic() < deadline:
+        created |= {c.id for c in app_containers(docker_client, suite.suite, app_id)}
+        app = user.get(f"/apps/{app_id}").json()
+        if app["status"] == "failed":
+            break
+        time.sleep(0.05)
+    assert app["status"] == "failed", app
+    assert "keeps exiting" in app["reason"] and "exit code 3" in app["reason"]
+    # Back-off of 1, 2, 4 s: a handful of attempts, not hundreds.
+    time.sleep(2)
+    created |= {c.id for c in app_containers(docker_client, suite.suite, app_id)}
+    assert 3 <= len(created) <= 6, f"{len(created)} containers created"
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)

@@ -105,7 +105,7 @@ class Engine:
             else:
                 raise EngineError(f"cannot create {spec.name}: {_explain(exc)}") from exc
         await self.start(container_id, spec.name)
-        return container_id
+        return str(container_id)
 
     def _create(self, spec: ReplicaSpec) -> str:
         host_config = self.api.create_host_config(
@@ -134,7 +134,7 @@ class Engine:
         )
         for network in spec.extra_networks:
             self.api.connect_container_to_network(created["Id"], network)
-        return created["Id"]
+        return str(created["Id"])
 
     async def _pull(self, image: str) -> None:
         log.info("pulling %s", image)

@@ -17,7 +17,7 @@ from crane_shared.store import AppStore
 from .docker_events import follow_container_events
 from .engine import Engine
 from .intents import IntentHandlers
-from .naming import LABEL_APP, LABEL_SERVICE, Naming
+from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
 from .settings import DeployerSettings
 from .workqueue import ReconcileQueue
@@ -33,6 +33,7 @@ class Deployer:
         self.engine = engine
         self.reconciler = Reconciler(bus, store, engine, settings, settings.limits)
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
+        self.reconciler.requeue = self.queue.mark_later
         self.intents = IntentHandlers(bus, store, self.queue.mark)
 
     async def resync(self) -> None:
@@ -55,12 +56,14 @@ class Deployer:
         if action == "die":
             self.reconciler.died.add(container_id)
         if action == "die" and container_id not in self.reconciler.removing:
-            exit_code = labels.get("exitCode")
+            replica = int(labels.get(LABEL_REPLICA, "-1"))
+            slot = (app_id, labels[LABEL_SERVICE], replica, labels.get(LABEL_SPEC_HASH, ""))
+            self.reconciler.crashes.exited(slot, _exit_code(labels))
             died = ContainerDied(
                 app_id=app_id,
                 service=labels[LABEL_SERVICE],
                 container=labels.get("name", container_id[:12]),
-                exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
+                exit_code=_exit_code(labels),
             )
             await self.bus.emit(s.CONTAINER_DIED, died)
             log.info("%s: replica %s died (exit %s); healing", app_id, died.container, died.exit_code)
@@ -75,6 +78,11 @@ class Deployer:
 
     async def answer_stats(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"containers": await self.engine.stats(str(body["app_id"]))}
+
+
+def _exit_code(attributes: dict[str, str]) -> int | None:
+    code = attributes.get("exitCode", "")
+    return int(code) if code.lstrip("-").isdigit() else None
 
 
 async def serve(settings: DeployerSettings) -> None:

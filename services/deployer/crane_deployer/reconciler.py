@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from nats.js.errors import KeyNotFoundError
@@ -18,8 +19,10 @@ from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
 from .compose_export import render_compose
-from .container_spec import Limits, desired_slots, replica_spec
+from .container_spec import Limits, desired_slots, replica_spec, spec_hash
+from .crashloop import CrashTracker
 from .engine import Engine, EngineError
+from .naming import LABEL_SPEC_HASH
 from .plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
 
 log = logging.getLogger("crane.deployer.reconciler")
@@ -50,6 +53,9 @@ class Reconciler:
         # Containers the Engine reported dead. Its container list can still say "running" for a
         # moment after the die event, and CRANE never restarts a container in place.
         self.died: set[str] = set()
+        self.crashes = CrashTracker()
+        # How to ask for another reconcile later (set by the deployer to its work queue).
+        self.requeue: Callable[[str, float], None] = lambda app_id, delay: None
         self.last_duration = 0.0
 
     async def reconcile(self, app_id: str) -> None:
@@ -70,8 +76,14 @@ class Reconciler:
         except EngineError as exc:
             failure = str(exc)
             log.warning("app %s failed: %s", app_id, failure)
+        desired = desired_slots(record)
+        failure = failure or self.crashes.failure(
+            (app_id, service, index, spec_hash)
+            for service, (count, spec_hash) in desired.items()
+            for index in range(count)
+        )
         observed = await self._observe(app_id)
-        ready = ready_replicas(desired_slots(record), observed)
+        ready = ready_replicas(desired, observed)
         await self._record_outcome(app_id, ready, failure)
         await self._export_compose(record)
         self.last_duration = time.monotonic() - started
@@ -96,13 +108,21 @@ class Reconciler:
                 log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
                 self.removing.add(action.container_id)
                 await self.engine.remove(action.container_id)
+        bring_up = [a for a in actions if not isinstance(a, Remove)]
+        backing_off = [a for a in bring_up if isinstance(a, Create) and self._backoff(record, a) > 0]
+        if backing_off:
+            self.requeue(record.id, min(self._backoff(record, a) for a in backing_off))
         # Replicas are independent: create and start them side by side.
         outcomes = await asyncio.gather(
-            *(self._bring_up(record, a) for a in actions if not isinstance(a, Remove)), return_exceptions=True
+            *(self._bring_up(record, a) for a in bring_up if a not in backing_off), return_exceptions=True
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    def _backoff(self, record: AppRecord, action: Create) -> float:
+        service = next(s for s in record.spec.services if s.name == action.service)
+        return self.crashes.wait_before_create((record.id, action.service, action.index, spec_hash(record, service)))
 
     async def _bring_up(self, record: AppRecord, action: Create | Start) -> None:
         if isinstance(action, Start):
@@ -113,6 +133,7 @@ class Reconciler:
         spec = replica_spec(record, service, action.index, naming, self.limits)
         await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
         log.info("%s: creating %s", record.id, spec.name)
+        self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
         await self.engine.create_and_start(spec)
 
     async def _record_outcome(self, app_id: str, ready: int, failure: str | None) -> None:
@@ -162,5 +183,6 @@ class Reconciler:
         for replica in await self.engine.observe(app_id):
             self.removing.add(replica.container_id)
         await self.engine.remove_app(app_id)
+        self.crashes.forget(app_id)
         await self.store.remove(app_id)
         await self.store.kv.purge(COMPOSE_PREFIX + app_id)

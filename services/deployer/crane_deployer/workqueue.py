@@ -27,6 +27,10 @@ class ReconcileQueue:
             self._queued.add(app_id)
             self._queue.put_nowait(app_id)
 
+    def mark_later(self, app_id: str, delay: float) -> None:
+        """Ask for ``app_id`` to be reconciled after ``delay`` seconds (crash back-off)."""
+        asyncio.get_running_loop().call_later(delay, self.mark, app_id)
+
     async def run(self, stop: asyncio.Event) -> None:
         workers = [asyncio.create_task(self._work()) for _ in range(self._workers)]
         await stop.wait()
