@@ -84,6 +84,7 @@ class LocalSuite:
             "--ping=true",
             "--metrics.prometheus=true",
             "--providers.docker=true",
+            "--providers.providersThrottleDuration=200ms",
             "--providers.docker.exposedbydefault=false",
             f"--providers.docker.constraints=Label(`crane.suite`,`{self.suite}`)",
             f"--providers.docker.network={self.suite}-edge",
