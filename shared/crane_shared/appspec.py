@@ -162,11 +162,33 @@ class ServiceSpec(_Strict):
         return container_port(declared[0]) if declared else None
 
 
+ScalingMetric = Literal["rps", "latency_p95", "cpu", "memory"]
+# Per-replica targets when the app names none: requests/s, seconds, % of a core, % of the limit.
+DEFAULT_TARGETS: dict[str, float] = {"rps": 20.0, "latency_p95": 0.5, "cpu": 70.0, "memory": 80.0}
+
+
+class Autoscaling(_Strict):
+    """How CRANE scales an app between min_scale and max_scale (the HPA's target-value rule)."""
+
+    enabled: bool = True
+    metric: ScalingMetric = "rps"
+    # Per replica; None takes DEFAULT_TARGETS[metric].
+    target: Annotated[float, Field(gt=0)] | None = None
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    scale_up_cooldown: Annotated[float, Field(ge=0, le=3600)] = 3.0
+    scale_down_stabilization: Annotated[float, Field(ge=0, le=3600)] = 30.0
+
+    @property
+    def target_value(self) -> float:
+        return self.target if self.target is not None else DEFAULT_TARGETS[self.metric]
+
+
 class AppSpec(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     services: Annotated[list[ServiceSpec], Field(min_length=1, max_length=20)]
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     # Bounds come before replicas so that the replicas check can see them.
-    min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 0
+    min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
     max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 10
     replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
 

@@ -85,7 +85,7 @@ class Bus:
                     max_age=EVENTS_MAX_AGE_SECONDS,
                 )
             )
-        for bucket in (s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET):
+        for bucket in s.ALL_BUCKETS:
             await self.kv(bucket)
 
     async def _ensure_stream(self, config: StreamConfig) -> None:

@@ -117,8 +117,27 @@ class Alert(_Payload):
     app_id: str | None = None
     alertname: str
     fingerprint: str
+    starts_at: datetime | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class PolicyDecision(_Payload):
+    """What the policy decided about an alert, with everything it looked at, so a person can
+    follow why CRANE scaled (or did not)."""
+
+    app_id: str
+    alert: str
+    action: Literal["scale_up", "scale_down", "restart", "none"]
+    reason: str
+    metric: str | None = None
+    value: float | None = None
+    target: float | None = None
+    current_replicas: int
+    desired_replicas: int
+    policy: str
+    engine: str
+    outcome: Literal["applied", "skipped"]
 
 
 class EventRejected(_Payload):
@@ -143,6 +162,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     s.CONTAINER_DIED: ContainerDied,
     s.ALERT_FIRING: Alert,
     s.ALERT_RESOLVED: Alert,
+    s.POLICY_DECISION: PolicyDecision,
     s.EVENT_REJECTED: EventRejected,
 }
 

@@ -22,6 +22,9 @@ CONTAINER_DIED = "container.died"
 ALERT_FIRING = "alert.firing"
 ALERT_RESOLVED = "alert.resolved"
 
+# Policy: every decision, with its inputs and outcome.
+POLICY_DECISION = "policy.decision"
+
 # Errors: a message some consumer could not accept.
 EVENT_REJECTED = "event.rejected"
 
@@ -31,9 +34,12 @@ DEADLETTER_PREFIX = "deadletter"
 # Request/reply (core NATS, deliberately outside every stream: a stream would answer the request).
 RPC_APP_LOGS = "rpc.app.logs"
 RPC_APP_STATS = "rpc.app.stats"
+RPC_POLICY_CHECK = "rpc.policy.check"
+RPC_POLICY_EVALUATE = "rpc.policy.evaluate"
+RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"
-EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "event.>"]
+EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "event.>"]
 DEADLETTER_STREAM = "CRANE_DEADLETTER"
 DEADLETTER_STREAM_SUBJECTS = [f"{DEADLETTER_PREFIX}.>"]
 
@@ -41,6 +47,10 @@ DEADLETTER_STREAM_SUBJECTS = [f"{DEADLETTER_PREFIX}.>"]
 APPS_BUCKET = "crane_apps"
 USERS_BUCKET = "crane_users"
 CONFIG_BUCKET = "crane_config"
+POLICIES_BUCKET = "crane_policies"
+DECISIONS_BUCKET = "crane_decisions"
+ALERTS_BUCKET = "crane_alerts"
+ALL_BUCKETS = (APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET, ALERTS_BUCKET)
 
 
 def deadletter_subject(original: str) -> str:

@@ -1,8 +1,128 @@
-"""Wiring of policy: consume its subjects with a durable consumer and log them."""
+"""Policy wiring: consume alert events, keep converging while load alerts fire, answer policy
+checks and dry runs for the API, expose /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from prometheus_client import start_http_server
+from pydantic import BaseModel
 
 from crane_shared import subjects as s
-from crane_shared.service import run_logging_service
+from crane_shared.bus import Bus
+from crane_shared.events import Alert, Event
+from crane_shared.service import configure_logging, stop_on_signals
+from crane_shared.store import AppStore
+
+from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider
+from .engines import EmbeddedRego, OpaServer, PolicyEngine
+from .policy_store import NAME_PATTERN, PolicyStore
+from .prometheus import Prometheus
+from .sandbox import run_in_sandbox
+from .scaling_memory import ScalingMemory
+from .settings import PolicySettings
+
+log = logging.getLogger("crane.policy")
+
+
+class PolicyService:
+    def __init__(self, settings: PolicySettings, bus: Bus, store: AppStore, policies: PolicyStore, decider_kv: Any):
+        self.settings = settings
+        self.policies = policies
+        self.memory = ScalingMemory()
+        self.decider = Decider(
+            bus, store, Prometheus(settings.prometheus_url), self.engine, self.memory, decider_kv, settings.suite
+        )
+        self.store = store
+        self.firing: dict[str, str] = {}  # app id -> load alert that fires for it
+        self.restarted: set[str] = set()  # alert episodes already acted on
+        self._embedded: tuple[dict[str, str], EmbeddedRego] | None = None
+        self._opa = OpaServer(settings.opa_url) if settings.opa_url else None
+
+    async def engine(self) -> PolicyEngine:
+        if self._opa:
+            return self._opa
+        modules = await self.policies.modules()
+        if self._embedded is None or self._embedded[0] != modules:
+            self._embedded = (modules, EmbeddedRego(modules))
+        return self._embedded[1]
+
+    async def on_alert(self, event: Event, payload: BaseModel) -> None:
+        assert isinstance(payload, Alert)
+        if not payload.app_id:
+            return
+        firing = event.type == s.ALERT_FIRING
+        if payload.alertname in RESTART_ALERTS and firing:
+            episode = f"{payload.fingerprint}-{payload.starts_at}"
+            if episode not in self.restarted:
+                self.restarted.add(episode)
+                await self.decider.evaluate(payload.app_id, payload.alertname)
+        elif payload.alertname in LOAD_ALERTS:
+            if firing:
+                if payload.alertname == "CraneLowLoad" and self.firing.get(payload.app_id) != "CraneLowLoad":
+                    record = await self.store.get(payload.app_id)
+                    if record:
+                        self.memory.low_load_began(payload.app_id, record.spec.replicas)
+                self.firing[payload.app_id] = payload.alertname
+                await self.decider.evaluate(payload.app_id, payload.alertname)
+            elif self.firing.get(payload.app_id) == payload.alertname:
+                del self.firing[payload.app_id]
+
+    async def keep_converging(self, stop: asyncio.Event) -> None:
+        """While a load alert fires, evaluate again every few seconds: a sustained load takes
+        the app all the way to the replicas it needs, not one step per notification."""
+        while not stop.is_set():
+            for app_id, alert in list(self.firing.items()):
+                try:
+                    if await self.decider.evaluate(app_id, alert) is None:
+                        self.firing.pop(app_id, None)
+                except Exception:  # noqa: BLE001 - one app must not stop the others
+                    log.exception("evaluation of %s failed", app_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.reevaluate_seconds)
+
+    async def check(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Compile the policy set with ``body['source']`` as module ``body['name']``."""
+        name = str(body.get("name", ""))
+        if not NAME_PATTERN.match(name):
+            return {"ok": False, "error": f"invalid policy name {name!r}"}
+        modules = {**await self.policies.modules(), name: str(body.get("source", ""))}
+        return await run_in_sandbox(modules, None)
+
+    async def dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate the decision for ``body['input']``, with ``body['source']`` if given."""
+        modules = dict(await self.policies.modules())
+        if body.get("source") is not None:
+            modules[str(body.get("name") or "dry-run")] = str(body["source"])
+        return await run_in_sandbox(modules, body.get("input") or {})
+
+
+async def serve(settings: PolicySettings) -> None:
+    stop = stop_on_signals()
+    start_http_server(settings.metrics_port)
+    bus = await Bus.connect(settings.nats_url, "policy")
+    policies = PolicyStore(await bus.kv(s.POLICIES_BUCKET))
+    await policies.seed_defaults()
+    service = PolicyService(
+        settings, bus, AppStore(await bus.kv(s.APPS_BUCKET)), policies, await bus.kv(s.DECISIONS_BUCKET)
+    )
+    await bus.serve(s.RPC_POLICY_CHECK, service.check)
+    await bus.serve(s.RPC_POLICY_EVALUATE, service.dry_run)
+    handlers = {s.ALERT_FIRING: service.on_alert, s.ALERT_RESOLVED: service.on_alert}
+    tasks = [
+        asyncio.create_task(bus.consume("policy", "alert.>", handlers, stop)),
+        asyncio.create_task(service.keep_converging(stop)),
+    ]
+    log.info("policy ready (engine: %s)", "opa " + settings.opa_url if settings.opa_url else "regopy")
+    await stop.wait()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await bus.close()
 
 
 def run() -> None:
-    run_logging_service("policy", "alert.>", [s.ALERT_FIRING, s.ALERT_RESOLVED])
+    settings = PolicySettings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))

@@ -1,0 +1,136 @@
+"""Turn an alert into a decision and the decision into an intent: read the app, measure it
+with the same PromQL its alert uses, ask the Rego policy, publish app.updated (scale) or
+app.restart_requested, and record a policy.decision with every input and the outcome."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from prometheus_client import Counter
+
+from crane_shared import subjects as s
+from crane_shared.app_metrics import metric_query
+from crane_shared.appspec import AppRecord
+from crane_shared.bus import Bus
+from crane_shared.events import AppRestartRequested, AppUpdated, PolicyDecision
+from crane_shared.store import AppStore
+
+from .engines import PolicyEngine, PolicyError
+from .prometheus import Prometheus, PrometheusError
+from .scaling_memory import ScalingMemory
+
+log = logging.getLogger("crane.policy.decider")
+LOAD_ALERTS = {"CraneHighLoad", "CraneLowLoad"}
+RESTART_ALERTS = {"CraneReplicasDown"}
+KEPT_DECISIONS = 100
+DECISIONS = Counter("crane_policy_decisions_total", "Decisions made by the policy", ["action", "outcome"])
+
+
+class Decider:
+    def __init__(
+        self,
+        bus: Bus,
+        store: AppStore,
+        prometheus: Prometheus,
+        engine: Callable[[], Awaitable[PolicyEngine]],
+        memory: ScalingMemory,
+        decisions: KeyValue,
+        suite: str,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.prometheus = prometheus
+        self.engine = engine
+        self.memory = memory
+        self.decisions = decisions
+        self.suite = suite
+        self._last_reason: dict[str, str] = {}
+
+    async def evaluate(self, app_id: str, alert: str) -> PolicyDecision | None:
+        record = await self.store.get(app_id)
+        if record is None or record.desired_state != "running":
+            self.memory.forget(app_id)
+            return None
+        scaling = record.spec.autoscaling
+        value = 0.0
+        if alert in LOAD_ALERTS:
+            if not scaling.enabled:
+                return await self._record(
+                    record,
+                    alert,
+                    None,
+                    {
+                        "action": "none",
+                        "desired": record.spec.replicas,
+                        "reason": "autoscaling is disabled for this app",
+                    },
+                )
+            try:
+                measured = await self.prometheus.value(metric_query(self.suite, app_id, record.spec))
+            except PrometheusError as exc:
+                return await self._record(
+                    record, alert, None, {"action": "none", "desired": record.spec.replicas, "reason": str(exc)}
+                )
+            value = measured if measured is not None else 0.0
+        policy_input = self.memory.policy_input(record, alert, value)
+        engine = await self.engine()
+        try:
+            decision = await engine.decide(policy_input)
+        except PolicyError as exc:
+            decision = {"action": "none", "desired": record.spec.replicas, "reason": f"policy error: {exc}"}
+        self.memory.remember(app_id, decision)
+        return await self._record(record, alert, value if alert in LOAD_ALERTS else None, decision, engine.name)
+
+    async def _record(
+        self, record: AppRecord, alert: str, value: float | None, decision: dict[str, Any], engine: str = "-"
+    ) -> PolicyDecision:
+        action = decision.get("action", "none")
+        desired = int(decision.get("desired", record.spec.replicas))
+        applied = await self._act(record, action, desired)
+        outcome = PolicyDecision(
+            app_id=record.id,
+            alert=alert,
+            action=action if action in ("scale_up", "scale_down", "restart") else "none",
+            reason=str(decision.get("reason", "")),
+            metric=record.spec.autoscaling.metric if value is not None else None,
+            value=value,
+            target=record.spec.autoscaling.target_value if value is not None else None,
+            current_replicas=record.spec.replicas,
+            desired_replicas=desired,
+            policy="autoscale",
+            engine=engine,
+            outcome="applied" if applied else "skipped",
+        )
+        DECISIONS.labels(outcome.action, outcome.outcome).inc()
+        # Every action is published; a "none" only when its reason changes, not every second.
+        if outcome.action != "none" or self._last_reason.get(record.id) != outcome.reason:
+            self._last_reason[record.id] = outcome.reason
+            await self.bus.emit(s.POLICY_DECISION, outcome)
+            await self._keep(outcome)
+            log.info("%s: %s (%s) %s", record.id, outcome.action, outcome.outcome, outcome.reason)
+        return outcome
+
+    async def _act(self, record: AppRecord, action: str, desired: int) -> bool:
+        if action in ("scale_up", "scale_down") and desired != record.spec.replicas:
+            await self.bus.emit(s.APP_UPDATED, AppUpdated(app_id=record.id, replicas=desired))
+            return True
+        if action == "restart":
+            await self.bus.emit(s.APP_RESTART_REQUESTED, AppRestartRequested(app_id=record.id))
+            return True
+        return False
+
+    async def _keep(self, decision: PolicyDecision) -> None:
+        """The app's latest decisions, newest last, in the decisions bucket."""
+        key = f"app.{decision.app_id}"
+        try:
+            entry = await self.decisions.get(key)
+            kept = json.loads(entry.value or b"[]")
+        except KeyNotFoundError:
+            kept = []
+        kept = [*kept, decision.model_dump(mode="json")][-KEPT_DECISIONS:]
+        await self.decisions.put(key, json.dumps(kept).encode())

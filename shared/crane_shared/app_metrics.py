@@ -1,0 +1,52 @@
+"""The PromQL that measures each app, shared by monitor-config (alert rules) and the policy
+(re-evaluating firing alerts), so both always look at the same number.
+
+Request metrics come from Traefik (the app's router service), container metrics from the
+deployer's exporter (crane_container_*), replica counts from crane_app_replicas.
+"""
+
+from __future__ import annotations
+
+from .appspec import AppSpec
+
+RATE_WINDOW = "10s"
+
+
+def traefik_service(suite: str, app_id: str, spec: AppSpec) -> str | None:
+    routed = spec.routed_service
+    return f"{suite}-{app_id}-{routed.name}@docker" if routed else None
+
+
+def ready_replicas_query(app_id: str) -> str:
+    return f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
+
+
+def metric_query(suite: str, app_id: str, spec: AppSpec, metric: str | None = None) -> str:
+    """PromQL for the app's scaling metric, per replica where that makes sense."""
+    metric = metric or spec.autoscaling.metric
+    service = traefik_service(suite, app_id, spec)
+    replicas = f"clamp_min({ready_replicas_query(app_id)}, 1)"
+    if metric == "rps":
+        if service is None:
+            return "vector(0)"
+        rate = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{RATE_WINDOW}]))'
+        return f"({rate} or on() vector(0)) / on() {replicas}"
+    if metric == "latency_p95":
+        if service is None:
+            return "vector(0)"
+        buckets = f'traefik_service_request_duration_seconds_bucket{{service="{service}"}}'
+        return f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{RATE_WINDOW}])))"
+    if metric == "cpu":
+        return f'avg(crane_container_cpu_percent{{app="{app_id}"}})'
+    if metric == "memory":
+        return f'avg(crane_container_memory_percent{{app="{app_id}"}})'
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def error_rate_query(suite: str, app_id: str, spec: AppSpec) -> str | None:
+    service = traefik_service(suite, app_id, spec)
+    if service is None:
+        return None
+    total = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{RATE_WINDOW}]))'
+    errors = f'sum(rate(traefik_service_requests_total{{service="{service}",code=~"5.."}}[{RATE_WINDOW}]))'
+    return f"({errors} or on() vector(0)) / on() clamp_min({total}, 0.001)"
