@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the offline image build use: busybox-static (the tests' tiny
-# HTTP image) and mmdebstrap (the local Python base image). Installs only what is missing.
+# Debian packages the tests and the offline image build use: busybox-static (the demo and test
+# HTTP image), mmdebstrap (the local Python base image), prometheus and prometheus-alertmanager
+# (real Prometheus, promtool, Alertmanager, amtool) and hey (load for the autoscaling tests and
+# benchmark). Installs only what is missing.
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -9,8 +11,12 @@ if ! (command -v busybox >/dev/null 2>&1 && ! ldd "$(command -v busybox)" >/dev/
   missing+=(busybox-static)
 fi
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v hey >/dev/null 2>&1 || missing+=(hey)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # --no-install-recommends: no node exporter or other daemons come along.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -13,6 +13,9 @@ class CommonSettings(BaseSettings):
     app_domain: str = "localhost"
     http_port: int = 80
     log_level: str = "INFO"
+    # Where this service serves its own Prometheus metrics (each container has its own port
+    # space in the compose demo; tests give every process another port).
+    metrics_port: int = 9100
 
     def app_url(self, app_id: str) -> str:
         port = "" if self.http_port == 80 else f":{self.http_port}"

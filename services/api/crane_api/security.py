@@ -4,20 +4,17 @@ and no key ever appears in code or configuration."""
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import uuid
 from datetime import timedelta
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from crane_shared.appspec import utcnow
+from crane_shared.secrets import SIGNING_KEY, ensure_secret
 
-SIGNING_KEY = "jwt-signing-key"
 ALGORITHM = "HS256"
 _hasher = PasswordHasher()
 
@@ -35,10 +32,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 async def load_signing_key(config: KeyValue) -> str:
     """The suite's token signing key, created atomically by whichever replica starts first."""
-    with contextlib.suppress(KeyWrongLastSequenceError):
-        await config.create(SIGNING_KEY, secrets.token_urlsafe(48).encode())
-    entry = await config.get(SIGNING_KEY)
-    return (entry.value or b"").decode()
+    return await ensure_secret(config, SIGNING_KEY)
 
 
 class TokenError(ValueError):

@@ -1,2 +1,5 @@
-"""CRANE monitor-config. In this release it joins the suite, consumes its subjects and logs them;
-its real work arrives with the monitoring and autoscaling issue."""
+"""CRANE monitor-config: keeps Prometheus and Alertmanager in step with the apps.
+
+Pure core: ``render`` (an app -> scrape targets and alert rules; the suite -> prometheus.yml
+and alertmanager.yml). Adapters: ``files`` (writes them atomically), ``reloader`` (POST
+/-/reload), ``main`` (consumes app events)."""

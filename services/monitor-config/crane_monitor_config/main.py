@@ -1,8 +1,125 @@
-"""Wiring of monitor-config: consume its subjects with a durable consumer and log them."""
+"""monitor-config wiring: write the suite's Prometheus and Alertmanager configuration at start,
+then per-app targets and rules on every app event, and reload Prometheus when they change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import httpx
+from prometheus_client import Counter, start_http_server
+from pydantic import BaseModel
 
 from crane_shared import subjects as s
-from crane_shared.service import run_logging_service
+from crane_shared.appspec import AppStatus
+from crane_shared.bus import Bus
+from crane_shared.events import Event
+from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
+from crane_shared.service import configure_logging, stop_on_signals
+from crane_shared.store import AppStore
+
+from .files import remove, write_atomically, write_json, write_yaml
+from .render import Timings, render_alertmanager_config, render_prometheus_config, render_rules, render_targets
+from .settings import MonitorSettings
+
+log = logging.getLogger("crane.monitor-config")
+RELOADS = Counter("crane_monitoring_reloads_total", "Reloads asked of Prometheus/Alertmanager", ["target", "outcome"])
+APP_SUBJECTS = [s.APP_CREATED, s.APP_UPDATED, s.APP_DELETED, s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_REMOVED]
+
+
+class MonitorConfig:
+    def __init__(self, settings: MonitorSettings, store: AppStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.dir = settings.monitoring_dir
+        self.timings = Timings(
+            settings.scrape_interval,
+            settings.evaluation_interval,
+            settings.group_wait,
+            settings.group_interval,
+            settings.repeat_interval,
+        )
+        self.http = httpx.AsyncClient(timeout=5)
+
+    def target_file(self, app_id: str) -> Path:
+        return self.dir / "targets" / f"{app_id}.json"
+
+    def rules_file(self, app_id: str) -> Path:
+        return self.dir / "rules" / f"{app_id}.yml"
+
+    async def write_suite_config(self, webhook_token: str) -> None:
+        token_file = self.dir / "webhook-token"
+        write_atomically(token_file, webhook_token, mode=0o600)
+        services = [t for t in self.settings.service_metrics_targets.split(",") if t]
+        write_yaml(
+            self.dir / "prometheus.yml",
+            render_prometheus_config(
+                str(self.dir),
+                self.timings,
+                self.settings.alertmanager_target,
+                self.settings.traefik_metrics_target,
+                services,
+            ),
+        )
+        write_yaml(
+            self.dir / "alertmanager.yml",
+            render_alertmanager_config(self.settings.alert_bridge_url, str(token_file), self.timings),
+        )
+        (self.dir / "targets").mkdir(exist_ok=True)
+        (self.dir / "rules").mkdir(exist_ok=True)
+
+    async def sync_app(self, app_id: str) -> bool:
+        """Make the app's files match its record; True if anything changed."""
+        record = await self.store.get(app_id)
+        if record is None or record.status == AppStatus.DELETING:
+            return remove(self.target_file(app_id)) | remove(self.rules_file(app_id))
+        changed = write_json(self.target_file(app_id), render_targets(app_id, self.settings.exporter_target))
+        return write_yaml(self.rules_file(app_id), render_rules(self.settings.suite, record)) or changed
+
+    async def sync_all(self) -> None:
+        known = {r.id for r in await self.store.list()}
+        on_disk = {p.stem for p in (self.dir / "rules").glob("*.yml")} | {
+            p.stem for p in (self.dir / "targets").glob("*.json")
+        }
+        for app_id in known | on_disk:
+            await self.sync_app(app_id)
+        await self.reload("prometheus", self.settings.prometheus_url)
+        await self.reload("alertmanager", self.settings.alertmanager_url)
+
+    async def reload(self, target: str, url: str) -> None:
+        try:
+            response = await self.http.post(f"{url.rstrip('/')}/-/reload")
+            outcome = "ok" if response.status_code == 200 else f"http {response.status_code}"
+        except httpx.HTTPError as exc:
+            outcome = f"unreachable: {exc}"
+        RELOADS.labels(target, "ok" if outcome == "ok" else "error").inc()
+        if outcome != "ok":
+            log.warning("reload of %s failed (%s); it will read the files when it starts", target, outcome)
+
+    async def on_app_event(self, event: Event, payload: BaseModel) -> None:
+        app_id = getattr(payload, "app_id", None) or event.subject
+        if app_id and await self.sync_app(app_id):
+            log.info("monitoring of %s updated", app_id)
+            await self.reload("prometheus", self.settings.prometheus_url)
+
+
+async def serve(settings: MonitorSettings) -> None:
+    stop = stop_on_signals()
+    start_http_server(settings.metrics_port)
+    bus = await Bus.connect(settings.nats_url, "monitor-config")
+    monitor = MonitorConfig(settings, AppStore(await bus.kv(s.APPS_BUCKET)))
+    await monitor.write_suite_config(await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN))
+    await monitor.sync_all()
+    handlers = {subject: monitor.on_app_event for subject in APP_SUBJECTS}
+    consumer = asyncio.create_task(bus.consume("monitor-config", "app.>", handlers, stop))
+    log.info("monitor-config ready, writing to %s", settings.monitoring_dir)
+    await stop.wait()
+    await consumer
+    await bus.close()
 
 
 def run() -> None:
-    run_logging_service("monitor-config", "app.>", [s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_REMOVED])
+    settings = MonitorSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))

@@ -40,7 +40,8 @@ class EmbeddedRego:
         output = self._interpreter.query(query)
         if not output.ok():
             raise PolicyError(str(output))
-        expressions = json.loads(str(output)).get("expressions") or []
+        text = str(output)
+        expressions = (json.loads(text).get("expressions") or []) if text.startswith("{") else []
         if not expressions:
             raise PolicyError(f"{query} is undefined for this input")
         return expressions[0]

@@ -62,8 +62,11 @@ def _main() -> None:
         else:
             interpreter.set_input_term(json.dumps(request["input"]))
             output = interpreter.query(DECISION_QUERY)
-            expressions = (json.loads(str(output)).get("expressions") or []) if output.ok() else []
+            text = str(output) if output.ok() else ""
+            expressions = (json.loads(text).get("expressions") or []) if text.startswith("{") else []
             answer = {"ok": output.ok(), "decision": expressions[0] if expressions else None}
+            if output.ok() and not expressions:
+                answer = {"ok": False, "error": f"{DECISION_QUERY} is undefined for this input"}
         if not output.ok():
             answer["error"] = str(output)
     except Exception as exc:  # noqa: BLE001 - the compiler's message is the answer

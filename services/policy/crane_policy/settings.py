@@ -9,4 +9,3 @@ class PolicySettings(CommonSettings):
     opa_url: str | None = None
     # How often apps with a firing load alert are evaluated again (keeps converging).
     reevaluate_seconds: float = 1.0
-    metrics_port: int = 9102

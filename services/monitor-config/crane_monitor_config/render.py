@@ -1,0 +1,147 @@
+"""Pure rendering of monitoring configuration: nothing here reads or writes anything.
+
+Per app: a file_sd target (the deployer's exporter, narrowed to the app by its metrics path)
+and alert rules built from the app's autoscaling settings. Per suite: prometheus.yml and
+alertmanager.yml with CRANE's fast timings (or any others, for comparison)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crane_shared.app_metrics import error_rate_query, metric_query
+from crane_shared.appspec import AppRecord
+
+HIGH_LOAD = "CraneHighLoad"
+LOW_LOAD = "CraneLowLoad"
+REPLICAS_DOWN = "CraneReplicasDown"
+HIGH_ERROR_RATE = "CraneHighErrorRate"
+
+
+@dataclass(frozen=True)
+class Timings:
+    scrape_interval: str = "1s"
+    evaluation_interval: str = "1s"
+    group_wait: str = "1s"
+    group_interval: str = "1s"
+    repeat_interval: str = "10s"
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def render_targets(app_id: str, exporter_target: str) -> list[dict[str, Any]]:
+    """file_sd entries: the app's container and replica metrics, served by the deployer."""
+    return [
+        {
+            "targets": [exporter_target],
+            "labels": {"crane_app": app_id, "__metrics_path__": f"/metrics/apps/{app_id}"},
+        }
+    ]
+
+
+def render_rules(suite: str, record: AppRecord) -> dict[str, Any]:
+    """Alert rules of one app: load above/below its target band, replicas down, errors."""
+    app_id, spec = record.id, record.spec
+    scaling = spec.autoscaling
+    labels = {"crane_app": app_id, "crane_suite": suite}
+    desired = f'max(crane_app_replicas{{app="{app_id}",kind="desired"}})'
+    ready = f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
+    rules: list[dict[str, Any]] = []
+    if scaling.enabled:
+        value = metric_query(suite, app_id, spec)
+        target = scaling.target_value
+        high, low = target * (1 + scaling.tolerance), target * (1 - scaling.tolerance)
+        metric_labels = {**labels, "crane_metric": scaling.metric}
+        band = f"{scaling.metric} per replica {{}} {_number(target)} ({{}}{scaling.tolerance:.0%})"
+        rules += [
+            {
+                "alert": HIGH_LOAD,
+                "expr": f"({value}) > {_number(high)}",
+                "labels": metric_labels,
+                "annotations": {
+                    "summary": f"{app_id}: " + band.format("above", "+"),
+                    "value": "{{ $value }}",
+                },
+            },
+            {
+                "alert": LOW_LOAD,
+                "expr": f"({value}) < {_number(low)} and on() {desired} > {spec.min_scale}",
+                "labels": metric_labels,
+                "annotations": {
+                    "summary": f"{app_id}: " + band.format("below", "-"),
+                    "value": "{{ $value }}",
+                },
+            },
+        ]
+    rules.append(
+        {
+            "alert": REPLICAS_DOWN,
+            "expr": f"{desired} - {ready} > 0",
+            "for": "10s",
+            "labels": labels,
+            "annotations": {"summary": f"{app_id}: replicas down or failing their health check"},
+        }
+    )
+    errors = error_rate_query(suite, app_id, spec)
+    if errors:
+        rules.append(
+            {
+                "alert": HIGH_ERROR_RATE,
+                "expr": f"({errors}) > 0.05",
+                "for": "30s",
+                "labels": labels,
+                "annotations": {"summary": f"{app_id}: more than 5% of requests fail", "value": "{{ $value }}"},
+            }
+        )
+    return {"groups": [{"name": f"crane-app-{app_id}", "rules": rules}]}
+
+
+def render_prometheus_config(
+    monitoring_dir: str,
+    timings: Timings,
+    alertmanager_target: str,
+    traefik_target: str,
+    service_targets: list[str],
+) -> dict[str, Any]:
+    scrape_configs: list[dict[str, Any]] = [
+        {"job_name": "traefik", "static_configs": [{"targets": [traefik_target]}]},
+        {
+            "job_name": "crane-apps",
+            "file_sd_configs": [{"files": [f"{monitoring_dir}/targets/*.json"], "refresh_interval": "5s"}],
+        },
+    ]
+    if service_targets:
+        scrape_configs.append({"job_name": "crane", "static_configs": [{"targets": service_targets}]})
+    return {
+        "global": {"scrape_interval": timings.scrape_interval, "evaluation_interval": timings.evaluation_interval},
+        "rule_files": [f"{monitoring_dir}/rules/*.yml"],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_target]}]}]},
+        "scrape_configs": scrape_configs,
+    }
+
+
+def render_alertmanager_config(webhook_url: str, token_file: str, timings: Timings) -> dict[str, Any]:
+    """Every CRANE alert goes to the alert-bridge, authenticated with the suite's bearer token."""
+    return {
+        "route": {
+            "receiver": "crane-alert-bridge",
+            "group_by": ["crane_app", "alertname"],
+            "group_wait": timings.group_wait,
+            "group_interval": timings.group_interval,
+            "repeat_interval": timings.repeat_interval,
+        },
+        "receivers": [
+            {
+                "name": "crane-alert-bridge",
+                "webhook_configs": [
+                    {
+                        "url": webhook_url,
+                        "send_resolved": True,
+                        "http_config": {"authorization": {"type": "Bearer", "credentials_file": token_file}},
+                    }
+                ],
+            }
+        ],
+    }

@@ -1,0 +1,55 @@
+"""Everything monitor-config writes passes Prometheus' and Alertmanager's own checkers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from crane_monitor_config.render import (
+    Timings,
+    render_alertmanager_config,
+    render_prometheus_config,
+    render_rules,
+)
+from crane_shared.appspec import AppRecord, AppSpec
+
+METRICS = ["rps", "latency_p95", "cpu", "memory"]
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: `make deps` installs Debian's prometheus and prometheus-alertmanager")
+    return path
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_rules_pass_promtool(tmp_path, metric):
+    spec = AppSpec.model_validate(
+        {"name": "shop", "services": [{"name": "web", "image": "i", "ports": [80]}], "autoscaling": {"metric": metric}}
+    )
+    rules = tmp_path / "shop-1.yml"
+    rules.write_text(yaml.safe_dump(render_rules("crane", AppRecord(id="shop-1", owner="o", spec=spec))))
+    result = subprocess.run([tool("promtool"), "check", "rules", str(rules)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("timings", [Timings(), Timings("1m", "1m", "30s", "5m", "4h")])
+def test_prometheus_and_alertmanager_configs_pass_their_checkers(tmp_path, timings):
+    (tmp_path / "rules").mkdir()
+    prometheus = tmp_path / "prometheus.yml"
+    prometheus.write_text(
+        yaml.safe_dump(render_prometheus_config(str(tmp_path), timings, "am:9093", "traefik:8080", ["api:9100"]))
+    )
+    checked = subprocess.run([tool("promtool"), "check", "config", str(prometheus)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    token = tmp_path / "webhook-token"
+    token.write_text("secret")
+    alertmanager = tmp_path / "alertmanager.yml"
+    alertmanager.write_text(yaml.safe_dump(render_alertmanager_config("http://bridge:9100/alerts", str(token), timings)))
+    checked = subprocess.run([tool("amtool"), "check-config", str(alertmanager)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -1,0 +1,63 @@
+"""Rendering of monitoring configuration from app settings (pure)."""
+
+from crane_monitor_config.render import (
+    HIGH_LOAD,
+    LOW_LOAD,
+    REPLICAS_DOWN,
+    Timings,
+    render_alertmanager_config,
+    render_prometheus_config,
+    render_rules,
+    render_targets,
+)
+from crane_shared.appspec import AppRecord, AppSpec
+
+
+def record(**autoscaling):
+    spec = AppSpec.model_validate(
+        {
+            "name": "shop",
+            "replicas": 2,
+            "min_scale": 2,
+            "services": [{"name": "web", "image": "i", "ports": [80]}],
+            "autoscaling": {"target": 10, "tolerance": 0.2, **autoscaling},
+        }
+    )
+    return AppRecord(id="shop-3", owner="o", spec=spec)
+
+
+def rules_by_name(document):
+    return {rule["alert"]: rule for rule in document["groups"][0]["rules"]}
+
+
+def test_load_rules_follow_the_target_band_and_the_traefik_service():
+    rules = rules_by_name(render_rules("crane", record()))
+    assert 'service="crane-shop-3-web@docker"' in rules[HIGH_LOAD]["expr"]
+    assert rules[HIGH_LOAD]["expr"].endswith("> 12")  # 10 + 20%
+    assert "< 8 and on()" in rules[LOW_LOAD]["expr"] and rules[LOW_LOAD]["expr"].endswith("> 2")  # min_scale
+    assert rules[HIGH_LOAD]["labels"] == {"crane_app": "shop-3", "crane_suite": "crane", "crane_metric": "rps"}
+    assert rules[REPLICAS_DOWN]["for"] == "10s"
+
+
+def test_other_metrics_and_disabled_autoscaling():
+    cpu = rules_by_name(render_rules("crane", record(metric="cpu", target=50)))
+    assert cpu[HIGH_LOAD]["expr"].startswith('(avg(crane_container_cpu_percent{app="shop-3"}))')
+    off = rules_by_name(render_rules("crane", record(enabled=False)))
+    assert HIGH_LOAD not in off and REPLICAS_DOWN in off
+
+
+def test_targets_point_at_the_exporter_narrowed_to_the_app():
+    assert render_targets("shop-3", "deployer:9100") == [
+        {"targets": ["deployer:9100"], "labels": {"crane_app": "shop-3", "__metrics_path__": "/metrics/apps/shop-3"}}
+    ]
+
+
+def test_suite_configs_carry_the_timings_and_the_token_file():
+    timings = Timings("1m", "1m", "30s", "5m", "4h")
+    prometheus = render_prometheus_config("/etc/m", timings, "am:9093", "traefik:8080", ["api:9100"])
+    assert prometheus["global"] == {"scrape_interval": "1m", "evaluation_interval": "1m"}
+    assert prometheus["rule_files"] == ["/etc/m/rules/*.yml"]
+    alertmanager = render_alertmanager_config("http://bridge/alerts", "/etc/m/webhook-token", timings)
+    assert alertmanager["route"]["group_wait"] == "30s"
+    http_config = alertmanager["receivers"][0]["webhook_configs"][0]["http_config"]
+    assert http_config == {"authorization": {"type": "Bearer", "credentials_file": "/etc/m/webhook-token"}}
