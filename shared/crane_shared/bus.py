@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from . import subjects as s
@@ -30,6 +31,11 @@ from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
 log = logging.getLogger("crane.bus")
 
 Handler = Callable[[Event, BaseModel], Awaitable[None]]
+EVENTS_HANDLED = Counter(
+    "crane_events_handled_total",
+    "Events consumed, by outcome (ok, failed, dead-lettered)",
+    ["service", "subject", "outcome"],
+)
 MAX_DELIVER = 5
 DEDUP_WINDOW_SECONDS = 120
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -174,15 +180,18 @@ class Bus:
             return
         except Exception as exc:  # noqa: BLE001 - a failing handler must not stop the consumer
             log.exception("%s failed on %s (attempt %d)", durable, msg.subject, meta.num_delivered)
+            EVENTS_HANDLED.labels(self.service, msg.subject, "failed").inc()
             if meta.num_delivered >= MAX_DELIVER:
                 await self._dead_letter(msg, durable, f"handler failed {MAX_DELIVER} times: {exc}")
             else:
                 await msg.nak(delay=min(0.5 * 2**meta.num_delivered, 10))
             return
+        EVENTS_HANDLED.labels(self.service, msg.subject, "ok").inc()
         await msg.ack()
 
     async def _dead_letter(self, msg: Msg, durable: str, reason: str) -> None:
         """Keep the original under deadletter.<subject>, say why in event.rejected, ack it."""
+        EVENTS_HANDLED.labels(self.service, msg.subject, "dead-lettered").inc()
         seq = msg.metadata.sequence.stream
         target = s.deadletter_subject(msg.subject)
         log.warning("dead-lettering %s #%d for %s: %s", msg.subject, seq, durable, reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping
@@ -57,3 +58,9 @@ def run_logging_service(service: str, filter_subject: str, subjects: list[str]) 
     settings = CommonSettings()
     configure_logging(settings.log_level)
     asyncio.run(consume_forever(service, settings.nats_url, filter_subject, log_events(service, subjects)))
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile (periodic loops use it)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

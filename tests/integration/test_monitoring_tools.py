@@ -50,6 +50,8 @@ def test_prometheus_and_alertmanager_configs_pass_their_checkers(tmp_path, timin
     token = tmp_path / "webhook-token"
     token.write_text("secret")
     alertmanager = tmp_path / "alertmanager.yml"
-    alertmanager.write_text(yaml.safe_dump(render_alertmanager_config("http://bridge:9100/alerts", str(token), timings)))
+    alertmanager.write_text(
+        yaml.safe_dump(render_alertmanager_config("http://bridge:9100/alerts", str(token), timings))
+    )
     checked = subprocess.run([tool("amtool"), "check-config", str(alertmanager)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr

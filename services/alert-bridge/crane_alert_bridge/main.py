@@ -1,8 +1,115 @@
-"""Wiring of alert-bridge: consume its subjects with a durable consumer and log them."""
+"""alert-bridge wiring: the webhook over HTTP (for Alertmanager) and over NATS request/reply
+(for the API's legacy route POST /api/v1/monitoring/alert), both with the same bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import Counter, start_http_server
+from pydantic import ValidationError
 
 from crane_shared import subjects as s
-from crane_shared.service import run_logging_service
+from crane_shared.bus import Bus
+from crane_shared.events import describe_validation_error
+from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
+from crane_shared.service import configure_logging
+from crane_shared.settings import CommonSettings
+
+from .ledger import AlertLedger
+from .webhook import WebhookPayload, alert_event
+
+log = logging.getLogger("crane.alert-bridge")
+ALERTS = Counter("crane_alerts_received_total", "Alerts received by the bridge", ["status", "outcome"])
+
+
+class BridgeSettings(CommonSettings):
+    bridge_host: str = "0.0.0.0"
+    bridge_port: int = 9095
+
+
+class Bridge:
+    def __init__(self, bus: Bus, ledger: AlertLedger, token: str) -> None:
+        self.bus = bus
+        self.ledger = ledger
+        self.token = token
+
+    def authorized(self, presented: str | None) -> bool:
+        return presented is not None and hmac.compare_digest(presented.encode(), self.token.encode())
+
+    async def accept(self, payload: WebhookPayload) -> dict[str, int]:
+        published = duplicates = 0
+        for alert in payload.alerts:
+            if await self.ledger.changed(alert):
+                await self.bus.publish(alert_event(alert))
+                published += 1
+                ALERTS.labels(alert.status, "published").inc()
+            else:
+                duplicates += 1
+                ALERTS.labels(alert.status, "duplicate").inc()
+        return {"published": published, "duplicates": duplicates}
+
+    async def answer_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The webhook over NATS: {"token": ..., "payload": {...}} -> {"status": 200|401|422, ...}."""
+        if not self.authorized(body.get("token")):
+            return {"status": 401, "detail": "missing or invalid bearer token"}
+        try:
+            payload = WebhookPayload.model_validate(body.get("payload"))
+        except ValidationError as exc:
+            return {"status": 422, "detail": describe_validation_error(exc, prefix="body")}
+        return {"status": 200, **await self.accept(payload)}
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def create_app(settings: BridgeSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = await Bus.connect(settings.nats_url, "alert-bridge")
+        token = await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN)
+        bridge = Bridge(bus, AlertLedger(await bus.kv(s.ALERTS_BUCKET)), token)
+        await bus.serve(s.RPC_ALERT_WEBHOOK, bridge.answer_request)
+        app.state.bridge = bridge
+        log.info("alert-bridge ready on :%d", settings.bridge_port)
+        yield
+        await bus.close()
+
+    app = FastAPI(title="CRANE alert-bridge", lifespan=lifespan)
+
+    def bridge_of(request: Request) -> Bridge:
+        bridge: Bridge = request.app.state.bridge
+        return bridge
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def authorized_bridge(
+        bridge: Annotated[Bridge, Depends(bridge_of)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Bridge:
+        # A dependency, so a request without the token gets 401 before its body is looked at.
+        if credentials is None or not bridge.authorized(credentials.credentials):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token")
+        return bridge
+
+    @app.post("/alerts")
+    async def receive(payload: WebhookPayload, bridge: Annotated[Bridge, Depends(authorized_bridge)]) -> dict[str, int]:
+        """Alertmanager's webhook receiver (payload version 4)."""
+        return await bridge.accept(payload)
+
+    return app
 
 
 def run() -> None:
-    run_logging_service("alert-bridge", "alert.>", [s.ALERT_FIRING, s.ALERT_RESOLVED])
+    settings = BridgeSettings()
+    configure_logging(settings.log_level)
+    start_http_server(settings.metrics_port)
+    uvicorn.run(create_app(settings), host=settings.bridge_host, port=settings.bridge_port, log_level="warning")

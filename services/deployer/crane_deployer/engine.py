@@ -176,6 +176,21 @@ class Engine:
             await self._call(self.api.create_volume, name=name, labels=labels)
 
     # --- logs and stats ----------------------------------------------------------------------
+    async def running_replicas(self) -> list[tuple[str, str, str, str]]:
+        """(app, service, name, container id) of every running replica of the suite."""
+        rows = await self._call(self.api.containers, filters=self.naming.suite_filter())
+        out = []
+        for row in rows:
+            labels = row.get("Labels") or {}
+            if labels.get(LABEL_APP) and labels.get(LABEL_SERVICE):
+                out.append((labels[LABEL_APP], labels[LABEL_SERVICE], row["Names"][0].lstrip("/"), row["Id"]))
+        return out
+
+    async def sample(self, container_id: str) -> dict[str, Any]:
+        """One stats sample without waiting for a second one (Engine API 1.41's one-shot)."""
+        sample: dict[str, Any] = await self._call(self.api.stats, container_id, stream=False, one_shot=True)
+        return sample
+
     async def logs(self, app_id: str, tail: int, service: str | None) -> list[dict[str, Any]]:
         out = []
         for replica in sorted(await self.observe(app_id), key=lambda r: r.name):
@@ -199,16 +214,24 @@ class Engine:
         return out
 
 
+def cpu_percent(previous: dict[str, Any], current: dict[str, Any]) -> float:
+    """CPU % of one core between two stats samples of the same container."""
+    used = current.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0) - previous.get("cpu_stats", {}).get(
+        "cpu_usage", {}
+    ).get("total_usage", 0)
+    system = current.get("cpu_stats", {}).get("system_cpu_usage", 0) - previous.get("cpu_stats", {}).get(
+        "system_cpu_usage", 0
+    )
+    online = current.get("cpu_stats", {}).get("online_cpus") or 1
+    return round(used / system * online * 100, 3) if system > 0 and used > 0 else 0.0
+
+
 def summarize_stats(sample: dict[str, Any]) -> dict[str, Any]:
-    """CPU % (of one core) and memory from one Engine stats sample."""
-    cpu, pre = sample.get("cpu_stats", {}), sample.get("precpu_stats", {})
-    cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get("total_usage", 0)
-    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
-    online = cpu.get("online_cpus") or 1
-    cpu_percent = (cpu_delta / system_delta) * online * 100 if system_delta > 0 and cpu_delta > 0 else 0.0
+    """CPU % (of one core) and memory from one Engine stats sample (which carries the previous
+    CPU reading as precpu_stats)."""
     memory = sample.get("memory_stats", {})
     return {
-        "cpu_percent": round(cpu_percent, 2),
+        "cpu_percent": cpu_percent({"cpu_stats": sample.get("precpu_stats", {})}, sample),
         "memory_bytes": memory.get("usage", 0),
         "memory_limit_bytes": memory.get("limit", 0),
         "pids": sample.get("pids_stats", {}).get("current", 0),

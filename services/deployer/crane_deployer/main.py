@@ -4,18 +4,20 @@ logs/stats requests. One deployer per suite."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
+
+import uvicorn
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import ContainerDied
-from crane_shared.service import configure_logging, stop_on_signals
+from crane_shared.service import configure_logging, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
 
 from .docker_events import follow_container_events
 from .engine import Engine
+from .exporter import StatsCollector, metrics_app
 from .intents import IntentHandlers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
@@ -48,8 +50,7 @@ class Deployer:
                 await self.resync()
             except Exception:  # noqa: BLE001 - NATS or Docker may be restarting; try next round
                 log.exception("resync failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.resync_seconds)
+            await wait_or_stop(stop, self.settings.resync_seconds)
 
     async def on_container_event(self, action: str, container_id: str, labels: dict[str, str]) -> None:
         app_id = labels[LABEL_APP]
@@ -96,7 +97,12 @@ async def serve(settings: DeployerSettings) -> None:
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
 
+    metrics_server = uvicorn.Server(
+        uvicorn.Config(metrics_app(), host="0.0.0.0", port=settings.metrics_port, log_level="warning")
+    )
     tasks = [
+        asyncio.create_task(metrics_server.serve()),
+        asyncio.create_task(StatsCollector(engine).run(stop, settings.stats_seconds)),
         asyncio.create_task(deployer.queue.run(stop)),
         asyncio.create_task(deployer.resync_forever(stop)),
         asyncio.create_task(follow_container_events(naming, deployer.on_container_event, stop)),
@@ -104,6 +110,7 @@ async def serve(settings: DeployerSettings) -> None:
     ]
     log.info("deployer ready (suite %s)", settings.suite)
     await stop.wait()
+    metrics_server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     await bus.close()
 

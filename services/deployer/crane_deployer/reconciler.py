@@ -22,6 +22,7 @@ from .compose_export import render_compose
 from .container_spec import Limits, desired_slots, replica_spec, spec_hash
 from .crashloop import CrashTracker
 from .engine import Engine, EngineError
+from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .naming import LABEL_SPEC_HASH
 from .plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
 
@@ -56,7 +57,6 @@ class Reconciler:
         self.crashes = CrashTracker()
         # How to ask for another reconcile later (set by the deployer to its work queue).
         self.requeue: Callable[[str, float], None] = lambda app_id, delay: None
-        self.last_duration = 0.0
 
     async def reconcile(self, app_id: str) -> None:
         started = time.monotonic()
@@ -86,7 +86,8 @@ class Reconciler:
         ready = ready_replicas(desired, observed)
         await self._record_outcome(app_id, ready, failure)
         await self._export_compose(record)
-        self.last_duration = time.monotonic() - started
+        record_replicas(app_id, record.desired_replicas, ready)
+        RECONCILE_SECONDS.labels("failed" if failure else "ok").observe(time.monotonic() - started)
 
     async def _observe(self, app_id: str) -> list[Replica]:
         replicas = await self.engine.observe(app_id)
@@ -184,5 +185,6 @@ class Reconciler:
             self.removing.add(replica.container_id)
         await self.engine.remove_app(app_id)
         self.crashes.forget(app_id)
+        forget_app(app_id)
         await self.store.remove(app_id)
         await self.store.kv.purge(COMPOSE_PREFIX + app_id)

@@ -13,6 +13,8 @@ class DeployerSettings(CommonSettings):
     # Full reconcile of every app (drift, and what was missed while the deployer was down).
     resync_seconds: float = 15.0
     workers: int = 4
+    # How often CPU and memory of every replica are sampled for /metrics.
+    stats_seconds: float = 2.0
 
     @property
     def limits(self) -> Limits:

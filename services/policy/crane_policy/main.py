@@ -4,7 +4,6 @@ checks and dry runs for the API, expose /metrics."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import Alert, Event
-from crane_shared.service import configure_logging, stop_on_signals
+from crane_shared.service import configure_logging, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
 
 from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider
@@ -81,8 +80,7 @@ class PolicyService:
                         self.firing.pop(app_id, None)
                 except Exception:  # noqa: BLE001 - one app must not stop the others
                     log.exception("evaluation of %s failed", app_id)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.reevaluate_seconds)
+            await wait_or_stop(stop, self.settings.reevaluate_seconds)
 
     async def check(self, body: dict[str, Any]) -> dict[str, Any]:
         """Compile the policy set with ``body['source']`` as module ``body['name']``."""

@@ -1,0 +1,59 @@
+"""Alertmanager's webhook payload (version 4) and how one alert becomes an event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crane_shared import subjects as s
+from crane_shared.events import Alert, Event, new_event
+
+
+class WebhookAlert(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime  # noqa: N815 - Alertmanager's field names
+    endsAt: datetime | None = None  # noqa: N815
+    generatorURL: str | None = None  # noqa: N815
+    fingerprint: str = Field(min_length=1, max_length=128)
+
+
+class WebhookPayload(BaseModel):
+    """https://prometheus.io/docs/alerting/latest/configuration/#webhook_config"""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: Literal["4"]
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupKey: str = ""  # noqa: N815
+    alerts: list[WebhookAlert] = Field(max_length=1000)
+
+
+def app_of(alert: WebhookAlert) -> str | None:
+    return alert.labels.get("crane_app") or alert.labels.get("app_id") or alert.labels.get("app")
+
+
+def state_of(alert: WebhookAlert) -> dict[str, str]:
+    """What makes two notifications of an alert the same: its status and when it began."""
+    return {"status": alert.status, "starts_at": alert.startsAt.isoformat()}
+
+
+def alert_event(alert: WebhookAlert) -> Event:
+    """The event for one alert; its id is stable, so JetStream drops a repeat as well."""
+    subject = s.ALERT_FIRING if alert.status == "firing" else s.ALERT_RESOLVED
+    payload = Alert(
+        app_id=app_of(alert),
+        alertname=alert.labels.get("alertname", "unnamed"),
+        fingerprint=alert.fingerprint,
+        starts_at=alert.startsAt,
+        labels=alert.labels,
+        annotations=alert.annotations,
+    )
+    event_id = f"alert-{alert.fingerprint}-{alert.status}-{int(alert.startsAt.timestamp() * 1000)}"
+    return new_event(subject, payload, source="crane/alert-bridge", id=event_id)

@@ -1,0 +1,119 @@
+"""The deployer's Prometheus exporter: replica counts per app, CPU and memory per container
+(from the Engine's stats API), reconcile durations. /metrics has everything; /metrics/apps/<id>
+only the app's series, so monitor-config can give each app a scrape target of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import REGISTRY, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import Metric
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from crane_shared.service import wait_or_stop
+
+from .engine import Engine, cpu_percent
+
+log = logging.getLogger("crane.deployer.exporter")
+
+APP_REPLICAS = Gauge("crane_app_replicas", "Replicas of an app: desired and ready", ["app", "kind"])
+CONTAINER_CPU = Gauge("crane_container_cpu_percent", "CPU of a replica, % of one core", ["app", "service", "container"])
+CONTAINER_MEMORY = Gauge("crane_container_memory_bytes", "Memory of a replica", ["app", "service", "container"])
+CONTAINER_MEMORY_PERCENT = Gauge(
+    "crane_container_memory_percent", "Memory of a replica, % of its limit", ["app", "service", "container"]
+)
+RECONCILE_SECONDS = Histogram(
+    "crane_reconcile_duration_seconds",
+    "Time to reconcile one app",
+    ["outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONTAINER_GAUGES = (CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_MEMORY_PERCENT)
+
+
+def record_replicas(app_id: str, desired: int, ready: int) -> None:
+    APP_REPLICAS.labels(app_id, "desired").set(desired)
+    APP_REPLICAS.labels(app_id, "ready").set(ready)
+
+
+def forget_app(app_id: str) -> None:
+    for kind in ("desired", "ready"):
+        with contextlib.suppress(KeyError):
+            APP_REPLICAS.remove(app_id, kind)
+
+
+class StatsCollector:
+    """Samples every running replica of the suite and keeps the container gauges current."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._previous: dict[str, dict[str, Any]] = {}
+        self._labels: set[tuple[str, str, str]] = set()
+
+    async def collect_once(self) -> None:
+        replicas = await self.engine.running_replicas()
+        samples = await asyncio.gather(*(self.engine.sample(r[3]) for r in replicas), return_exceptions=True)
+        seen = set()
+        for (app_id, service, name, container_id), sample in zip(replicas, samples, strict=True):
+            if isinstance(sample, BaseException):
+                continue
+            labels = (app_id, service, name)
+            seen.add(labels)
+            previous = self._previous.get(container_id)
+            if previous is not None:
+                CONTAINER_CPU.labels(*labels).set(cpu_percent(previous, sample))
+            self._previous[container_id] = sample
+            memory = sample.get("memory_stats", {})
+            usage, limit = memory.get("usage", 0), memory.get("limit", 0)
+            CONTAINER_MEMORY.labels(*labels).set(usage)
+            CONTAINER_MEMORY_PERCENT.labels(*labels).set(100 * usage / limit if limit else 0)
+        for labels in self._labels - seen:
+            for gauge in CONTAINER_GAUGES:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
+        self._labels = seen
+        live = {r[3] for r in replicas}
+        self._previous = {k: v for k, v in self._previous.items() if k in live}
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        while not stop.is_set():
+            try:
+                await self.collect_once()
+            except Exception as exc:  # noqa: BLE001 - the Engine may be restarting
+                log.warning("stats collection failed: %s", exc)
+            await wait_or_stop(stop, interval)
+
+
+class _AppOnly:
+    """A registry view with only the samples labelled app=<app_id>."""
+
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+
+    def collect(self) -> Iterator[Metric]:
+        for family in REGISTRY.collect():
+            samples = [s for s in family.samples if s.labels.get("app") == self.app_id]
+            if samples:
+                narrowed = Metric(family.name, family.documentation, family.type, family.unit)
+                narrowed.samples = samples
+                yield narrowed
+
+
+async def _all_metrics(request: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _app_metrics(request: Request) -> Response:
+    return Response(generate_latest(_AppOnly(request.path_params["app_id"])), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app() -> Starlette:
+    return Starlette(routes=[Route("/metrics", _all_metrics), Route("/metrics/apps/{app_id}", _app_metrics)])
