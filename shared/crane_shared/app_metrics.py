@@ -25,7 +25,8 @@ def metric_query(suite: str, app_id: str, spec: AppSpec, metric: str | None = No
     """PromQL for the app's scaling metric, per replica where that makes sense."""
     metric = metric or spec.autoscaling.metric
     service = traefik_service(suite, app_id, spec)
-    replicas = f"clamp_min({ready_replicas_query(app_id)}, 1)"
+    # At least 1, and 1 while the exporter has not been scraped for this app yet.
+    replicas = f"(clamp_min({ready_replicas_query(app_id)}, 1) or on() vector(1))"
     if metric == "rps":
         if service is None:
             return "vector(0)"

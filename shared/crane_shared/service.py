@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Mapping
 
+from prometheus_client import start_http_server
 from pydantic import BaseModel
 
 from .bus import Bus, Handler
@@ -64,3 +65,11 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
     """Sleep ``seconds``, or less if ``stop`` is set meanwhile (periodic loops use it)."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def start_metrics_server(port: int) -> None:
+    """Serve this process's Prometheus metrics on ``port`` (a warning, not a crash, if taken)."""
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        logging.getLogger("crane").warning("metrics port %d unavailable: %s", port, exc)

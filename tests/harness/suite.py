@@ -36,7 +36,10 @@ class LocalSuite:
     suite: str = field(default_factory=unique_suite_name)
     resync_seconds: float = 5.0
     with_traefik: bool = True
+    with_monitoring: bool = True
     services: tuple[str, ...] = tuple(SERVICES)
+    # Prometheus/Alertmanager timings (CRANE's defaults unless a benchmark compares others).
+    timings: dict[str, str] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="crane-suite-")))
 
     def __post_init__(self) -> None:
@@ -44,6 +47,11 @@ class LocalSuite:
         self.api_port = free_port()
         self.http_port = free_port()
         self.dashboard_port = free_port()
+        self.prometheus_port = free_port()
+        self.alertmanager_port = free_port()
+        self.bridge_port = free_port()
+        self.metrics_ports = {name: free_port() for name in SERVICES}
+        self.monitoring_dir = self.workdir / "monitoring"
         self.procs: dict[str, Proc] = {}
 
     @property
@@ -65,7 +73,22 @@ class LocalSuite:
             # Small limits: tests run many replicas on a 2-core machine.
             "CRANE_DEFAULT_CPUS": "0.25",
             "CRANE_DEFAULT_MEMORY": "64m",
+            "CRANE_MONITORING_DIR": str(self.monitoring_dir),
+            "CRANE_PROMETHEUS_URL": f"http://127.0.0.1:{self.prometheus_port}",
+            "CRANE_ALERTMANAGER_URL": f"http://127.0.0.1:{self.alertmanager_port}",
+            "CRANE_ALERTMANAGER_TARGET": f"127.0.0.1:{self.alertmanager_port}",
+            "CRANE_TRAEFIK_METRICS_TARGET": f"127.0.0.1:{self.dashboard_port}",
+            "CRANE_EXPORTER_TARGET": f"127.0.0.1:{self.metrics_ports['deployer']}",
+            "CRANE_SERVICE_METRICS_TARGETS": ",".join(f"127.0.0.1:{p}" for p in self.metrics_ports.values()),
+            "CRANE_ALERT_BRIDGE_URL": f"http://127.0.0.1:{self.bridge_port}/alerts",
+            "CRANE_BRIDGE_HOST": "127.0.0.1",
+            "CRANE_BRIDGE_PORT": str(self.bridge_port),
+            **{f"CRANE_{k.upper()}": v for k, v in self.timings.items()},
         }
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
 
     # --- parts ---------------------------------------------------------------------------
     def start_nats(self) -> None:
@@ -98,12 +121,42 @@ class LocalSuite:
     def start_service(self, name: str, extra_env: dict[str, str] | None = None, key: str | None = None) -> Proc:
         """Start service ``name`` (again); ``key`` names a second instance, e.g. "api-2"."""
         key = key or name
-        proc = Proc(key, python_module(SERVICES[name]), self.workdir, {**self.env(), **(extra_env or {})}).start()
+        env = {**self.env(), "CRANE_METRICS_PORT": str(self.metrics_ports[name]), **(extra_env or {})}
+        proc = Proc(key, python_module(SERVICES[name]), self.workdir, env).start()
         self.procs[key] = proc
         return proc
 
     def wait_api(self) -> None:
         wait_for(lambda: httpx.get(f"{self.api_url}/health").status_code == 200, 30, "api")
+
+    def start_monitoring(self) -> None:
+        """Prometheus and Alertmanager from Debian's packages, on the files monitor-config wrote."""
+        config = self.monitoring_dir / "prometheus.yml"
+        wait_for(lambda: config.exists() and (self.monitoring_dir / "alertmanager.yml").exists(), 30, "monitor-config")
+        self.procs["prometheus"] = Proc(
+            "prometheus",
+            [
+                "/usr/bin/prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.workdir / 'prometheus'}",
+                f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
+                "--web.enable-lifecycle",
+            ],
+            self.workdir,
+        ).start()
+        self.procs["alertmanager"] = Proc(
+            "alertmanager",
+            [
+                "/usr/bin/prometheus-alertmanager",
+                f"--config.file={self.monitoring_dir / 'alertmanager.yml'}",
+                f"--storage.path={self.workdir / 'alertmanager'}",
+                f"--web.listen-address=127.0.0.1:{self.alertmanager_port}",
+                "--cluster.listen-address=",
+            ],
+            self.workdir,
+        ).start()
+        for port, what in ((self.prometheus_port, "prometheus"), (self.alertmanager_port, "alertmanager")):
+            wait_for(lambda p=port: httpx.get(f"http://127.0.0.1:{p}/-/ready").status_code == 200, 30, what)
 
     def start(self) -> LocalSuite:
         self.start_nats()
@@ -111,6 +164,8 @@ class LocalSuite:
             self.start_traefik()
         for name in self.services:
             self.start_service(name)
+        if self.with_monitoring and "monitor-config" in self.services:
+            self.start_monitoring()
         if "api" in self.services:
             self.wait_api()
         return self

@@ -12,14 +12,14 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import describe_validation_error
 from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
-from crane_shared.service import configure_logging
+from crane_shared.service import configure_logging, start_metrics_server
 from crane_shared.settings import CommonSettings
 
 from .ledger import AlertLedger
@@ -69,6 +69,21 @@ class Bridge:
 _bearer = HTTPBearer(auto_error=False)
 
 
+def bridge_of(request: Request) -> Bridge:
+    bridge: Bridge = request.app.state.bridge
+    return bridge
+
+
+def authorized_bridge(
+    bridge: Annotated[Bridge, Depends(bridge_of)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Bridge:
+    # A dependency, so a request without the token gets 401 before its body is looked at.
+    if credentials is None or not bridge.authorized(credentials.credentials):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token")
+    return bridge
+
+
 def create_app(settings: BridgeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,22 +98,9 @@ def create_app(settings: BridgeSettings) -> FastAPI:
 
     app = FastAPI(title="CRANE alert-bridge", lifespan=lifespan)
 
-    def bridge_of(request: Request) -> Bridge:
-        bridge: Bridge = request.app.state.bridge
-        return bridge
-
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
-
-    def authorized_bridge(
-        bridge: Annotated[Bridge, Depends(bridge_of)],
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Bridge:
-        # A dependency, so a request without the token gets 401 before its body is looked at.
-        if credentials is None or not bridge.authorized(credentials.credentials):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token")
-        return bridge
 
     @app.post("/alerts")
     async def receive(payload: WebhookPayload, bridge: Annotated[Bridge, Depends(authorized_bridge)]) -> dict[str, int]:
@@ -111,5 +113,5 @@ def create_app(settings: BridgeSettings) -> FastAPI:
 def run() -> None:
     settings = BridgeSettings()
     configure_logging(settings.log_level)
-    start_http_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port)
     uvicorn.run(create_app(settings), host=settings.bridge_host, port=settings.bridge_port, log_level="warning")

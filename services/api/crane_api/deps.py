@@ -59,6 +59,15 @@ async def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+async def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs the admin role")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
 async def owned_app(app_id: str, user: CurrentUser, gateway: GatewayDep) -> AppRecord:
     """The app ``app_id`` if the user may see it; another user's app answers 404, like a missing one."""
     record = await gateway.apps.get(app_id)

@@ -11,11 +11,11 @@ from fastapi import APIRouter, FastAPI
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
-from crane_shared.service import configure_logging
+from crane_shared.service import configure_logging, start_metrics_server
 from crane_shared.store import AppStore
 
 from .deps import Gateway
-from .routes import apps, auth, health
+from .routes import apps, auth, health, monitoring, policies
 from .security import Tokens, load_signing_key
 from .settings import ApiSettings
 from .users import UserStore
@@ -33,6 +33,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             users=UserStore(await bus.kv(s.USERS_BUCKET), config),
             tokens=Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes)),
         )
+        start_metrics_server(settings.metrics_port)
         yield
         await bus.close()
 
@@ -46,6 +47,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(health.router)
     v1.include_router(auth.router)
     v1.include_router(apps.router)
+    v1.include_router(monitoring.router)
+    v1.include_router(policies.router)
     app.include_router(v1)
     app.include_router(health.router)  # /health as well, for load balancers and compose
     return app

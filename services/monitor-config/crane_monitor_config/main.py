@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 import httpx
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from crane_shared import subjects as s
@@ -16,7 +16,7 @@ from crane_shared.appspec import AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import Event
 from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
-from crane_shared.service import configure_logging, stop_on_signals
+from crane_shared.service import configure_logging, start_metrics_server, stop_on_signals
 from crane_shared.store import AppStore
 
 from .files import remove, write_atomically, write_json, write_yaml
@@ -106,7 +106,7 @@ class MonitorConfig:
 
 async def serve(settings: MonitorSettings) -> None:
     stop = stop_on_signals()
-    start_http_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port)
     bus = await Bus.connect(settings.nats_url, "monitor-config")
     monitor = MonitorConfig(settings, AppStore(await bus.kv(s.APPS_BUCKET)))
     await monitor.write_suite_config(await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN))

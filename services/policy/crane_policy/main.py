@@ -7,13 +7,12 @@ import asyncio
 import logging
 from typing import Any
 
-from prometheus_client import start_http_server
 from pydantic import BaseModel
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import Alert, Event
-from crane_shared.service import configure_logging, stop_on_signals, wait_or_stop
+from crane_shared.service import configure_logging, start_metrics_server, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
 
 from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider
@@ -100,7 +99,7 @@ class PolicyService:
 
 async def serve(settings: PolicySettings) -> None:
     stop = stop_on_signals()
-    start_http_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port)
     bus = await Bus.connect(settings.nats_url, "policy")
     policies = PolicyStore(await bus.kv(s.POLICIES_BUCKET))
     await policies.seed_defaults()

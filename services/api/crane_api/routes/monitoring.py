@@ -1,0 +1,73 @@
+"""What fires now, what the policy decided, and the original CRANE's webhook path."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.security.utils import get_authorization_scheme_param
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import KeyNotFoundError, NoKeysError
+
+from crane_shared import subjects as s
+
+from ..deps import CurrentUser, GatewayDep, OwnedApp
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get("/alerts")
+async def firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[dict[str, Any]]:
+    """Alerts firing now, for the caller's apps (an admin sees all)."""
+    kv = await gateway.bus.kv(s.ALERTS_BUCKET)
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return []
+    alerts = []
+    for key in keys:
+        try:
+            value = json.loads((await kv.get(key)).value or b"{}")
+        except KeyNotFoundError:
+            continue
+        if value.get("status") != "firing":
+            continue
+        record = await gateway.apps.get(value.get("app_id") or "") if value.get("app_id") else None
+        if user.is_admin or (record is not None and record.owner == user.email):
+            alerts.append({"fingerprint": key.removeprefix("alert."), **value})
+    return sorted(alerts, key=lambda a: a.get("starts_at", ""))
+
+
+@router.get("/apps/{app_id}/decisions", tags=["apps"])
+async def app_decisions(record: OwnedApp, gateway: GatewayDep) -> list[dict[str, Any]]:
+    """The policy's latest decisions about the app (newest last), with their inputs."""
+    kv = await gateway.bus.kv(s.DECISIONS_BUCKET)
+    try:
+        entry = await kv.get(f"app.{record.id}")
+    except KeyNotFoundError:
+        return []
+    decisions: list[dict[str, Any]] = json.loads(entry.value or b"[]")
+    return decisions
+
+
+@router.post("/monitoring/alert")
+async def legacy_webhook(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    """The original CRANE's Alertmanager webhook path, handed to the alert-bridge over NATS.
+    Authenticated with the suite's webhook token, like the bridge itself."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    try:
+        payload = json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = None
+    try:
+        answer = await gateway.bus.request(
+            s.RPC_ALERT_WEBHOOK, {"token": token if scheme.lower() == "bearer" else None, "payload": payload}
+        )
+    except (NatsTimeout, NoRespondersError):
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, "the alert-bridge did not answer") from None
+    code = answer.pop("status", 502)
+    if code != 200:
+        raise HTTPException(code, answer.get("detail", "rejected"))
+    return answer
