@@ -65,6 +65,7 @@ up: deps docker
 	@echo "  Apps       http://<app-id>.localhost:$(CRANE_HTTP_PORT)/"
 	@echo "  Traefik    http://localhost:$(CRANE_DASHBOARD_PORT)/dashboard/"
 	@echo "  NATS       nats://localhost:4222"
+	@echo "  Prometheus http://localhost:$${CRANE_PROMETHEUS_PORT:-9090}/   Alertmanager http://localhost:$${CRANE_ALERTMANAGER_PORT:-9093}/"
 
 down:
 	@bash scripts/down.sh

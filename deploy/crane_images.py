@@ -32,12 +32,26 @@ VENV_BIN = Path(sys.executable).parent
 OFFICIAL = {
     "CRANE_NATS_IMAGE": "nats:2.10-alpine",
     "CRANE_TRAEFIK_IMAGE": "traefik:v3.1",
+    "CRANE_PROMETHEUS_IMAGE": "prom/prometheus:v2.53.0",
+    "CRANE_ALERTMANAGER_IMAGE": "prom/alertmanager:v0.27.0",
     "CRANE_PYTHON_BASE": "python:3.11-slim",
 }
 LOCAL = {
     "CRANE_NATS_IMAGE": "crane/nats:local",
     "CRANE_TRAEFIK_IMAGE": "crane/traefik:local",
+    "CRANE_PROMETHEUS_IMAGE": "crane/prometheus:local",
+    "CRANE_ALERTMANAGER_IMAGE": "crane/alertmanager:local",
     "CRANE_PYTHON_BASE": "crane/python-base:local",
+}
+# Debian's Prometheus and Alertmanager need only libc: they go onto the local Debian base.
+# Alertmanager also needs its notification templates where Debian's build looks for them.
+DEBIAN_BINARIES = {
+    "CRANE_PROMETHEUS_IMAGE": (Path("/usr/bin/prometheus"), [9090], []),
+    "CRANE_ALERTMANAGER_IMAGE": (
+        Path("/usr/bin/prometheus-alertmanager"),
+        [9093],
+        [Path("/usr/share/prometheus/alertmanager") / name for name in ("default.tmpl", "email.tmpl")],
+    ),
 }
 SUITE_IMAGE = "crane/suite:dev"
 LABELS = {"crane.image": "true"}
@@ -60,13 +74,24 @@ def _tar(files: dict[str, tuple[bytes | Path, int]]) -> io.BytesIO:
 
 
 def build_binary_image(
-    client: docker.DockerClient, tag: str, binary: Path, entrypoint: list[str], expose: list[int]
+    client: docker.DockerClient,
+    tag: str,
+    binary: Path,
+    entrypoint: list[str],
+    expose: list[int],
+    base: str = "scratch",
+    extra_files: list[Path] | None = None,
 ) -> str:
-    """A FROM scratch image holding one static binary (nats-server, traefik)."""
-    dockerfile = "FROM scratch\nCOPY app /app\n"
+    """An image holding one binary (and the files it needs at their own paths): static ones
+    (nats-server, traefik) on scratch, others on a base that has the C library."""
+    dockerfile = f"FROM {base}\nCOPY app /app\n"
+    files: dict[str, tuple[bytes | Path, int]] = {"app": (binary, 0o755)}
+    for index, path in enumerate(extra_files or []):
+        files[f"extra{index}"] = (path, 0o644)
+        dockerfile += f"COPY extra{index} {path}\n"
     dockerfile += "".join(f"EXPOSE {p}\n" for p in expose)
     dockerfile += f"ENTRYPOINT {entrypoint!r}\n".replace("'", '"')
-    context = _tar({"Dockerfile": (dockerfile.encode(), 0o644), "app": (binary, 0o755)})
+    context = _tar({"Dockerfile": (dockerfile.encode(), 0o644), **files})
     say(f"building {tag} from {binary}")
     client.images.build(fileobj=context, custom_context=True, tag=tag, labels=LABELS, rm=True)
     return tag
@@ -131,6 +156,21 @@ def build_python_base(client: docker.DockerClient, tag: str) -> str:
     return tag
 
 
+# Shared libraries that wheels need but slim bases lack (regopy's rego-cpp needs libatomic).
+NATIVE_LIBRARIES = [Path("/usr/lib/x86_64-linux-gnu/libatomic.so.1")]
+
+
+def collect_native_libraries() -> Path:
+    """Copy the libraries above from the host (Debian bookworm, like both bases) into the build."""
+    target = BUILD / "lib"
+    target.mkdir(parents=True, exist_ok=True)
+    for library in NATIVE_LIBRARIES:
+        if not library.exists():
+            raise SystemExit(f"{library} is missing on this machine: apt-get install libatomic1")
+        shutil.copyfile(library.resolve(), target / library.name)
+    return target
+
+
 def build_wheels() -> Path:
     """Wheels of every runtime dependency, built on the host (which can reach PyPI)."""
     wheels = BUILD / "wheels"
@@ -146,6 +186,7 @@ def build_wheels() -> Path:
 def build_suite_image(python_base: str, tag: str = SUITE_IMAGE) -> str:
     """CRANE's own image (all five services; each compose service picks its module)."""
     build_wheels()
+    collect_native_libraries()
     say(f"building {tag} on {python_base}")
     client = docker.from_env()
     try:
@@ -203,6 +244,12 @@ def build_local_images(client: docker.DockerClient, rebuild: bool = False) -> No
     local_traefik_image(client, rebuild)
     if rebuild or not _present(client, LOCAL["CRANE_PYTHON_BASE"]):
         build_python_base(client, LOCAL["CRANE_PYTHON_BASE"])
+    for key, (binary, ports, extra) in DEBIAN_BINARIES.items():
+        if rebuild or not _present(client, LOCAL[key]):
+            if not binary.exists():
+                raise SystemExit(f"{binary} is missing: apt-get install prometheus prometheus-alertmanager")
+            base = LOCAL["CRANE_PYTHON_BASE"]
+            build_binary_image(client, LOCAL[key], binary, ["/app"], ports, base=base, extra_files=extra)
 
 
 def write_env(images: dict[str, str]) -> Path:

@@ -5,6 +5,7 @@ through the suite's Traefik, then `make down` leaves nothing of the suite behind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -32,6 +33,8 @@ def demo(docker_client):
         "CRANE_HTTP_PORT": str(free_port()),
         "CRANE_DASHBOARD_PORT": str(free_port()),
         "CRANE_NATS_PORT": str(free_port()),
+        "CRANE_PROMETHEUS_PORT": str(free_port()),
+        "CRANE_ALERTMANAGER_PORT": str(free_port()),
     }
     up = subprocess.run(["make", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     try:
@@ -82,6 +85,33 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
         time.sleep(0.5)
     assert via_bus, "the app published on NATS did not come up"
     assert wait_distinct_backends(port, f"{via_bus[0]['id']}.localhost", 1)
+
+    # Monitoring came up with the suite: Prometheus loaded the app's rules and scrapes Traefik.
+    prometheus = f"http://127.0.0.1:{demo['CRANE_PROMETHEUS_PORT']}"
+    deadline = time.monotonic() + 60
+    groups: list = []
+    while time.monotonic() < deadline and f"crane-app-{app['id']}" not in groups:
+        with contextlib.suppress(httpx.HTTPError):
+            groups = [g["name"] for g in httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]]
+        time.sleep(1)
+    assert f"crane-app-{app['id']}" in groups, groups
+    assert httpx.get(f"http://127.0.0.1:{demo['CRANE_ALERTMANAGER_PORT']}/-/ready").status_code == 200
+    # The policy service (Rego in the suite's image) answers: ada registered first, so is admin.
+    scaling_input = {
+        "alert": "CraneHighLoad",
+        "metric": "rps",
+        "value": 30,
+        "target": 10,
+        "tolerance": 0.1,
+        "current": 2,
+        "min": 1,
+        "max": 10,
+        "since_last_scale_up": None,
+        "scale_up_cooldown": 3,
+        "recent_recommendations": [],
+    }
+    dry_run = api.post("/policies/dry-run", json={"input": scaling_input})
+    assert dry_run.status_code == 200 and dry_run.json()["decision"]["desired"] == 6, dry_run.text
 
     client = docker.from_env()
     replicas = client.containers.list(

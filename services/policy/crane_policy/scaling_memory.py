@@ -33,7 +33,7 @@ class ScalingMemory:
         return {
             "alert": alert,
             "metric": scaling.metric,
-            "value": value,
+            "value": round(value, 3),
             "target": scaling.target_value,
             "tolerance": scaling.tolerance,
             "current": record.spec.replicas,
