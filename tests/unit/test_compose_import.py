@@ -51,3 +51,14 @@ def test_refusals_name_the_field(text, path):
     with pytest.raises(ComposeError) as error:
         parse_compose(text)
     assert path in [loc[: len(path)] for loc, _ in error.value.problems], error.value.problems
+
+
+def test_autoscaling_settings_come_from_x_crane():
+    spec = parse_compose(
+        "name: a\nx-crane: {autoscaling: {metric: cpu, target: 60, scale_down_stabilization: 120}}\n"
+        "services:\n  w: {image: i}\n"
+    )
+    assert spec.autoscaling.metric == "cpu" and spec.autoscaling.target == 60
+    with pytest.raises(ComposeError) as error:
+        parse_compose("name: a\nx-crane: {autoscaling: {metric: vibes}}\nservices:\n  w: {image: i}\n")
+    assert ("x-crane", "autoscaling", "metric") in [loc for loc, _ in error.value.problems]

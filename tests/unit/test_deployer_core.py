@@ -75,3 +75,13 @@ def test_compose_export_is_portable_and_balanced():
     assert router["ports"] == ["${CRANE_HTTP_PORT:-80}:80"]
     assert document["volumes"] == {"data": {}}
     assert "suite1" not in text and "/tmp" not in text and "/home" not in text
+
+
+def test_exported_file_reads_back_as_the_same_app():
+    from crane_api.compose_import import parse_compose
+
+    record = app(autoscaling={"metric": "latency_p95", "target": 0.3}, min_scale=1, max_scale=5)
+    again = parse_compose(render_compose(record, LIMITS).replace("$$", "$"))
+    assert again.autoscaling == record.spec.autoscaling
+    assert (again.replicas, again.min_scale, again.max_scale) == (2, 1, 5)
+    assert [s.name for s in again.services] == ["web", "worker"]

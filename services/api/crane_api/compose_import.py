@@ -15,19 +15,15 @@ from pydantic import ValidationError
 from crane_shared.appspec import AppSpec
 
 TOP_LEVEL_KEYS = {"version", "name", "services", "volumes", "x-crane"}
-APP_SETTINGS = {"name", "replicas", "min_scale", "max_scale"}
+APP_SETTINGS = {"name", "replicas", "min_scale", "max_scale", "autoscaling"}
 SERVICE_KEYS = {
-    "image",
-    "command",
-    "environment",
-    "ports",
-    "expose",
-    "volumes",
-    "labels",
-    "healthcheck",
-    "deploy",
-    "x-crane",
-}
+    "image", "command", "environment", "ports", "expose", "volumes", "labels", "healthcheck", "deploy", "x-crane",
+    "security_opt", "cap_drop",
+}  # fmt: skip
+# What CRANE adds to every export and sets up again itself on import.
+ROUTER_SERVICE = "crane-router"
+MANAGED_LABEL_PREFIXES = ("traefik.", "crane.", "com.docker.")
+ALLOWED_SECURITY_OPTS = {"no-new-privileges:true", "no-new-privileges"}
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "disable"}
 MAX_COMPOSE_BYTES = 256 * 1024
 
@@ -62,9 +58,20 @@ def _service(
 ) -> tuple[dict[str, Any], int | None]:
     _unknown(body, SERVICE_KEYS, loc, problems)
     service: dict[str, Any] = {"name": name}
-    for key in ("image", "command", "environment", "ports", "expose", "volumes", "labels"):
+    for key in ("image", "command", "environment", "ports", "expose", "volumes"):
         if key in body:
             service[key] = body[key]
+    if "labels" in body:
+        labels = body["labels"]
+        service["labels"] = (
+            {k: v for k, v in labels.items() if not str(k).startswith(MANAGED_LABEL_PREFIXES)}
+            if isinstance(labels, dict)
+            else labels
+        )
+    # Options that only take privileges away are accepted: CRANE applies them to every replica.
+    for option in body.get("security_opt") or []:
+        if option not in ALLOWED_SECURITY_OPTS:
+            problems.append(((*loc, "security_opt"), f"{option!r} is not allowed (only no-new-privileges)"))
     if "healthcheck" in body:
         check = _mapping(body["healthcheck"], (*loc, "healthcheck"), problems)
         _unknown(check, HEALTHCHECK_KEYS, (*loc, "healthcheck"), problems)
@@ -75,7 +82,7 @@ def _service(
     resources = _mapping(deploy.get("resources"), (*loc, "deploy", "resources"), problems)
     _unknown(resources, {"limits", "reservations"}, (*loc, "deploy", "resources"), problems)
     limits = _mapping(resources.get("limits"), (*loc, "deploy", "resources", "limits"), problems)
-    _unknown(limits, {"cpus", "memory"}, (*loc, "deploy", "resources", "limits"), problems)
+    _unknown(limits, {"cpus", "memory", "pids"}, (*loc, "deploy", "resources", "limits"), problems)
     if limits:
         service["resources"] = {k: limits[k] for k in ("cpus", "memory") if k in limits}
     extension = _mapping(body.get("x-crane"), (*loc, "x-crane"), problems)
@@ -104,6 +111,8 @@ def parse_compose(text: str | bytes) -> AppSpec:
         problems.append((("services",), "at least one service is required"))
     services, names, replicas = [], [], []
     for name, body in services_in.items():
+        if name == ROUTER_SERVICE:
+            continue  # the router of an exported file: CRANE routes through its own Traefik
         service, count = _service(str(name), _mapping(body, ("services", name), problems), ("services", name), problems)
         services.append(service)
         names.append(str(name))
@@ -114,7 +123,7 @@ def parse_compose(text: str | bytes) -> AppSpec:
     app: dict[str, Any] = {"name": settings.get("name") or document.get("name"), "services": services}
     if "replicas" in settings or replicas:
         app["replicas"] = settings.get("replicas", max(replicas or [1]))
-    for key in ("min_scale", "max_scale"):
+    for key in ("min_scale", "max_scale", "autoscaling"):
         if key in settings:
             app[key] = settings[key]
     if app["name"] is None:

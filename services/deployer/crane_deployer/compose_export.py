@@ -102,7 +102,15 @@ def render_compose(record: AppRecord, limits: Limits) -> str:
     services = {s.name: _service(record, s, limits) for s in record.spec.services}
     if record.spec.routed_service:
         services[ROUTER_SERVICE] = _router(record.id)
-    document: dict[str, Any] = {"name": record.id, "services": services}
+    # CRANE's own settings ride along as an extension that Compose ignores and CRANE reads back.
+    crane = {
+        "name": record.spec.name,
+        "replicas": record.spec.replicas,
+        "min_scale": record.spec.min_scale,
+        "max_scale": record.spec.max_scale,
+        "autoscaling": record.spec.autoscaling.model_dump(exclude_none=True),
+    }
+    document: dict[str, Any] = {"name": record.id, "x-crane": crane, "services": services}
     volumes = sorted({v.partition(":")[0] for s in record.spec.services for v in s.volumes})
     if volumes:
         document["volumes"] = {v: {} for v in volumes}
