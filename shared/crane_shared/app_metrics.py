@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .appspec import AppSpec
 
-RATE_WINDOW = "10s"
+# Must span several scrape intervals (CRANE scrapes every 0.5 s; use 2m with 1m scrapes).
+RATE_WINDOW = "4s"
 
 
 def traefik_service(suite: str, app_id: str, spec: AppSpec) -> str | None:
@@ -21,7 +22,7 @@ def ready_replicas_query(app_id: str) -> str:
     return f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
 
 
-def metric_query(suite: str, app_id: str, spec: AppSpec, metric: str | None = None) -> str:
+def metric_query(suite: str, app_id: str, spec: AppSpec, metric: str | None = None, window: str = RATE_WINDOW) -> str:
     """PromQL for the app's scaling metric, per replica where that makes sense."""
     metric = metric or spec.autoscaling.metric
     service = traefik_service(suite, app_id, spec)
@@ -30,13 +31,13 @@ def metric_query(suite: str, app_id: str, spec: AppSpec, metric: str | None = No
     if metric == "rps":
         if service is None:
             return "vector(0)"
-        rate = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{RATE_WINDOW}]))'
+        rate = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{window}]))'
         return f"({rate} or on() vector(0)) / on() {replicas}"
     if metric == "latency_p95":
         if service is None:
             return "vector(0)"
         buckets = f'traefik_service_request_duration_seconds_bucket{{service="{service}"}}'
-        return f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{RATE_WINDOW}])))"
+        return f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{window}])))"
     if metric == "cpu":
         return f'avg(crane_container_cpu_percent{{app="{app_id}"}})'
     if metric == "memory":
@@ -44,10 +45,10 @@ def metric_query(suite: str, app_id: str, spec: AppSpec, metric: str | None = No
     raise ValueError(f"unknown metric {metric!r}")
 
 
-def error_rate_query(suite: str, app_id: str, spec: AppSpec) -> str | None:
+def error_rate_query(suite: str, app_id: str, spec: AppSpec, window: str = RATE_WINDOW) -> str | None:
     service = traefik_service(suite, app_id, spec)
     if service is None:
         return None
-    total = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{RATE_WINDOW}]))'
-    errors = f'sum(rate(traefik_service_requests_total{{service="{service}",code=~"5.."}}[{RATE_WINDOW}]))'
+    total = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{window}]))'
+    errors = f'sum(rate(traefik_service_requests_total{{service="{service}",code=~"5.."}}[{window}]))'
     return f"({errors} or on() vector(0)) / on() clamp_min({total}, 0.001)"

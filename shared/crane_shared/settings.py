@@ -16,6 +16,8 @@ class CommonSettings(BaseSettings):
     # Where this service serves its own Prometheus metrics (each container has its own port
     # space in the compose demo; tests give every process another port).
     metrics_port: int = 9100
+    # Window of rate() in the scaling queries: several scrape intervals (CRANE scrapes every 0.5 s).
+    rate_window: str = "4s"
 
     def app_url(self, app_id: str) -> str:
         port = "" if self.http_port == 80 else f":{self.http_port}"

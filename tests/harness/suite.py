@@ -141,6 +141,9 @@ class LocalSuite:
                 f"--storage.tsdb.path={self.workdir / 'prometheus'}",
                 f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
                 "--web.enable-lifecycle",
+                # Firing alerts are sent again every second (default 1m): one lost while the
+                # notifier re-discovers Alertmanager after a rules reload costs 1 s, not a minute.
+                f"--rules.alert.resend-delay={self.timings.get('alert_resend_delay', '1s')}",
             ],
             self.workdir,
         ).start()

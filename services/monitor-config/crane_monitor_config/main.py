@@ -75,7 +75,10 @@ class MonitorConfig:
         if record is None or record.status == AppStatus.DELETING:
             return remove(self.target_file(app_id)) | remove(self.rules_file(app_id))
         changed = write_json(self.target_file(app_id), render_targets(app_id, self.settings.exporter_target))
-        return write_yaml(self.rules_file(app_id), render_rules(self.settings.suite, record)) or changed
+        return (
+            write_yaml(self.rules_file(app_id), render_rules(self.settings.suite, record, self.settings.rate_window))
+            or changed
+        )
 
     async def sync_all(self) -> None:
         known = {r.id for r in await self.store.list()}

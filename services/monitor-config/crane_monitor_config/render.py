@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crane_shared.app_metrics import error_rate_query, metric_query
+from crane_shared.app_metrics import RATE_WINDOW, error_rate_query, metric_query
 from crane_shared.appspec import AppRecord
 
 HIGH_LOAD = "CraneHighLoad"
@@ -20,9 +20,9 @@ HIGH_ERROR_RATE = "CraneHighErrorRate"
 
 @dataclass(frozen=True)
 class Timings:
-    scrape_interval: str = "1s"
-    evaluation_interval: str = "1s"
-    group_wait: str = "1s"
+    scrape_interval: str = "500ms"
+    evaluation_interval: str = "500ms"
+    group_wait: str = "0s"
     group_interval: str = "1s"
     repeat_interval: str = "10s"
 
@@ -41,7 +41,7 @@ def render_targets(app_id: str, exporter_target: str) -> list[dict[str, Any]]:
     ]
 
 
-def render_rules(suite: str, record: AppRecord) -> dict[str, Any]:
+def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) -> dict[str, Any]:
     """Alert rules of one app: load above/below its target band, replicas down, errors."""
     app_id, spec = record.id, record.spec
     scaling = spec.autoscaling
@@ -50,7 +50,7 @@ def render_rules(suite: str, record: AppRecord) -> dict[str, Any]:
     ready = f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
     rules: list[dict[str, Any]] = []
     if scaling.enabled:
-        value = metric_query(suite, app_id, spec)
+        value = metric_query(suite, app_id, spec, window=rate_window)
         target = scaling.target_value
         high, low = target * (1 + scaling.tolerance), target * (1 - scaling.tolerance)
         metric_labels = {**labels, "crane_metric": scaling.metric}
@@ -84,7 +84,7 @@ def render_rules(suite: str, record: AppRecord) -> dict[str, Any]:
             "annotations": {"summary": f"{app_id}: replicas down or failing their health check"},
         }
     )
-    errors = error_rate_query(suite, app_id, spec)
+    errors = error_rate_query(suite, app_id, spec, window=rate_window)
     if errors:
         rules.append(
             {

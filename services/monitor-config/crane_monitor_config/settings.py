@@ -18,8 +18,8 @@ class MonitorSettings(CommonSettings):
     alert_bridge_url: str = "http://127.0.0.1:9095/alerts"
     # CRANE reacts in seconds; the original CRANE shipped Prometheus' and Alertmanager's
     # defaults (1m, 1m, 30s, 5m), which the benchmark runs side by side.
-    scrape_interval: str = "1s"
-    evaluation_interval: str = "1s"
-    group_wait: str = "1s"
+    scrape_interval: str = "500ms"
+    evaluation_interval: str = "500ms"
+    group_wait: str = "0s"
     group_interval: str = "1s"
     repeat_interval: str = "10s"

@@ -41,6 +41,7 @@ class Decider:
         memory: ScalingMemory,
         decisions: KeyValue,
         suite: str,
+        rate_window: str,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -49,6 +50,7 @@ class Decider:
         self.memory = memory
         self.decisions = decisions
         self.suite = suite
+        self.rate_window = rate_window
         self._last_reason: dict[str, str] = {}
 
     async def evaluate(self, app_id: str, alert: str) -> PolicyDecision | None:
@@ -71,7 +73,9 @@ class Decider:
                     },
                 )
             try:
-                measured = await self.prometheus.value(metric_query(self.suite, app_id, record.spec))
+                measured = await self.prometheus.value(
+                    metric_query(self.suite, app_id, record.spec, window=self.rate_window)
+                )
             except PrometheusError as exc:
                 return await self._record(
                     record, alert, None, {"action": "none", "desired": record.spec.replicas, "reason": str(exc)}

@@ -32,7 +32,14 @@ class PolicyService:
         self.policies = policies
         self.memory = ScalingMemory()
         self.decider = Decider(
-            bus, store, Prometheus(settings.prometheus_url), self.engine, self.memory, decider_kv, settings.suite
+            bus,
+            store,
+            Prometheus(settings.prometheus_url),
+            self.engine,
+            self.memory,
+            decider_kv,
+            settings.suite,
+            settings.rate_window,
         )
         self.store = store
         self.firing: dict[str, str] = {}  # app id -> load alert that fires for it

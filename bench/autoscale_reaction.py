@@ -1,0 +1,183 @@
+"""Autoscaling reaction time: CRANE's default timings beside the original CRANE's (Prometheus'
+and Alertmanager's defaults), measured in one run on the real stack.
+
+    python bench/autoscale_reaction.py [--trials 5] [--default-trials 5] [--rate 30]
+
+Per trial: deploy an app (1 replica, min 1, max 4, target 5 requests/s per replica, scale-down
+stabilization 10 s), start load at a fixed rate above the target with `hey` on 127.0.0.1, and
+measure (a) load start -> a new replica answers through Traefik, (b) load stop -> the app is back
+at 1 replica. Prints every sample, p50/p95 per configuration, and the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "shared"), str(REPO / "deploy")]
+
+import httpx  # noqa: E402
+
+from tests.harness.images import build_http_image, remove_image  # noqa: E402
+from tests.harness.suite import LocalSuite, get_through_router  # noqa: E402
+
+CONFIGS = {
+    "crane": {},  # 1s scrape and evaluation, group_wait 1s, group_interval 1s
+    "original": {
+        "scrape_interval": "1m",
+        "evaluation_interval": "1m",
+        "group_wait": "30s",
+        "group_interval": "5m",
+        "repeat_interval": "4h",
+        "rate_window": "2m",  # rate() needs at least two scrapes
+        "alert_resend_delay": "1m",  # Prometheus' default
+    },
+}
+STABILIZATION = 10.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def login(suite: LocalSuite) -> httpx.Client:
+    api = httpx.Client(base_url=f"{suite.api_url}/api/v1", timeout=60)
+    credentials = {"email": f"bench-{uuid.uuid4().hex[:6]}@example.com", "password": "bench-password"}
+    api.post("/auth/register", json={**credentials, "full_name": "bench"}).raise_for_status()
+    api.headers["Authorization"] = "Bearer " + api.post("/auth/login", json=credentials).json()["access_token"]
+    return api
+
+
+def wait_scraped(suite: LocalSuite, app_id: str, timeout: float) -> None:
+    """Until Prometheus has the app's replica gauge: its file_sd target is being scraped."""
+    query = f'crane_app_replicas{{app="{app_id}",kind="ready"}}'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = httpx.get(f"{suite.prometheus_url}/api/v1/query", params={"query": query}).json()["data"]["result"]
+        if result:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"Prometheus did not scrape {app_id} within {timeout}s")
+
+
+def trial(suite: LocalSuite, api: httpx.Client, image: str, rate: int, timeout: float) -> tuple[float, float]:
+    body = {
+        "name": "bench",
+        "replicas": 1,
+        "min_scale": 1,
+        "max_scale": 4,
+        "services": [{"name": "web", "image": image, "ports": ["8080"]}],
+        "autoscaling": {"metric": "rps", "target": 5, "scale_down_stabilization": STABILIZATION},
+    }
+    app = api.post("/apps?wait=true", json=body).json()
+    app_id = app["id"]
+    try:
+        wait_scraped(suite, app_id, timeout)
+        host = f"{app_id}.localhost"
+        first = get_through_router(suite.http_port, host).text.strip()
+        workers = 3
+        load = subprocess.Popen(
+            [
+                "hey",
+                "-z",
+                f"{int(timeout)}s",
+                "-q",
+                str(rate // workers),
+                "-c",
+                str(workers),
+                "-host",
+                host,
+                f"http://127.0.0.1:{suite.http_port}/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started = time.perf_counter()
+        scale_out = None
+        try:
+            while time.perf_counter() - started < timeout:
+                try:
+                    answer = get_through_router(suite.http_port, host, timeout=1).text.strip()
+                except httpx.HTTPError:
+                    answer = first
+                if answer and answer != first:
+                    scale_out = time.perf_counter() - started
+                    break
+                time.sleep(0.05)
+        finally:
+            load.kill()
+            load.wait()
+        if scale_out is None:
+            raise TimeoutError(f"no new replica answered within {timeout}s")
+        stopped = time.perf_counter()
+        while time.perf_counter() - stopped < timeout:
+            current = api.get(f"/apps/{app_id}").json()
+            if current["desired_replicas"] == 1 and current["running_replicas"] == 1:
+                return scale_out, time.perf_counter() - stopped
+            time.sleep(0.25)
+        raise TimeoutError(f"did not scale back to 1 replica within {timeout}s")
+    finally:
+        api.delete(f"/apps/{app_id}")
+        while api.get(f"/apps/{app_id}").status_code != 404:
+            time.sleep(0.2)
+
+
+def run_config(name: str, trials: int, image: str, rate: int) -> dict[str, list[float]]:
+    timeout = 60.0 if name == "crane" else 420.0
+    suite = LocalSuite(timings=CONFIGS[name], resync_seconds=15).start()
+    samples: dict[str, list[float]] = {"out": [], "in": []}
+    try:
+        api = login(suite)
+        for number in range(1, trials + 1):
+            scale_out, scale_in = trial(suite, api, image, rate, timeout)
+            samples["out"].append(scale_out)
+            samples["in"].append(scale_in)
+            print(
+                f"{name:<9} trial {number}: load -> new replica {scale_out:6.2f}s   "
+                f"load stop -> 1 replica {scale_in:6.2f}s",
+                flush=True,
+            )
+    finally:
+        suite.stop()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=5, help="trials with CRANE's timings")
+    parser.add_argument("--default-trials", type=int, default=5, help="trials with the original timings")
+    parser.add_argument("--rate", type=int, default=30, help="requests per second of the load (target is 5)")
+    args = parser.parse_args()
+    tag = f"crane-bench-http:{uuid.uuid4().hex[:6]}"
+    image = build_http_image(tag, {"crane.test": "bench"})
+    results = {}
+    try:
+        results["crane"] = run_config("crane", args.trials, image, args.rate)
+        if args.default_trials:
+            results["original"] = run_config("original", args.default_trials, image, args.rate)
+    finally:
+        remove_image(tag)
+    print()
+    print(f"{'configuration':<44}{'p50':>9}{'p95':>9}{'max':>9}")
+    for name, samples in results.items():
+        for key, label in (("out", "load start -> new replica answers"), ("in", "load stop -> back at 1 replica")):
+            values = samples[key]
+            print(
+                f"{name + ': ' + label:<44}{statistics.median(values):>8.2f}s{percentile(values, 0.95):>8.2f}s"
+                f"{max(values):>8.2f}s"
+            )
+    if "original" in results:
+        ratio = statistics.median(results["original"]["out"]) / statistics.median(results["crane"]["out"])
+        print(f"\nscale-out, original / CRANE (medians): {ratio:.1f}x")
+    print(f"scale-down stabilization window: {STABILIZATION:.0f}s (goal: back at 1 replica within window + 10 s)")
+
+
+if __name__ == "__main__":
+    main()
