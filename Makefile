@@ -78,6 +78,7 @@ ps:
 
 bench: deps docker
 	$(PY) bench/deploy_latency.py
+	$(PY) bench/autoscale_reaction.py
 
 clean: down
 	rm -rf $(VENV) deploy/.build

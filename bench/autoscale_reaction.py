@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "shared"), str(REPO / "deploy")]
 
 import httpx  # noqa: E402
+from measures import percentile  # noqa: E402
 
+from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
 from tests.harness.suite import LocalSuite, get_through_router  # noqa: E402
 
@@ -40,19 +42,6 @@ CONFIGS = {
     },
 }
 STABILIZATION = 10.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def login(suite: LocalSuite) -> httpx.Client:
-    api = httpx.Client(base_url=f"{suite.api_url}/api/v1", timeout=60)
-    credentials = {"email": f"bench-{uuid.uuid4().hex[:6]}@example.com", "password": "bench-password"}
-    api.post("/auth/register", json={**credentials, "full_name": "bench"}).raise_for_status()
-    api.headers["Authorization"] = "Bearer " + api.post("/auth/login", json=credentials).json()["access_token"]
-    return api
 
 
 def wait_scraped(suite: LocalSuite, app_id: str, timeout: float) -> None:
@@ -134,7 +123,7 @@ def run_config(name: str, trials: int, image: str, rate: int) -> dict[str, list[
     suite = LocalSuite(timings=CONFIGS[name], resync_seconds=15).start()
     samples: dict[str, list[float]] = {"out": [], "in": []}
     try:
-        api = login(suite)
+        api = register_and_login(suite.api_url, "bench")
         for number in range(1, trials + 1):
             scale_out, scale_in = trial(suite, api, image, rate, timeout)
             samples["out"].append(scale_out)

@@ -29,24 +29,12 @@ sys.path[:0] = [str(REPO), str(REPO / "shared"), str(REPO / "deploy")]
 import docker  # noqa: E402
 import httpx  # noqa: E402
 from crane_images import local_traefik_image  # noqa: E402
+from measures import percentile  # noqa: E402
 
+from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
 from tests.harness.procs import binary, free_port  # noqa: E402
 from tests.harness.suite import LocalSuite, get_through_router, wait_distinct_backends  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def login(suite: LocalSuite) -> httpx.Client:
-    api = httpx.Client(base_url=f"{suite.api_url}/api/v1", timeout=60)
-    credentials = {"email": f"bench-{uuid.uuid4().hex[:6]}@example.com", "password": "bench-password"}
-    api.post("/auth/register", json={**credentials, "full_name": "bench"}).raise_for_status()
-    api.headers["Authorization"] = "Bearer " + api.post("/auth/login", json=credentials).json()["access_token"]
-    return api
 
 
 def crane_deploy(suite: LocalSuite, api: httpx.Client, image: str) -> tuple[float, str]:
@@ -109,7 +97,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {"crane_deploy": [], "compose_up": [], "heal": []}
     suite = LocalSuite(resync_seconds=15).start()
     try:
-        api = login(suite)
+        api = register_and_login(suite.api_url, "bench")
         for trial in range(1, args.trials + 1):
             deploy_s, app_id = crane_deploy(suite, api, image)
             compose_s = compose_deploy(api, app_id, traefik_image)

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterator
 
 import docker
-import httpx
 import pytest
 
+from tests.harness.api import ApiClient, register_and_login
 from tests.harness.images import build_http_image, remove_image
 from tests.harness.suite import LocalSuite
 
@@ -49,34 +49,18 @@ def suite(docker_client) -> Iterator[LocalSuite]:
     print(f"suite {local.suite} logs in {local.workdir}")
 
 
-class Api(httpx.Client):
-    """An API client logged in as a fresh user."""
-
-    email: str
-
-
-def make_user(suite: LocalSuite, prefix: str = "user") -> Api:
-    client = Api(base_url=f"{suite.api_url}/api/v1", timeout=60)
-    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
-    password = "correct-horse-battery"
-    assert (
-        client.post("/auth/register", json={"email": email, "password": password, "full_name": prefix}).status_code
-        == 201
-    )
-    token = client.post("/auth/login", json={"email": email, "password": password}).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    client.email = email
-    return client
+def make_user(suite: LocalSuite, prefix: str = "user") -> ApiClient:
+    return register_and_login(suite.api_url, prefix)
 
 
 @pytest.fixture(scope="session")
-def admin(suite) -> Api:
+def admin(suite) -> ApiClient:
     """The first user registered in the suite, hence its admin."""
     return make_user(suite, "admin")
 
 
 @pytest.fixture
-def user(suite, admin) -> Iterator[Api]:
+def user(suite, admin) -> Iterator[ApiClient]:
     client = make_user(suite)
     yield client
     client.close()

@@ -19,6 +19,7 @@ import pytest
 
 from tests.harness.procs import REPO, free_port
 from tests.harness.suite import wait_distinct_backends
+from tests.samples import SCALING_INPUT
 
 pytestmark = pytest.mark.slow
 
@@ -97,20 +98,7 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     assert f"crane-app-{app['id']}" in groups, groups
     assert httpx.get(f"http://127.0.0.1:{demo['CRANE_ALERTMANAGER_PORT']}/-/ready").status_code == 200
     # The policy service (Rego in the suite's image) answers: ada registered first, so is admin.
-    scaling_input = {
-        "alert": "CraneHighLoad",
-        "metric": "rps",
-        "value": 30,
-        "target": 10,
-        "tolerance": 0.1,
-        "current": 2,
-        "min": 1,
-        "max": 10,
-        "since_last_scale_up": None,
-        "scale_up_cooldown": 3,
-        "recent_recommendations": [],
-    }
-    dry_run = api.post("/policies/dry-run", json={"input": scaling_input})
+    dry_run = api.post("/policies/dry-run", json={"input": SCALING_INPUT})
     assert dry_run.status_code == 200 and dry_run.json()["decision"]["desired"] == 6, dry_run.text
 
     client = docker.from_env()

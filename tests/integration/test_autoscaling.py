@@ -13,6 +13,7 @@ import httpx
 
 from tests.conftest import app_body
 from tests.integration.helpers import app_containers, running, wait_app, wait_gone
+from tests.samples import SCALING_INPUT
 
 
 def autoscaled_body(image: str, name: str, **autoscaling) -> dict:
@@ -176,21 +177,7 @@ def test_policies_api_for_admins(suite, admin, user):
     assert admin.get("/policies/broken").status_code == 404
     dry = admin.post(
         "/policies/dry-run",
-        json={
-            "input": {
-                "alert": "CraneHighLoad",
-                "metric": "rps",
-                "value": 30,
-                "target": 10,
-                "tolerance": 0.1,
-                "current": 2,
-                "min": 1,
-                "max": 10,
-                "since_last_scale_up": None,
-                "scale_up_cooldown": 3,
-                "recent_recommendations": [],
-            }
-        },
+        json={"input": SCALING_INPUT},
     )
     assert dry.status_code == 200 and dry.json()["decision"]["desired"] == 6
     extra = "package crane.extra\nlimit := 3\n"

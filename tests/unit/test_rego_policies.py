@@ -13,21 +13,10 @@ import pytest
 from crane_policy.engines import EmbeddedRego, OpaServer, PolicyError
 from crane_policy.policy_store import DEFAULTS_DIR, default_policies
 from crane_policy.sandbox import run_in_sandbox
+from tests.samples import SCALING_INPUT
 
 TEST_FILES = sorted(DEFAULTS_DIR.glob("*_test.rego"))
-BASE_INPUT = {
-    "alert": "CraneHighLoad",
-    "metric": "rps",
-    "value": 61,
-    "target": 20,
-    "tolerance": 0.1,
-    "current": 2,
-    "min": 1,
-    "max": 10,
-    "since_last_scale_up": None,
-    "scale_up_cooldown": 3,
-    "recent_recommendations": [],
-}
+BASE_INPUT = {**SCALING_INPUT, "value": 61, "target": 20}
 
 
 def rego_tests(path: Path) -> tuple[str, list[str]]:
