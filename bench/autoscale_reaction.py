@@ -12,6 +12,7 @@ at 1 replica. Prints every sample, p50/p95 per configuration, and the ratio of t
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from measures import percentile  # noqa: E402
 
 from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
-from tests.harness.suite import LocalSuite, get_through_router  # noqa: E402
+from tests.harness.suite import LocalSuite, get_through_router, wait_distinct_backends  # noqa: E402
 
 CONFIGS = {
     "crane": {},  # 1s scrape and evaluation, group_wait 1s, group_interval 1s
@@ -70,7 +71,8 @@ def trial(suite: LocalSuite, api: httpx.Client, image: str, rate: int, timeout: 
     try:
         wait_scraped(suite, app_id, timeout)
         host = f"{app_id}.localhost"
-        first = get_through_router(suite.http_port, host).text.strip()
+        # The replica that serves before the load (once Traefik routes to it at all).
+        (first,) = wait_distinct_backends(suite.http_port, host, 1, timeout=30)
         workers = 3
         load = subprocess.Popen(
             [
@@ -93,10 +95,11 @@ def trial(suite: LocalSuite, api: httpx.Client, image: str, rate: int, timeout: 
         try:
             while time.perf_counter() - started < timeout:
                 try:
-                    answer = get_through_router(suite.http_port, host, timeout=1).text.strip()
+                    response = get_through_router(suite.http_port, host, timeout=1)
+                    answer = response.text.strip() if response.status_code == 200 else first
                 except httpx.HTTPError:
                     answer = first
-                if answer and answer != first:
+                if answer != first:
                     scale_out = time.perf_counter() - started
                     break
                 time.sleep(0.05)
@@ -139,6 +142,8 @@ def run_config(name: str, trials: int, image: str, rate: int) -> dict[str, list[
 
 
 def main() -> None:
+    # A benchmark stopped with SIGTERM still removes what it started (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=5, help="trials with CRANE's timings")
     parser.add_argument("--default-trials", type=int, default=5, help="trials with the original timings")

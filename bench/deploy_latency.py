@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -87,6 +88,8 @@ def heal(suite: LocalSuite, app_id: str) -> float:
 
 
 def main() -> None:
+    # A benchmark stopped with SIGTERM still removes what it started (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=5)
     args = parser.parse_args()

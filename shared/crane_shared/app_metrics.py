@@ -52,3 +52,17 @@ def error_rate_query(suite: str, app_id: str, spec: AppSpec, window: str = RATE_
     total = f'sum(rate(traefik_service_requests_total{{service="{service}"}}[{window}]))'
     errors = f'sum(rate(traefik_service_requests_total{{service="{service}",code=~"5.."}}[{window}]))'
     return f"({errors} or on() vector(0)) / on() clamp_min({total}, 0.001)"
+
+
+def request_metrics(suite: str, app_id: str, spec: AppSpec, window: str = RATE_WINDOW) -> dict[str, str]:
+    """Recording-rule name -> PromQL for the app's requests/s, p95 latency and error ratio."""
+    service = traefik_service(suite, app_id, spec)
+    if service is None:
+        return {}
+    requests = f'traefik_service_requests_total{{service="{service}"}}'
+    buckets = f'traefik_service_request_duration_seconds_bucket{{service="{service}"}}'
+    return {
+        "crane:app_requests_per_second": f"sum(rate({requests}[{window}])) or on() vector(0)",
+        "crane:app_latency_p95_seconds": f"histogram_quantile(0.95, sum by (le) (rate({buckets}[{window}])))",
+        "crane:app_error_ratio": error_rate_query(suite, app_id, spec, window) or "vector(0)",
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -15,6 +16,8 @@ from crane_monitor_config.render import (
     render_rules,
 )
 from crane_shared.appspec import AppRecord, AppSpec
+from tests.conftest import app_body
+from tests.integration.helpers import wait_gone
 
 METRICS = ["rps", "latency_p95", "cpu", "memory"]
 
@@ -55,3 +58,27 @@ def test_prometheus_and_alertmanager_configs_pass_their_checkers(tmp_path, timin
     )
     checked = subprocess.run([tool("amtool"), "check-config", str(alertmanager)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_files_written_for_live_apps_pass_the_checkers(suite, user, http_image):
+    """promtool check config also checks every rule file the configuration loads."""
+    app_id = user.post("/apps?wait=true", json=app_body(http_image, "checked")).json()["id"]
+    rules = suite.monitoring_dir / "rules" / f"{app_id}.yml"
+    assert rules.exists() and (suite.monitoring_dir / "targets" / f"{app_id}.json").exists()
+    config = subprocess.run(
+        [tool("promtool"), "check", "config", str(suite.monitoring_dir / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert config.returncode == 0 and f"{app_id}.yml" in config.stdout + config.stderr, config.stdout + config.stderr
+    alertmanager = subprocess.run(
+        [tool("amtool"), "check-config", str(suite.monitoring_dir / "alertmanager.yml")], capture_output=True, text=True
+    )
+    assert alertmanager.returncode == 0, alertmanager.stdout + alertmanager.stderr
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)
+    deadline = time.monotonic() + 15
+    while rules.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not rules.exists(), "deleting the app must remove its rules"
+    assert not (suite.monitoring_dir / "targets" / f"{app_id}.json").exists()

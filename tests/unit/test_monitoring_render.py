@@ -27,7 +27,7 @@ def record(**autoscaling):
 
 
 def rules_by_name(document):
-    return {rule["alert"]: rule for rule in document["groups"][0]["rules"]}
+    return {rule.get("alert") or rule["record"]: rule for rule in document["groups"][0]["rules"]}
 
 
 def test_load_rules_follow_the_target_band_and_the_traefik_service():
@@ -37,6 +37,11 @@ def test_load_rules_follow_the_target_band_and_the_traefik_service():
     assert "< 8 and on()" in rules[LOW_LOAD]["expr"] and rules[LOW_LOAD]["expr"].endswith("> 2")  # min_scale
     assert rules[HIGH_LOAD]["labels"] == {"crane_app": "shop-3", "crane_suite": "crane", "crane_metric": "rps"}
     assert rules[REPLICAS_DOWN]["for"] == "10s"
+    for name in ("crane:app_requests_per_second", "crane:app_latency_p95_seconds", "crane:app_error_ratio"):
+        assert (
+            'service="crane-shop-3-web@docker"' in rules[name]["expr"]
+            and rules[name]["labels"]["crane_app"] == "shop-3"
+        )
 
 
 def test_other_metrics_and_disabled_autoscaling():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crane_shared.app_metrics import RATE_WINDOW, error_rate_query, metric_query
+from crane_shared.app_metrics import RATE_WINDOW, error_rate_query, metric_query, request_metrics
 from crane_shared.appspec import AppRecord
 
 HIGH_LOAD = "CraneHighLoad"
@@ -48,7 +48,11 @@ def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) 
     labels = {"crane_app": app_id, "crane_suite": suite}
     desired = f'max(crane_app_replicas{{app="{app_id}",kind="desired"}})'
     ready = f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
-    rules: list[dict[str, Any]] = []
+    # The app's request rate, p95 latency and error ratio as named series, from Traefik's metrics.
+    rules: list[dict[str, Any]] = [
+        {"record": name, "expr": query, "labels": labels}
+        for name, query in request_metrics(suite, app_id, spec, rate_window).items()
+    ]
     if scaling.enabled:
         value = metric_query(suite, app_id, spec, window=rate_window)
         target = scaling.target_value
