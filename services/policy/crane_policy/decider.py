@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from crane_shared import subjects as s
 from crane_shared.app_metrics import metric_query
-from crane_shared.appspec import AppRecord
+from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import AppRestartRequested, AppUpdated, PolicyDecision
 from crane_shared.store import AppStore
@@ -59,6 +59,12 @@ class Decider:
             self.memory.forget(app_id)
             return None
         scaling = record.spec.autoscaling
+        if alert in RESTART_ALERTS and record.status == AppStatus.FAILED:
+            # A crash loop or a missing image: replacing the replicas again would not help.
+            reason = f"no restart: the app has failed ({record.reason})"
+            return await self._record(
+                record, alert, None, {"action": "none", "desired": record.spec.replicas, "reason": reason}
+            )
         value = 0.0
         if alert in LOAD_ALERTS:
             if not scaling.enabled:
