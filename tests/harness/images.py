@@ -4,9 +4,7 @@ deploy/crane_images.py, which answers with its hostname so tests can tell replic
 from __future__ import annotations
 
 import docker
-from crane_images import HELLO_PORT, build_hello_image
-
-HTTP_PORT = HELLO_PORT
+from crane_images import build_hello_image
 
 
 def build_http_image(tag: str, labels: dict[str, str]) -> str:
