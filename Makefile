@@ -10,13 +10,14 @@ CRANE_HTTP_PORT ?= 80
 CRANE_DASHBOARD_PORT ?= 8080
 export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
-.PHONY: help deps docker system-packages compose test test-unit check lint docs up down logs ps bench clean
+.PHONY: help deps docker system-packages compose test fuzz test-unit check lint docs up down logs ps bench clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
 	@echo "make test    run all tests (unit, integration, end to end)"
 	@echo "make down    stop the suite and remove everything it created"
-	@echo "make bench   measure deploy and healing times (bench/)"
+	@echo "make fuzz    fuzz the API with schemathesis (1,000+ requests)"
+	@echo "make bench   measure deploy, healing and autoscaling times (bench/)"
 	@echo "make lint    ruff; make docs regenerates docs/events.md"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -44,6 +45,10 @@ check: $(VENV)/.installed
 	@echo "==> ruff and mypy (strict) on shared/ and the services"
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy -p crane_shared -p crane_api -p crane_deployer -p crane_monitor_config -p crane_alert_bridge -p crane_policy
+
+# Long property-based fuzzing of the API (at least 1,000 generated requests, random seed).
+fuzz: deps docker
+	CRANE_FUZZ_EXAMPLES=60 $(PY) -m pytest tests/integration/test_fuzz_api.py -s
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$"
+# An app id is a name, a dash and the suite-wide number (shop-7).
+APP_ID_PATTERN = r"^[a-z][a-z0-9-]{0,40}-[0-9]{1,12}$"
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
 RESERVED_SERVICE_NAMES = {"crane-router"}
 MAX_REPLICAS = 50
@@ -51,6 +53,9 @@ def container_port(value: int | str) -> int:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"not a port: {value!r}")
     return int(port_text)
+
+
+AppId = Annotated[str, Field(pattern=APP_ID_PATTERN, max_length=64)]
 
 
 class _Strict(BaseModel):
@@ -173,7 +178,7 @@ class Autoscaling(_Strict):
     enabled: bool = True
     metric: ScalingMetric = "rps"
     # Per replica; None takes DEFAULT_TARGETS[metric].
-    target: Annotated[float, Field(gt=0)] | None = None
+    target: Annotated[float, Field(ge=0.001, le=1e9)] | None = None
     tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
     scale_up_cooldown: Annotated[float, Field(ge=0, le=3600)] = 3.0
     scale_down_stabilization: Annotated[float, Field(ge=0, le=3600)] = 30.0

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import subjects as s
-from .appspec import AppSpec, utcnow
+from .appspec import AppId, AppSpec, utcnow
 
 
 class Event(BaseModel):
@@ -41,7 +41,7 @@ class AppCreated(_Payload):
     """Deploy a new app. ``app_id`` is set by the API; a direct publisher leaves it out and the
     deployer assigns one. ``owner`` is the email of the user the app belongs to."""
 
-    app_id: str | None = None
+    app_id: AppId | None = None
     owner: str | None = None
     spec: AppSpec
 
@@ -49,7 +49,7 @@ class AppCreated(_Payload):
 class AppUpdated(_Payload):
     """Change an app: a new spec, a new replica count, or start/stop. Absent fields stay."""
 
-    app_id: str
+    app_id: AppId
     spec: AppSpec | None = None
     replicas: int | None = Field(default=None, ge=0, le=50)
     desired_state: Literal["running", "stopped"] | None = None
@@ -58,19 +58,19 @@ class AppUpdated(_Payload):
 class AppDeleted(_Payload):
     """Delete an app: its containers, networks, volumes and state go."""
 
-    app_id: str
+    app_id: AppId
 
 
 class AppRestartRequested(_Payload):
     """Replace every replica of an app once (a rolling restart is not promised)."""
 
-    app_id: str
+    app_id: AppId
 
 
 class AppDeployed(_Payload):
     """All desired replicas of an app are running (and healthy, where a healthcheck is set)."""
 
-    app_id: str
+    app_id: AppId
     replicas: int
     url: str | None = None
 
@@ -78,7 +78,7 @@ class AppDeployed(_Payload):
 class AppScaled(_Payload):
     """A running app reached a new number of ready replicas."""
 
-    app_id: str
+    app_id: AppId
     previous_replicas: int
     replicas: int
 
@@ -86,26 +86,26 @@ class AppScaled(_Payload):
 class AppStopped(_Payload):
     """An app that was asked to stop has no replica left."""
 
-    app_id: str
+    app_id: AppId
 
 
 class AppFailed(_Payload):
     """The deployer could not run an app; ``reason`` is Docker's error (e.g. image not found)."""
 
-    app_id: str
+    app_id: AppId
     reason: str
 
 
 class AppRemoved(_Payload):
     """A deleted app has nothing left on the Engine or in the state."""
 
-    app_id: str
+    app_id: AppId
 
 
 class ContainerDied(_Payload):
     """A replica stopped without the deployer asking; it is replaced at once."""
 
-    app_id: str
+    app_id: AppId
     service: str
     container: str
     exit_code: int | None = None
@@ -126,7 +126,7 @@ class PolicyDecision(_Payload):
     """What the policy decided about an alert, with everything it looked at, so a person can
     follow why CRANE scaled (or did not)."""
 
-    app_id: str
+    app_id: AppId
     alert: str
     action: Literal["scale_up", "scale_down", "restart", "none"]
     reason: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
 from .appspec import AppRecord, utcnow
@@ -38,7 +38,7 @@ class AppStore:
     async def get(self, app_id: str) -> AppRecord | None:
         try:
             entry = await self.kv.get(APP_PREFIX + app_id)
-        except KeyNotFoundError:
+        except (KeyNotFoundError, InvalidKeyError):  # no such key, or no key could be named so
             return None
         return AppRecord.model_validate_json(entry.value) if entry.value else None
 
@@ -70,7 +70,7 @@ class AppStore:
         for _ in range(attempts):
             try:
                 entry = await self.kv.get(key)
-            except KeyNotFoundError:
+            except (KeyNotFoundError, InvalidKeyError):
                 return None
             if not entry.value:
                 return None

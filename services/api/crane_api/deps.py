@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from crane_shared.appspec import AppRecord
+from crane_shared.appspec import APP_ID_PATTERN, AppRecord
 from crane_shared.bus import Bus
 from crane_shared.store import AppStore
 
@@ -68,7 +68,10 @@ async def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-async def owned_app(app_id: str, user: CurrentUser, gateway: GatewayDep) -> AppRecord:
+AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, max_length=64, description="e.g. shop-7")]
+
+
+async def owned_app(app_id: AppId, user: CurrentUser, gateway: GatewayDep) -> AppRecord:
     """The app ``app_id`` if the user may see it; another user's app answers 404, like a missing one."""
     record = await gateway.apps.get(app_id)
     if record is None or not (user.is_admin or record.owner == user.email):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,11 +30,17 @@ def _explain(exc: Exception) -> str:
     return str(exc)
 
 
+PULL_RETRY_SECONDS = 60.0
+
+
 class Engine:
     def __init__(self, client: docker.DockerClient, naming: Naming) -> None:
         self.client = client
         self.api = client.api
         self.naming = naming
+        # image -> (when a pull failed, why): a missing image is not pulled again on every
+        # reconcile, so many failed apps cannot starve the others of the Engine.
+        self._failed_pulls: dict[str, tuple[float, str]] = {}
 
     @classmethod
     def from_env(cls, naming: Naming) -> Engine:
@@ -137,11 +144,17 @@ class Engine:
         return str(created["Id"])
 
     async def _pull(self, image: str) -> None:
+        failed = self._failed_pulls.get(image)
+        if failed and time.monotonic() - failed[0] < PULL_RETRY_SECONDS:
+            raise EngineError(failed[1])
         log.info("pulling %s", image)
         try:
             await self._call(self.client.images.pull, image)
         except DockerException as exc:
-            raise EngineError(f"image {image} not found locally and could not be pulled: {_explain(exc)}") from exc
+            reason = f"image {image} not found locally and could not be pulled: {_explain(exc)}"
+            self._failed_pulls[image] = (time.monotonic(), reason)
+            raise EngineError(reason) from exc
+        self._failed_pulls.pop(image, None)
 
     async def start(self, container_id: str, name: str) -> None:
         try:

@@ -68,6 +68,8 @@ async def legacy_webhook(request: Request, gateway: GatewayDep) -> dict[str, Any
     except (NatsTimeout, NoRespondersError):
         raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, "the alert-bridge did not answer") from None
     code = answer.pop("status", 502)
+    if code == 422:
+        raise HTTPException(code, [{"type": "value_error", "loc": ["body"], "msg": answer.get("detail", "invalid")}])
     if code != 200:
         raise HTTPException(code, answer.get("detail", "rejected"))
     return answer

@@ -88,5 +88,7 @@ async def delete_policy(name: PolicyName, admin: AdminUser, gateway: GatewayDep)
 async def dry_run(body: DryRun, admin: AdminUser, gateway: GatewayDep) -> dict[str, Any]:
     result = await _ask_policy(gateway, s.RPC_POLICY_EVALUATE, body.model_dump())
     if not result.get("ok"):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, result.get("error", "evaluation failed"))
+        field = "source" if body.source is not None else "input"
+        detail = [{"type": "value_error", "loc": ["body", field], "msg": result.get("error", "evaluation failed")}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail)
     return {"decision": result.get("decision")}
