@@ -15,7 +15,8 @@ from crane_shared.service import configure_logging, start_metrics_server
 from crane_shared.store import AppStore
 
 from .deps import Gateway
-from .routes import apps, auth, health, monitoring, policies
+from .login_limit import LoginLimiter
+from .routes import apps, auth, health, monitoring, policies, users
 from .security import Tokens, load_signing_key
 from .settings import ApiSettings
 from .users import UserStore
@@ -32,6 +33,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             apps=AppStore(await bus.kv(s.APPS_BUCKET)),
             users=UserStore(await bus.kv(s.USERS_BUCKET), config),
             tokens=Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes)),
+            logins=LoginLimiter(config, settings.login_max_failures, settings.login_window_seconds),
         )
         start_metrics_server(settings.metrics_port)
         yield
@@ -49,6 +51,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(apps.router)
     v1.include_router(monitoring.router)
     v1.include_router(policies.router)
+    v1.include_router(users.router)
     app.include_router(v1)
     app.include_router(health.router)  # /health as well, for load balancers and compose
     return app

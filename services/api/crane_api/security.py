@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -46,13 +47,16 @@ class Tokens:
 
     def issue(self, email: str) -> str:
         now = utcnow()
-        claims = {"sub": email, "iat": now, "exp": now + self._ttl, "jti": uuid.uuid4().hex}
+        # iat to the microsecond, so a revocation at time t rejects exactly the tokens issued before t.
+        claims = {"sub": email, "iat": now.timestamp(), "exp": now + self._ttl, "jti": uuid.uuid4().hex}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
-    def subject(self, token: str) -> str:
-        """The email a valid token was issued to; raises TokenError otherwise."""
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of a valid, unexpired token (sub, iat, exp, jti); raises TokenError otherwise."""
         try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+            claims: dict[str, Any] = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat", "jti"]}
+            )
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from None
-        return str(claims["sub"])
+        return claims

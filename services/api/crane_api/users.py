@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
@@ -16,6 +16,8 @@ class User(BaseModel):
     full_name: str
     role: Literal["user", "admin"] = "user"
     password_hash: str
+    # Tokens issued before this time (seconds since the epoch) are no longer accepted.
+    tokens_valid_after: float = 0.0
 
     @property
     def is_admin(self) -> bool:
@@ -49,6 +51,24 @@ class UserStore:
 
     async def save(self, user: User) -> None:
         await self.users.put(user_key(user.email), user.model_dump_json().encode())
+
+    async def delete(self, email: str) -> None:
+        await self.users.purge(user_key(email))
+
+    async def all(self) -> list[User]:
+        try:
+            keys = await self.users.keys()
+        except NoKeysError:
+            return []
+        found = []
+        for key in keys:
+            try:
+                entry = await self.users.get(key)
+            except KeyNotFoundError:
+                continue
+            if entry.value:
+                found.append(User.model_validate_json(entry.value))
+        return sorted(found, key=lambda u: u.email)
 
     async def claim_first_admin(self, email: str) -> bool:
         """True for exactly one caller in the suite's life: the first user to register."""

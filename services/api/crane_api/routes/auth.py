@@ -1,6 +1,9 @@
 """Registration, login and the current user."""
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..deps import CurrentUser, GatewayDep
 from ..schemas import Login, Token, UserCreate, UserPublic
@@ -23,12 +26,32 @@ async def register(body: UserCreate, gateway: GatewayDep) -> User:
     return user
 
 
-@router.post("/auth/login", response_model=Token)
+@router.post("/auth/login", response_model=Token, responses={429: {"description": "too many failed logins"}})
 async def login(body: Login, gateway: GatewayDep) -> Token:
+    wait = await gateway.logins.retry_after(body.email)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins for {body.email}; try again in {wait:.0f} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     user = await gateway.users.get(body.email)
     if user is None or not verify_password(user.password_hash, body.password):
+        await gateway.logins.failed(body.email)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong email or password")
+    await gateway.logins.succeeded(body.email)
     return Token(access_token=gateway.tokens.issue(user.email))
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    user: CurrentUser,
+    gateway: GatewayDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))],
+) -> None:
+    """Revoke the token this request carries (others of the user stay valid)."""
+    if credentials is not None:
+        await gateway.revoke(str(gateway.tokens.claims(credentials.credentials)["jti"]))
 
 
 @router.get("/users/me", response_model=UserPublic)
