@@ -1,0 +1,61 @@
+"""Malformed, oversized and wrong-typed messages on every subject CRANE consumes are
+dead-lettered with a reason, and every service keeps running."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import nats
+
+from crane_shared.events import MAX_EVENT_BYTES
+
+CONSUMED = ["app.created", "app.updated", "app.deleted", "app.restart_requested", "alert.firing", "alert.resolved"]
+BAD = {
+    "malformed": b"{this is not json",
+    "wrong-typed": json.dumps({"data": {"app_id": 12, "spec": "nope", "alertname": [], "fingerprint": {}}}).encode(),
+    "oversized": json.dumps({"data": {"padding": "x" * (MAX_EVENT_BYTES + 10)}}).encode(),
+    "not-an-object": b"[1, 2, 3]",
+}
+
+
+def test_every_consumed_subject_dead_letters_bad_messages(suite):
+    async def publish_all() -> dict[int, str]:
+        nc = await nats.connect(suite.nats_url)
+        js = nc.jetstream()
+        sent = {}
+        for subject in CONSUMED:
+            for kind, body in BAD.items():
+                ack = await js.publish(subject, body)
+                sent[ack.seq] = f"{subject}/{kind}"
+        await nc.close()
+        return sent
+
+    async def reasons(sent: dict[int, str]) -> dict[str, str]:
+        nc = await nats.connect(suite.nats_url)
+        js = nc.jetstream()
+        sub = await js.subscribe("event.rejected", ordered_consumer=True)
+        found: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(found) < len(sent):
+            try:
+                msg = await sub.next_msg(timeout=1)
+            except nats.errors.TimeoutError:
+                continue
+            event = json.loads(msg.data)
+            seq = int(event["id"].removeprefix("rejected-"))
+            if seq in sent:
+                found[sent[seq]] = event["data"]["reason"]
+        await nc.close()
+        return found
+
+    sent = asyncio.run(publish_all())
+    found = asyncio.run(reasons(sent))
+    missing = sorted(set(sent.values()) - set(found))
+    assert not missing, f"not dead-lettered: {missing}"
+    assert all(reason for reason in found.values())
+    assert "bytes" in found["app.created/oversized"] and "not JSON" in found["alert.firing/malformed"]
+    time.sleep(1)
+    dead = [name for name, proc in suite.procs.items() if not proc.running]
+    assert dead == [], f"services died: {dead}"
