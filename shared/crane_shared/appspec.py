@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$"
 # An app id is a name, a dash and the suite-wide number (shop-7).
@@ -173,9 +173,10 @@ DEFAULT_TARGETS: dict[str, float] = {"rps": 20.0, "latency_p95": 0.5, "cpu": 70.
 
 
 class Autoscaling(_Strict):
-    """How CRANE scales an app between min_scale and max_scale (the HPA's target-value rule)."""
+    """How CRANE scales an app between min_scale and max_scale (the HPA's target-value rule).
+    Off unless the app has an ``autoscaling`` block: an app asked for with 3 replicas keeps 3."""
 
-    enabled: bool = True
+    enabled: bool = False
     metric: ScalingMetric = "rps"
     # Per replica; None takes DEFAULT_TARGETS[metric].
     target: Annotated[float, Field(ge=0.001, le=1e9)] | None = None
@@ -196,6 +197,17 @@ class AppSpec(_Strict):
     min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
     max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 10
     replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _autoscaling_block_turns_it_on(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("autoscaling"), dict)
+            and "enabled" not in data["autoscaling"]
+        ):
+            data = {**data, "autoscaling": {**data["autoscaling"], "enabled": True}}
+        return data
 
     @field_validator("services")
     @classmethod

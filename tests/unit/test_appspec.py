@@ -84,3 +84,11 @@ def test_stop_and_restart_are_idempotent():
     assert apply_update(stopped.model_copy(deep=True), AppUpdated(app_id="shop-1", desired_state="stopped")) == stopped
     once = apply_restart(record(), "evt-1")
     assert apply_restart(once.model_copy(deep=True), "evt-1") == once
+
+
+def test_autoscaling_is_off_unless_the_app_asks_for_it():
+    assert not spec().autoscaling.enabled
+    assert spec(autoscaling={"target": 5}).autoscaling.enabled
+    assert not spec(autoscaling={"enabled": False, "target": 5}).autoscaling.enabled
+    again = AppSpec.model_validate(spec(autoscaling={"target": 5}).model_dump())
+    assert again.autoscaling.enabled and again.autoscaling.target == 5
