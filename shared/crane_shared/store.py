@@ -8,7 +8,9 @@ the deployer can change the same record without losing each other's writes.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
@@ -18,6 +20,36 @@ from .appspec import AppRecord, utcnow
 SEQUENCE_KEY = "seq.apps"
 APP_PREFIX = "app."
 CREATED_BY_PREFIX = "created-by."
+
+
+async def kv_items(kv: KeyValue, prefix: str = "") -> dict[str, bytes]:
+    """Every key of the bucket that starts with ``prefix``, with its value; keys deleted while
+    we read are skipped."""
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return {}
+    items = {}
+    for key in keys:
+        if not key.startswith(prefix):
+            continue
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:
+            continue
+        if entry.value:
+            items[key] = entry.value
+    return items
+
+
+async def firing_alerts(alerts: KeyValue) -> list[dict[str, Any]]:
+    """The alerts whose last known state (kept by the alert-bridge) is firing."""
+    states = {key: json.loads(value) for key, value in (await kv_items(alerts, "alert.")).items()}
+    return [
+        {"fingerprint": key.removeprefix("alert."), **state}
+        for key, state in states.items()
+        if state.get("status") == "firing"
+    ]
 
 
 def format_app_id(name: str, number: int) -> str:

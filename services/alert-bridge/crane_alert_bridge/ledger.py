@@ -4,9 +4,8 @@ event when it changes that state (compare-and-set, so concurrent retries race sa
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from .webhook import WebhookAlert, app_of, state_of
@@ -44,19 +43,3 @@ class AlertLedger:
         except KeyWrongLastSequenceError:
             return False
         return True
-
-    async def firing(self) -> list[dict[str, Any]]:
-        try:
-            keys = await self.kv.keys()
-        except NoKeysError:
-            return []
-        alerts = []
-        for key in keys:
-            try:
-                entry = await self.kv.get(key)
-            except KeyNotFoundError:
-                continue
-            value = json.loads(entry.value or b"{}")
-            if value.get("status") == "firing":
-                alerts.append({"fingerprint": key.removeprefix("alert."), **value})
-        return alerts

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
+
+from crane_shared.store import kv_items
 
 FIRST_ADMIN_KEY = "first-admin"
 
@@ -56,19 +58,8 @@ class UserStore:
         await self.users.purge(user_key(email))
 
     async def all(self) -> list[User]:
-        try:
-            keys = await self.users.keys()
-        except NoKeysError:
-            return []
-        found = []
-        for key in keys:
-            try:
-                entry = await self.users.get(key)
-            except KeyNotFoundError:
-                continue
-            if entry.value:
-                found.append(User.model_validate_json(entry.value))
-        return sorted(found, key=lambda u: u.email)
+        values = (await kv_items(self.users, "user.")).values()
+        return sorted((User.model_validate_json(v) for v in values), key=lambda u: u.email)
 
     async def claim_first_admin(self, email: str) -> bool:
         """True for exactly one caller in the suite's life: the first user to register."""

@@ -8,8 +8,10 @@ import re
 import time
 from pathlib import Path
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from crane_shared.store import kv_items
 
 DEFAULTS_DIR = Path(__file__).parent / "policies"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -34,17 +36,6 @@ class PolicyStore:
         """Every policy module, cached for a moment (evaluations run every second)."""
         if self._cached and time.monotonic() - self._cached[0] < self._cache_seconds:
             return self._cached[1]
-        try:
-            keys = await self.kv.keys()
-        except NoKeysError:
-            keys = []
-        modules = {}
-        for key in keys:
-            try:
-                entry = await self.kv.get(key)
-            except KeyNotFoundError:
-                continue
-            if entry.value:
-                modules[key] = entry.value.decode()
+        modules = {key: value.decode() for key, value in (await kv_items(self.kv)).items()}
         self._cached = (time.monotonic(), modules)
         return modules

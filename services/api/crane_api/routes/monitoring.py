@@ -9,9 +9,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.security.utils import get_authorization_scheme_param
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 
 from crane_shared import subjects as s
+from crane_shared.store import firing_alerts
 
 from ..deps import CurrentUser, GatewayDep, OwnedApp
 
@@ -19,25 +20,14 @@ router = APIRouter(tags=["monitoring"])
 
 
 @router.get("/alerts")
-async def firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[dict[str, Any]]:
+async def list_firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[dict[str, Any]]:
     """Alerts firing now, for the caller's apps (an admin sees all)."""
-    kv = await gateway.bus.kv(s.ALERTS_BUCKET)
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
-    alerts = []
-    for key in keys:
-        try:
-            value = json.loads((await kv.get(key)).value or b"{}")
-        except KeyNotFoundError:
-            continue
-        if value.get("status") != "firing":
-            continue
-        record = await gateway.apps.get(value.get("app_id") or "") if value.get("app_id") else None
+    visible = []
+    for alert in await firing_alerts(await gateway.bus.kv(s.ALERTS_BUCKET)):
+        record = await gateway.apps.get(alert["app_id"]) if alert.get("app_id") else None
         if user.is_admin or (record is not None and record.owner == user.email):
-            alerts.append({"fingerprint": key.removeprefix("alert."), **value})
-    return sorted(alerts, key=lambda a: a.get("starts_at", ""))
+            visible.append(alert)
+    return sorted(visible, key=lambda a: a.get("starts_at", ""))
 
 
 @router.get("/apps/{app_id}/decisions", tags=["apps"])
