@@ -190,6 +190,10 @@ class LocalSuite:
             volume.remove(force=True)
         client.close()
 
+    def stopped_processes(self) -> list[str]:
+        """Processes of the suite that are no longer running (none, unless one crashed)."""
+        return [name for name, proc in self.procs.items() if not proc.running]
+
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{proc.log_tail()}" for name, proc in self.procs.items())
 

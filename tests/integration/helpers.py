@@ -53,3 +53,37 @@ def app_objects(client: docker.DockerClient, suite: str, app_id: str) -> dict[st
         "networks": client.networks.list(filters=filters),
         "volumes": client.volumes.list(filters=filters),
     }
+
+
+def webhook(app_id: str, alertname: str, fingerprint: str, status: str = "firing") -> dict:
+    """An Alertmanager webhook (v4) carrying one alert about ``app_id``."""
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "crane-alert-bridge",
+        "groupKey": f'{{}}:{{alertname="{alertname}"}}',
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": alertname, "crane_app": app_id},
+                "annotations": {},
+                "startsAt": "2026-11-22T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
+def settled_restarts(api: httpx.Client, app_id: str, timeout: float = 20, settle: float = 2) -> list[dict]:
+    """The policy's restart decisions about the app: waits for the first, then a little more,
+    so a second one (which would be a double action) has time to show."""
+
+    def restarts() -> list[dict]:
+        return [d for d in api.get(f"/apps/{app_id}/decisions").json() if d["action"] == "restart"]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not restarts():
+        time.sleep(0.3)
+    time.sleep(settle)
+    return restarts()

@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.conftest import app_body
-from tests.integration.helpers import running, wait_app, wait_gone
-from tests.integration.test_autoscaling import webhook
+from tests.integration.helpers import running, settled_restarts, wait_app, wait_gone, webhook
 
 
 def test_alert_storm_acts_once_per_alert_and_nothing_dies(suite, user, http_image):
@@ -38,15 +37,9 @@ def test_alert_storm_acts_once_per_alert_and_nothing_dies(suite, user, http_imag
     assert sum(a["published"] for a in answers) == 91  # one event per alert
     assert sum(a["duplicates"] for a in answers) == 909
 
-    deadline = time.monotonic() + 20
-    restarts: list = []
-    while time.monotonic() < deadline and not restarts:
-        restarts = [d for d in user.get(f"/apps/{app_id}/decisions").json() if d["action"] == "restart"]
-        time.sleep(0.3)
-    time.sleep(2)
-    restarts = [d for d in user.get(f"/apps/{app_id}/decisions").json() if d["action"] == "restart"]
+    restarts = settled_restarts(user, app_id)
     assert len(restarts) == 1, restarts
-    dead = [name for name, proc in suite.procs.items() if not proc.running]
+    dead = suite.stopped_processes()
     assert dead == [], f"services died: {dead}"
     wait_app(user, app_id, running(1))
     user.delete(f"/apps/{app_id}")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 
 from tests.conftest import app_body
-from tests.integration.helpers import app_containers, running, wait_app, wait_gone
+from tests.integration.helpers import app_containers, running, settled_restarts, wait_app, wait_gone, webhook
 from tests.samples import SCALING_INPUT
 
 
@@ -26,25 +26,6 @@ def autoscaled_body(image: str, name: str, **autoscaling) -> dict:
         **autoscaling,
     }
     return body
-
-
-def webhook(app_id: str, alertname: str, fingerprint: str, status: str = "firing") -> dict:
-    return {
-        "version": "4",
-        "status": status,
-        "receiver": "crane-alert-bridge",
-        "groupKey": f'{{}}:{{alertname="{alertname}"}}',
-        "alerts": [
-            {
-                "status": status,
-                "labels": {"alertname": alertname, "crane_app": app_id},
-                "annotations": {},
-                "startsAt": "2026-11-22T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": fingerprint,
-            }
-        ],
-    }
 
 
 def test_load_scales_out_then_in_never_past_the_bounds(suite, user, http_image):
@@ -117,13 +98,7 @@ def test_webhook_needs_the_token_validates_and_acts_once_on_repeats(suite, user,
     assert httpx.post(bridge, json={"version": "4"}, headers={"Authorization": f"Bearer {token}"}).status_code == 422
     answers = [httpx.post(bridge, json=body, headers={"Authorization": f"Bearer {token}"}).json() for _ in range(10)]
     assert sum(a["published"] for a in answers) == 1 and sum(a["duplicates"] for a in answers) == 9
-    deadline = time.monotonic() + 20
-    restarts: list = []
-    while time.monotonic() < deadline and not restarts:
-        restarts = [d for d in user.get(f"/apps/{app_id}/decisions").json() if d["action"] == "restart"]
-        time.sleep(0.3)
-    time.sleep(2)
-    restarts = [d for d in user.get(f"/apps/{app_id}/decisions").json() if d["action"] == "restart"]
+    restarts = settled_restarts(user, app_id)
     assert len(restarts) == 1, restarts
     wait_app(user, app_id, running(1))
     user.delete(f"/apps/{app_id}")

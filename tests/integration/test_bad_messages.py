@@ -57,5 +57,5 @@ def test_every_consumed_subject_dead_letters_bad_messages(suite):
     assert all(reason for reason in found.values())
     assert "bytes" in found["app.created/oversized"] and "not JSON" in found["alert.firing/malformed"]
     time.sleep(1)
-    dead = [name for name, proc in suite.procs.items() if not proc.running]
+    dead = suite.stopped_processes()
     assert dead == [], f"services died: {dead}"

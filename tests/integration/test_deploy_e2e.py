@@ -159,7 +159,7 @@ def test_invalid_bus_message_is_dead_lettered_and_no_service_dies(suite):
     assert "data.spec.services.0.image" in event["data"]["reason"]
     assert "data.spec.services.0.image" in reason
     time.sleep(1)
-    dead = [name for name, proc in suite.procs.items() if not proc.running]
+    dead = suite.stopped_processes()
     assert dead == [], f"services died: {dead}\n{suite.logs()}"
 
 
