@@ -7,6 +7,7 @@ API, the deployer and direct NATS publishers all get the same answers and the sa
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -55,6 +56,35 @@ def container_port(value: int | str) -> int:
     return int(port_text)
 
 
+_VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_HOST_PATH = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+/?$|^/$")
+
+
+@dataclass(frozen=True)
+class Volume:
+    source: str  # a named volume, or an absolute host path
+    target: str
+    mode: str  # "rw" or "ro"
+
+    @property
+    def is_host_path(self) -> bool:
+        return self.source.startswith("/")
+
+
+def parse_volume(value: str) -> Volume:
+    """A Compose short volume ("data:/var/lib/x", "/srv/shared:/data:ro")."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or not parts[1].startswith("/") or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise ValueError(f"volume {value!r} must be NAME:/path[:ro] or /host/path:/path[:ro]")
+    source = parts[0]
+    if source.startswith("/"):
+        if not _HOST_PATH.match(source) or "/../" in source + "/" or "/./" in source + "/":
+            raise ValueError(f"volume {value!r}: {source!r} is not a plain absolute path")
+    elif not _VOLUME_NAME.match(source):
+        raise ValueError(f"volume {value!r}: {source!r} is not a volume name (a-z, 0-9, _ . -)")
+    return Volume(source=source.rstrip("/") or "/", target=parts[1], mode=parts[2] if len(parts) == 3 else "rw")
+
+
 AppId = Annotated[str, Field(pattern=APP_ID_PATTERN, max_length=64)]
 
 
@@ -100,6 +130,13 @@ class ServiceSpec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     healthcheck: HealthCheck | None = None
     resources: Resources | None = None
+    # Privileges a service may ask for. The shape is checked here; whether they are allowed is
+    # decided by the admission policy (Rego), which refuses all of them by default.
+    privileged: bool = False
+    network_mode: Literal["bridge", "host"] | None = None
+    pid: Literal["host"] | None = None
+    ipc: Literal["host", "private", "shareable"] | None = None
+    cap_add: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]] = Field(default_factory=list, max_length=40)
 
     @field_validator("name")
     @classmethod
@@ -149,14 +186,15 @@ class ServiceSpec(_Strict):
 
     @field_validator("volumes")
     @classmethod
-    def _named_volumes_only(cls, value: list[str]) -> list[str]:
+    def _valid_volumes(cls, value: list[str]) -> list[str]:
         for item in value:
-            source, sep, target = item.partition(":")
-            if not sep or not target.startswith("/"):
-                raise ValueError(f"volume {item!r} must be NAME:/path[:ro]")
-            if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", source):
-                raise ValueError(f"volume {item!r}: only named volumes, no host paths")
+            parse_volume(item)
         return value
+
+    @property
+    def host_paths(self) -> list[str]:
+        """The host directories this service mounts (each needs the admission policy's consent)."""
+        return [v.source for v in map(parse_volume, self.volumes) if v.is_host_path]
 
     @property
     def routed_port(self) -> int | None:

@@ -18,6 +18,9 @@ class CommonSettings(BaseSettings):
     metrics_port: int = 9100
     # Window of rate() in the scaling queries: several scrape intervals (CRANE scrapes every 0.5 s).
     rate_window: str = "4s"
+    # Applied to every replica whose spec sets no resources (and counted so against quotas).
+    default_cpus: float = 0.5
+    default_memory: str = "256m"
 
     def app_url(self, app_id: str) -> str:
         port = "" if self.http_port == 80 else f":{self.http_port}"

@@ -36,6 +36,7 @@ RPC_APP_LOGS = "rpc.app.logs"
 RPC_APP_STATS = "rpc.app.stats"
 RPC_POLICY_CHECK = "rpc.policy.check"
 RPC_POLICY_EVALUATE = "rpc.policy.evaluate"
+RPC_POLICY_ADMIT = "rpc.policy.admit"
 RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"

@@ -43,7 +43,7 @@ def test_bad_input_answers_422_naming_the_field(user):
         ("/apps", {"name": "ok", "services": [{"name": "w"}]}, "image"),
         ("/apps", {"name": "Bad Name", "services": [{"name": "w", "image": "i"}]}, "name"),
         ("/apps", {"name": "ok", "replicas": 99, "services": [{"name": "w", "image": "i"}]}, "replicas"),
-        ("/apps", {"name": "ok", "services": [{"name": "w", "image": "i", "privileged": True}]}, "privileged"),
+        ("/apps", {"name": "ok", "services": [{"name": "w", "image": "i", "pid": "container"}]}, "pid"),
     ]
     for path, body, field in cases:
         response = user.post(path, json=body)
@@ -89,11 +89,11 @@ def test_compose_yaml_creates_an_app(suite, user, http_image):
     assert len(suite.wait_distinct_backends(f"{app['id']}.localhost", 2)) == 2
     refused = user.post(
         "/apps",
-        content="name: y\nservices:\n  w: {image: i, network_mode: host}\n",
+        content="name: y\nservices:\n  w: {image: i, devices: [/dev/mem]}\n",
         headers={"Content-Type": "application/yaml"},
     )
     assert refused.status_code == 422
-    assert refused.json()["detail"][0]["loc"] == ["body", "services", "w", "network_mode"]
+    assert refused.json()["detail"][0]["loc"] == ["body", "services", "w", "devices"]
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
 

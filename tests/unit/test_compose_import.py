@@ -36,7 +36,8 @@ def test_deploy_replicas_is_used_when_x_crane_says_nothing():
 @pytest.mark.parametrize(
     ("text", "path"),
     [
-        ("name: a\nservices:\n  w: {image: i, privileged: true}\n", ("services", "w", "privileged")),
+        ("name: a\nservices:\n  w: {image: i, network_mode: 'container:x'}\n", ("services", "w", "network_mode")),
+        ("name: a\nservices:\n  w: {image: i, devices: ['/dev/mem']}\n", ("services", "w", "devices")),
         ("name: a\nservices:\n  w: {image: i}\nnetworks: {x: {}}\n", ("networks",)),
         ("name: a\nservices:\n  w: {image: i, deploy: {mode: global}}\n", ("services", "w", "deploy", "mode")),
         ("name: a\nservices:\n  w: {image: 3, ports: [notaport]}\n", ("services", "w", "ports")),
@@ -62,3 +63,10 @@ def test_autoscaling_settings_come_from_x_crane():
     with pytest.raises(ComposeError) as error:
         parse_compose("name: a\nx-crane: {autoscaling: {metric: vibes}}\nservices:\n  w: {image: i}\n")
     assert ("x-crane", "autoscaling", "metric") in [loc for loc, _ in error.value.problems]
+
+
+def test_privileges_are_read_for_the_admission_policy_to_judge():
+    text = "name: a\nservices:\n  w: {image: i, privileged: true, pid: host, cap_add: [NET_ADMIN], volumes: ['/srv:/s:ro']}\n"
+    service = parse_compose(text).services[0]
+    assert service.privileged and service.pid == "host" and service.cap_add == ["NET_ADMIN"]
+    assert service.host_paths == ["/srv"]

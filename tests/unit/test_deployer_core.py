@@ -42,6 +42,19 @@ def test_replica_spec_has_labels_limits_router_and_least_privilege():
     assert worker.volumes == {"suite1-shop-4-data": {"bind": "/d", "mode": "rw"}}
 
 
+def test_granted_privileges_reach_the_replica_and_the_export():
+    """What the admission policy allowed (here: a host path and a capability) is applied as is."""
+    record = app(
+        services=[{"name": "web", "image": "w", "cap_add": ["NET_RAW"], "volumes": ["/srv/shared:/s:ro", "d:/d"]}]
+    )
+    web = replica_spec(record, record.spec.services[0], 0, NAMING, LIMITS)
+    assert web.cap_add == ["NET_RAW"] and "NET_RAW" not in web.cap_drop and not web.privileged
+    assert web.volumes == {"/srv/shared": {"bind": "/s", "mode": "ro"}, "suite1-shop-4-d": {"bind": "/d", "mode": "rw"}}
+    assert web.named_volumes == ["suite1-shop-4-d"]
+    document = yaml.safe_load(render_compose(record, LIMITS))
+    assert document["services"]["web"]["cap_add"] == ["NET_RAW"] and document["volumes"] == {"d": {}}
+
+
 def test_spec_hash_changes_with_the_service_or_a_restart_only():
     record = app()
     before = desired_slots(record)

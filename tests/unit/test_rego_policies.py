@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crane_policy.engines import EmbeddedRego, OpaServer, PolicyError
+from crane_policy.engines import EmbeddedRego, OpaServer, PolicyError, autoscale_decision
 from crane_policy.policy_store import DEFAULTS_DIR, default_policies
 from crane_policy.sandbox import run_in_sandbox
 from tests.samples import SCALING_INPUT
@@ -45,7 +45,7 @@ def test_a_broken_rego_test_is_reported():
 
 
 def test_embedded_decision():
-    decision = asyncio.run(EmbeddedRego(default_policies()).decide(BASE_INPUT))
+    decision = asyncio.run(autoscale_decision(EmbeddedRego(default_policies()), BASE_INPUT))
     assert decision["action"] == "scale_up" and decision["desired"] == 7 and "ceil(2 x 61 / 20)" in decision["reason"]
 
 
@@ -58,12 +58,12 @@ def test_opa_server_adapter_speaks_the_data_api():
         return httpx.Response(200, json={"result": {"action": "scale_up", "desired": 4, "reason": "opa"}})
 
     engine = OpaServer("http://opa:8181", transport=httpx.MockTransport(handler))
-    decision = asyncio.run(engine.decide(BASE_INPUT))
+    decision = asyncio.run(autoscale_decision(engine, BASE_INPUT))
     assert seen["path"] == "/v1/data/crane/autoscale/decision" and b'"input"' in seen["body"]
     assert decision["desired"] == 4
     empty = OpaServer("http://opa:8181", transport=httpx.MockTransport(lambda r: httpx.Response(200, json={})))
     with pytest.raises(PolicyError, match="no decision"):
-        asyncio.run(empty.decide(BASE_INPUT))
+        asyncio.run(autoscale_decision(empty, BASE_INPUT))
 
 
 def test_sandbox_reports_compiler_errors_and_survives_engine_crashes():

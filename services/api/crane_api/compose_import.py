@@ -18,8 +18,10 @@ TOP_LEVEL_KEYS = {"version", "name", "services", "volumes", "x-crane"}
 APP_SETTINGS = {"name", "replicas", "min_scale", "max_scale", "autoscaling"}
 SERVICE_KEYS = {
     "image", "command", "environment", "ports", "expose", "volumes", "labels", "healthcheck", "deploy", "x-crane",
-    "security_opt", "cap_drop",
+    "security_opt", "cap_drop", "cap_add", "privileged", "network_mode", "pid", "ipc",
 }  # fmt: skip
+# Passed to the spec as they are; the admission policy decides whether they are allowed.
+PRIVILEGE_KEYS = ("cap_add", "privileged", "network_mode", "pid", "ipc")
 # What CRANE adds to every export and sets up again itself on import.
 ROUTER_SERVICE = "crane-router"
 MANAGED_LABEL_PREFIXES = ("traefik.", "crane.", "com.docker.")
@@ -58,7 +60,7 @@ def _service(
 ) -> tuple[dict[str, Any], int | None]:
     _unknown(body, SERVICE_KEYS, loc, problems)
     service: dict[str, Any] = {"name": name}
-    for key in ("image", "command", "environment", "ports", "expose", "volumes"):
+    for key in ("image", "command", "environment", "ports", "expose", "volumes", *PRIVILEGE_KEYS):
         if key in body:
             service[key] = body[key]
     if "labels" in body:

@@ -13,11 +13,11 @@ from crane_shared import subjects as s
 from crane_shared.appspec import APP_ID_PATTERN, AppRecord
 from crane_shared.bus import Bus
 from crane_shared.store import AppStore
+from crane_shared.users import User, UserStore
 
 from .login_limit import LoginLimiter
 from .security import TokenError, Tokens
 from .settings import ApiSettings
-from .users import User, UserStore
 
 
 @dataclass

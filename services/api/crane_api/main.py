@@ -13,13 +13,13 @@ from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.service import configure_logging, start_metrics_server
 from crane_shared.store import AppStore
+from crane_shared.users import UserStore
 
 from .deps import Gateway
 from .login_limit import LoginLimiter
 from .routes import apps, auth, health, monitoring, policies, users
 from .security import Tokens, load_signing_key
 from .settings import ApiSettings
-from .users import UserStore
 
 
 def create_app(settings: ApiSettings) -> FastAPI:

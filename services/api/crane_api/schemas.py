@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from crane_shared.appspec import MAX_REPLICAS, AppRecord, AppSpec, AppStatus
+from crane_shared.users import Quota
 
 
 class _Strict(BaseModel):
@@ -24,6 +25,7 @@ class UserPublic(BaseModel):
     email: str
     full_name: str
     role: str
+    quota: Quota | None = None
 
 
 class Login(_Strict):

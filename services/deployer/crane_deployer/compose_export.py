@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from crane_shared.appspec import AppRecord, ServiceSpec, container_port
+from crane_shared.appspec import AppRecord, ServiceSpec, container_port, parse_volume
 
 from .container_spec import DROPPED_CAPABILITIES, Limits
 
@@ -78,7 +78,15 @@ def _service(record: AppRecord, service: ServiceSpec, limits: Limits) -> dict[st
         },
     }
     out["security_opt"] = ["no-new-privileges:true"]
-    out["cap_drop"] = list(DROPPED_CAPABILITIES)
+    out["cap_drop"] = [c for c in DROPPED_CAPABILITIES if c not in service.cap_add]
+    # Privileges the admission policy allowed travel with the app, exactly as they were granted.
+    if service.cap_add:
+        out["cap_add"] = list(service.cap_add)
+    if service.privileged:
+        out["privileged"] = True
+    for key in ("network_mode", "pid", "ipc"):
+        if getattr(service, key):
+            out[key] = getattr(service, key)
     return out
 
 
@@ -111,7 +119,9 @@ def render_compose(record: AppRecord, limits: Limits) -> str:
         "autoscaling": record.spec.autoscaling.model_dump(exclude_none=True),
     }
     document: dict[str, Any] = {"name": record.id, "x-crane": crane, "services": services}
-    volumes = sorted({v.partition(":")[0] for s in record.spec.services for v in s.volumes})
+    volumes = sorted(
+        {v.source for s in record.spec.services for v in map(parse_volume, s.volumes) if not v.is_host_path}
+    )
     if volumes:
         document["volumes"] = {v: {} for v in volumes}
     header = f"# {record.id}: exported by CRANE. Run with: docker compose up -d\n"

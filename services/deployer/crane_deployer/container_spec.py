@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crane_shared.appspec import AppRecord, ServiceSpec, parse_duration, parse_memory
+from crane_shared.appspec import AppRecord, ServiceSpec, parse_duration, parse_memory, parse_volume
 
 from .naming import LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 
@@ -37,13 +37,23 @@ class ReplicaSpec:
     network: str
     aliases: list[str]
     extra_networks: list[str]
-    volumes: dict[str, dict[str, str]]
+    volumes: dict[str, dict[str, str]]  # named volume or host path -> {"bind", "mode"}
     nano_cpus: int
     mem_limit: int
     pids_limit: int
     healthcheck: dict[str, Any] | None
     security_opt: list[str] = field(default_factory=lambda: ["no-new-privileges:true"])
     cap_drop: list[str] = field(default_factory=lambda: list(DROPPED_CAPABILITIES))
+    # Only set when the admission policy allowed the spec to ask for them.
+    cap_add: list[str] = field(default_factory=list)
+    privileged: bool = False
+    host_network: bool = False
+    pid_mode: str | None = None
+    ipc_mode: str | None = None
+
+    @property
+    def named_volumes(self) -> list[str]:
+        return [name for name in self.volumes if not name.startswith("/")]
 
 
 def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
@@ -93,10 +103,9 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
     cpus = resources.cpus if resources and resources.cpus else limits.cpus
     memory = resources.memory if resources and resources.memory else limits.memory
     volumes = {}
-    for entry in service.volumes:
-        source, _, rest = entry.partition(":")
-        target, _, mode = rest.partition(":")
-        volumes[naming.volume(record.id, source)] = {"bind": target, "mode": mode or "rw"}
+    for volume in map(parse_volume, service.volumes):
+        source = volume.source if volume.is_host_path else naming.volume(record.id, volume.source)
+        volumes[source] = {"bind": volume.target, "mode": volume.mode}
     return ReplicaSpec(
         name=naming.container(record.id, service.name, index),
         image=service.image,
@@ -111,4 +120,10 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         mem_limit=parse_memory(memory),
         pids_limit=limits.pids,
         healthcheck=healthcheck_config(service),
+        cap_add=list(service.cap_add),
+        cap_drop=[c for c in DROPPED_CAPABILITIES if c not in service.cap_add],
+        privileged=service.privileged,
+        host_network=service.network_mode == "host",
+        pid_mode=service.pid,
+        ipc_mode=service.ipc,
     )

@@ -122,11 +122,19 @@ class Engine:
             pids_limit=spec.pids_limit,
             security_opt=spec.security_opt,
             cap_drop=spec.cap_drop,
-            network_mode=spec.network,
+            cap_add=spec.cap_add or None,
+            privileged=spec.privileged,
+            pid_mode=spec.pid_mode,
+            ipc_mode=spec.ipc_mode,
+            network_mode="host" if spec.host_network else spec.network,
             init=False,
         )
-        networking = self.api.create_networking_config(
-            {spec.network: self.api.create_endpoint_config(aliases=spec.aliases)}
+        networking = (
+            None
+            if spec.host_network
+            else self.api.create_networking_config(
+                {spec.network: self.api.create_endpoint_config(aliases=spec.aliases)}
+            )
         )
         created = self.api.create_container(
             spec.image,
@@ -139,7 +147,7 @@ class Engine:
             healthcheck=spec.healthcheck,
             detach=True,
         )
-        for network in spec.extra_networks:
+        for network in [] if spec.host_network else spec.extra_networks:
             self.api.connect_container_to_network(created["Id"], network)
         return str(created["Id"])
 
@@ -185,7 +193,7 @@ class Engine:
                 await self._call(self.api.remove_volume, volume["Name"], force=True)
 
     async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:
-        for name in spec.volumes:
+        for name in spec.named_volumes:
             await self._call(self.api.create_volume, name=name, labels=labels)
 
     # --- logs and stats ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from crane_shared import subjects as s
-from crane_shared.appspec import AppRecord, AppStatus
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 from crane_shared.bus import Bus, Handler
 from crane_shared.events import AppCreated, AppDeleted, AppRestartRequested, AppUpdated, Event, InvalidEvent
 from crane_shared.intents import apply_restart, apply_update
@@ -47,6 +47,7 @@ class IntentHandlers:
         if allocated:
             if payload.app_id:
                 raise InvalidEvent("data.app_id: CRANE assigns app ids; leave it out when publishing app.created")
+            await self.admit(payload.owner or "unowned", payload.spec)
             record = AppRecord(id=app_id, owner=payload.owner or "unowned", spec=payload.spec)
             await self.store.insert(record)
             log.info("registered %s for %s (published directly)", app_id, record.owner)
@@ -77,6 +78,16 @@ class IntentHandlers:
         # The reconciler removes it, in turn with any other work on the same app.
         await self.store.mutate(payload.app_id, deleting)
         self.mark(payload.app_id)
+
+    async def admit(self, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
+        """The admission policy's consent for a spec that did not come through the API (which
+        asks itself); a refusal dead-letters the event with the policy's reasons."""
+        body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
+        verdict = await self.bus.request(s.RPC_POLICY_ADMIT, body, timeout=15)  # no answer: retried
+        if "error" in verdict:
+            raise RuntimeError(f"the admission check failed: {verdict['error']}")
+        if not verdict.get("allowed"):
+            raise InvalidEvent("refused by the admission policy: " + "; ".join(verdict.get("reasons", [])))
 
     async def _require(self, app_id: str) -> None:
         if await self.store.get(app_id) is None:

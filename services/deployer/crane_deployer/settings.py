@@ -6,9 +6,6 @@ from .container_spec import Limits
 
 
 class DeployerSettings(CommonSettings):
-    # Applied to every replica whose spec sets no resources.
-    default_cpus: float = 0.5
-    default_memory: str = "256m"
     default_pids: int = 256
     # Full reconcile of every app (drift, and what was missed while the deployer was down).
     resync_seconds: float = 15.0

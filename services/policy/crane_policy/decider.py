@@ -20,7 +20,7 @@ from crane_shared.bus import Bus
 from crane_shared.events import AppRestartRequested, AppUpdated, PolicyDecision
 from crane_shared.store import AppStore
 
-from .engines import PolicyEngine, PolicyError
+from .engines import PolicyEngine, PolicyError, autoscale_decision
 from .prometheus import Prometheus, PrometheusError
 from .scaling_memory import ScalingMemory
 
@@ -90,7 +90,7 @@ class Decider:
         policy_input = self.memory.policy_input(record, alert, value)
         engine = await self.engine()
         try:
-            decision = await engine.decide(policy_input)
+            decision = await autoscale_decision(engine, policy_input)
         except PolicyError as exc:
             decision = {"action": "none", "desired": record.spec.replicas, "reason": f"policy error: {exc}"}
         self.memory.remember(app_id, decision)

@@ -1,6 +1,7 @@
 """Where Rego policies are evaluated: embedded (regopy, rego-cpp in process) by default, or an
-OPA server through its REST Data API when CRANE_OPA_URL is set. Both answer the same query,
-data.crane.autoscale.decision, for the same input."""
+OPA server through its REST Data API when CRANE_OPA_URL is set. Both answer the same queries
+(data.crane.autoscale.decision, data.crane.admission.decision, data.crane.scan.decision) for the
+same input."""
 
 from __future__ import annotations
 
@@ -20,7 +21,24 @@ class PolicyError(RuntimeError):
 class PolicyEngine(Protocol):
     name: str
 
-    async def decide(self, policy_input: dict[str, Any]) -> dict[str, Any]: ...
+    async def query(self, path: str, policy_input: dict[str, Any]) -> Any:
+        """The value of data.<path> ("crane/admission/decision") for ``policy_input``."""
+        ...
+
+
+async def autoscale_decision(engine: PolicyEngine, policy_input: dict[str, Any]) -> dict[str, Any]:
+    decision = await engine.query(PACKAGE_PATH + "/decision", policy_input)
+    if not isinstance(decision, dict) or "action" not in decision:
+        raise PolicyError(f"{DECISION_QUERY} must be an object with an action, got {decision!r}")
+    return decision
+
+
+async def verdict(engine: PolicyEngine, package: str, policy_input: dict[str, Any]) -> dict[str, Any]:
+    """{"allowed": bool, "reasons": [...]} from data.<package>.decision (admission, scan)."""
+    decision = await engine.query(f"{package}/decision", policy_input)
+    if not isinstance(decision, dict) or not isinstance(decision.get("allowed"), bool):
+        raise PolicyError(f"data.{package.replace('/', '.')}.decision must be an object with allowed, got {decision!r}")
+    return {"allowed": decision["allowed"], "reasons": [str(r) for r in decision.get("reasons") or []]}
 
 
 class EmbeddedRego:
@@ -46,29 +64,26 @@ class EmbeddedRego:
             raise PolicyError(f"{query} is undefined for this input")
         return expressions[0]
 
-    async def decide(self, policy_input: dict[str, Any]) -> dict[str, Any]:
-        decision = self.evaluate(DECISION_QUERY, policy_input)
-        if not isinstance(decision, dict) or "action" not in decision:
-            raise PolicyError(f"{DECISION_QUERY} must be an object with an action, got {decision!r}")
-        return decision
+    async def query(self, path: str, policy_input: dict[str, Any]) -> Any:
+        return self.evaluate("data." + path.replace("/", "."), policy_input)
 
 
 class OpaServer:
-    """An OPA server: POST /v1/data/crane/autoscale/decision {"input": ...}."""
+    """An OPA server: POST /v1/data/<path> {"input": ...}."""
 
     name = "opa"
 
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(base_url=url.rstrip("/"), timeout=5, transport=transport)
 
-    async def decide(self, policy_input: dict[str, Any]) -> dict[str, Any]:
+    async def query(self, path: str, policy_input: dict[str, Any]) -> Any:
         try:
-            response = await self._client.post(f"/v1/data/{PACKAGE_PATH}/decision", json={"input": policy_input})
+            response = await self._client.post(f"/v1/data/{path}", json={"input": policy_input})
         except httpx.HTTPError as exc:
             raise PolicyError(f"OPA did not answer: {exc}") from exc
         if response.status_code != 200:
             raise PolicyError(f"OPA answered {response.status_code}: {response.text[:300]}")
-        result = response.json().get("result")
-        if not isinstance(result, dict) or "action" not in result:
-            raise PolicyError(f"OPA returned no decision for {PACKAGE_PATH}: {response.text[:300]}")
-        return result
+        body = response.json()
+        if "result" not in body:
+            raise PolicyError(f"OPA returned no decision for {path}: {response.text[:300]}")
+        return body["result"]

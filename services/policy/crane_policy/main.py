@@ -7,16 +7,19 @@ import asyncio
 import logging
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from crane_shared import subjects as s
+from crane_shared.appspec import AppSpec, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import Alert, Event
 from crane_shared.service import configure_logging, start_metrics_server, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
+from crane_shared.users import UserStore
 
+from .admission import ADMISSION_PACKAGE, admission_input
 from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider
-from .engines import EmbeddedRego, OpaServer, PolicyEngine
+from .engines import EmbeddedRego, OpaServer, PolicyEngine, PolicyError, verdict
 from .policy_store import NAME_PATTERN, PolicyStore
 from .prometheus import Prometheus
 from .sandbox import run_in_sandbox
@@ -24,11 +27,21 @@ from .scaling_memory import ScalingMemory
 from .settings import PolicySettings
 
 log = logging.getLogger("crane.policy")
+DRY_RUN_PACKAGES = {"autoscale", "admission", "scan"}
 
 
 class PolicyService:
-    def __init__(self, settings: PolicySettings, bus: Bus, store: AppStore, policies: PolicyStore, decider_kv: Any):
+    def __init__(
+        self,
+        settings: PolicySettings,
+        bus: Bus,
+        store: AppStore,
+        policies: PolicyStore,
+        decider_kv: Any,
+        users: UserStore,
+    ):
         self.settings = settings
+        self.users = users
         self.policies = policies
         self.memory = ScalingMemory()
         self.decider = Decider(
@@ -88,6 +101,29 @@ class PolicyService:
                     log.exception("evaluation of %s failed", app_id)
             await wait_or_stop(stop, self.settings.reevaluate_seconds)
 
+    async def admit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The admission policy's verdict on ``body['spec']`` for ``body['owner']``; the app
+        ``body['app_id']`` (being changed) does not count towards the owner's usage."""
+        try:
+            spec = AppSpec.model_validate(body.get("spec"))
+        except ValidationError as exc:
+            return {"error": f"invalid spec: {exc.errors()[0]['msg']}"}
+        owner, app_id = str(body.get("owner", "")), body.get("app_id")
+        others = [
+            r.spec
+            for r in await self.store.list()
+            if r.owner == owner and r.id != app_id and r.status != AppStatus.DELETING
+        ]
+        policy_input = admission_input(
+            await self.users.get(owner), owner, spec, others, self.settings.default_cpus, self.settings.default_memory
+        )
+        try:
+            result = await verdict(await self.engine(), ADMISSION_PACKAGE, policy_input)
+        except PolicyError as exc:  # fail closed: an app the policy cannot judge does not deploy
+            result = {"allowed": False, "reasons": [f"the admission policy failed: {exc}"]}
+        log.info("admission of %s for %s: %s %s", spec.name, owner, result["allowed"], result["reasons"])
+        return result
+
     async def check(self, body: dict[str, Any]) -> dict[str, Any]:
         """Compile the policy set with ``body['source']`` as module ``body['name']``."""
         name = str(body.get("name", ""))
@@ -97,11 +133,15 @@ class PolicyService:
         return await run_in_sandbox(modules, None)
 
     async def dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Evaluate the decision for ``body['input']``, with ``body['source']`` if given."""
+        """Evaluate data.crane.<package>.decision for ``body['input']``, with ``body['source']``
+        in place of the policy ``body['name']`` if given."""
         modules = dict(await self.policies.modules())
         if body.get("source") is not None:
             modules[str(body.get("name") or "dry-run")] = str(body["source"])
-        return await run_in_sandbox(modules, body.get("input") or {})
+        package = str(body.get("package") or "autoscale")
+        if package not in DRY_RUN_PACKAGES:
+            return {"ok": False, "error": f"package must be one of {sorted(DRY_RUN_PACKAGES)}"}
+        return await run_in_sandbox(modules, body.get("input") or {}, f"data.crane.{package}.decision")
 
 
 async def serve(settings: PolicySettings) -> None:
@@ -111,10 +151,16 @@ async def serve(settings: PolicySettings) -> None:
     policies = PolicyStore(await bus.kv(s.POLICIES_BUCKET))
     await policies.seed_defaults()
     service = PolicyService(
-        settings, bus, AppStore(await bus.kv(s.APPS_BUCKET)), policies, await bus.kv(s.DECISIONS_BUCKET)
+        settings,
+        bus,
+        AppStore(await bus.kv(s.APPS_BUCKET)),
+        policies,
+        await bus.kv(s.DECISIONS_BUCKET),
+        UserStore(await bus.kv(s.USERS_BUCKET), await bus.kv(s.CONFIG_BUCKET)),
     )
     await bus.serve(s.RPC_POLICY_CHECK, service.check)
     await bus.serve(s.RPC_POLICY_EVALUATE, service.dry_run)
+    await bus.serve(s.RPC_POLICY_ADMIT, service.admit)
     handlers = {s.ALERT_FIRING: service.on_alert, s.ALERT_RESOLVED: service.on_alert}
     tasks = [
         asyncio.create_task(bus.consume("policy", "alert.>", handlers, stop)),

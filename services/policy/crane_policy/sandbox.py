@@ -19,7 +19,9 @@ from .engines import DECISION_QUERY
 TIMEOUT_SECONDS = 10
 
 
-async def run_in_sandbox(modules: dict[str, str], policy_input: dict[str, Any] | None) -> dict[str, Any]:
+async def run_in_sandbox(
+    modules: dict[str, str], policy_input: dict[str, Any] | None, query: str = DECISION_QUERY
+) -> dict[str, Any]:
     """{"ok": True, "decision": ...} or {"ok": False, "error": "<compiler or engine message>"}."""
     package_root = str(Path(__file__).resolve().parents[1])
     pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
@@ -32,7 +34,7 @@ async def run_in_sandbox(modules: dict[str, str], policy_input: dict[str, Any] |
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    request = json.dumps({"modules": modules, "input": policy_input}).encode()
+    request = json.dumps({"modules": modules, "input": policy_input, "query": query}).encode()
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(request), TIMEOUT_SECONDS)
     except TimeoutError:
@@ -61,12 +63,13 @@ def _main() -> None:
             answer: dict[str, Any] = {"ok": output.ok(), "decision": None}
         else:
             interpreter.set_input_term(json.dumps(request["input"]))
-            output = interpreter.query(DECISION_QUERY)
+            query = request.get("query") or DECISION_QUERY
+            output = interpreter.query(query)
             text = str(output) if output.ok() else ""
             expressions = (json.loads(text).get("expressions") or []) if text.startswith("{") else []
             answer = {"ok": output.ok(), "decision": expressions[0] if expressions else None}
             if output.ok() and not expressions:
-                answer = {"ok": False, "error": f"{DECISION_QUERY} is undefined for this input"}
+                answer = {"ok": False, "error": f"{query} is undefined for this input"}
         if not output.ok():
             answer["error"] = str(output)
     except Exception as exc:  # noqa: BLE001 - the compiler's message is the answer

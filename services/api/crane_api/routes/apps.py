@@ -38,7 +38,26 @@ def public(gateway: Gateway, record: AppRecord) -> AppPublic:
     return AppPublic.of(record, gateway.settings.app_url(record.id))
 
 
+async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
+    """Ask the admission policy; refuse with its reasons (each names the field) if it says no."""
+    body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
+    try:
+        verdict = await gateway.bus.request(s.RPC_POLICY_ADMIT, body, timeout=15)
+    except (NatsTimeout, NoRespondersError):
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the policy service did not answer; nothing was changed"
+        ) from None
+    if "error" in verdict:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"the admission check failed: {verdict['error']}")
+    if not verdict.get("allowed"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            {"message": "refused by the admission policy", "reasons": verdict.get("reasons", [])},
+        )
+
+
 async def _create(gateway: Gateway, owner: str, spec: AppSpec) -> AppRecord:
+    await _admit(gateway, owner, spec)
     app_id = await gateway.apps.new_app_id(spec.name)
     record = AppRecord(id=app_id, owner=owner, spec=spec)
     await gateway.apps.insert(record)
@@ -65,9 +84,11 @@ async def _wait_settled(gateway: Gateway, app_id: str, timeout: float) -> AppRec
 
 async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> AppRecord:
     try:
-        apply_update(record.model_copy(deep=True), update)  # refuse before anything is published
+        proposed = apply_update(record.model_copy(deep=True), update)  # refuse before anything is published
     except InvalidEvent as exc:
         raise event_errors(str(exc)) from None
+    if proposed.spec != record.spec:
+        await _admit(gateway, record.owner, proposed.spec, record.id)
     changed = await gateway.apps.mutate(record.id, lambda r: apply_update(r, update))
     await gateway.bus.publish(new_event(s.APP_UPDATED, update, source=SOURCE))
     if changed is None:

@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from crane_shared.users import User
+
 from ..deps import CurrentUser, GatewayDep
 from ..schemas import Login, Token, UserCreate, UserPublic
 from ..security import hash_password, verify_password
-from ..users import User
 
 router = APIRouter(tags=["auth"])
 

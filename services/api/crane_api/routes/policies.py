@@ -4,7 +4,7 @@ in a sandbox, so the gateway never runs Rego itself."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, status
 from nats.errors import NoRespondersError
@@ -27,11 +27,12 @@ class PolicySource(BaseModel):
 
 
 class DryRun(BaseModel):
-    """Evaluate data.crane.autoscale.decision for ``input``, with the stored policies or with
+    """Evaluate data.crane.<package>.decision for ``input``, with the stored policies or with
     ``source`` in place of the policy ``name``."""
 
     model_config = ConfigDict(extra="forbid")
     input: dict[str, Any]
+    package: Literal["autoscale", "admission", "scan"] = "autoscale"
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")] = "autoscale"
     source: Annotated[str, Field(max_length=64 * 1024)] | None = None
 

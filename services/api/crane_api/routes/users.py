@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from crane_shared.users import Quota, User
+
 from ..deps import AdminUser, GatewayDep
 from ..schemas import UserPublic
-from ..users import User
 
 router = APIRouter(prefix="/users", tags=["users"])
 Email = Annotated[str, Path(min_length=3, max_length=320)]
@@ -21,6 +22,8 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "admin"] | None = None
     full_name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    # A quota of the user's own; null puts the user back on the admission policy's default.
+    quota: Quota | None = None
 
 
 async def _existing(gateway: GatewayDep, email: str) -> User:
@@ -42,6 +45,8 @@ async def update_user(email: Email, body: UserUpdate, admin: AdminUser, gateway:
         user.role = body.role
     if body.full_name is not None:
         user.full_name = body.full_name
+    if "quota" in body.model_fields_set:
+        user.quota = body.quota
     await gateway.users.save(user)
     return user
 

@@ -6,11 +6,20 @@ from typing import Literal
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from crane_shared.store import kv_items
 
 FIRST_ADMIN_KEY = "first-admin"
+
+
+class Quota(BaseModel):
+    """The most one user's apps may use together (replicas, CPUs, memory), checked on admission."""
+
+    model_config = ConfigDict(extra="forbid")
+    replicas: int = Field(ge=0, le=10_000)
+    cpus: float = Field(ge=0, le=10_000)
+    memory_mb: int = Field(ge=0, le=10_000_000)
 
 
 class User(BaseModel):
@@ -20,6 +29,8 @@ class User(BaseModel):
     password_hash: str
     # Tokens issued before this time (seconds since the epoch) are no longer accepted.
     tokens_valid_after: float = 0.0
+    # None: the admission policy's default quota applies.
+    quota: Quota | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -1,0 +1,43 @@
+"""The input of the admission policy (data.crane.admission.decision): who asks, for what, and
+what their other apps already hold. Pure: the caller reads the records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crane_shared.appspec import AppSpec, parse_memory
+from crane_shared.users import User
+
+ADMISSION_PACKAGE = "crane/admission"
+
+
+def worst_case(spec: AppSpec, default_cpus: float, default_memory: str) -> dict[str, float]:
+    """The most an app can use: every service at max_scale if it autoscales, else at replicas."""
+    replicas = max(spec.replicas, spec.max_scale) if spec.autoscaling.enabled else spec.replicas
+    cpus = memory = 0.0
+    for service in spec.services:
+        resources = service.resources
+        cpus += replicas * (resources.cpus if resources and resources.cpus else default_cpus)
+        memory += replicas * parse_memory(resources.memory if resources and resources.memory else default_memory)
+    return {"replicas": replicas * len(spec.services), "cpus": round(cpus, 3), "memory_mb": round(memory / 2**20, 1)}
+
+
+def admission_input(
+    user: User | None,
+    owner: str,
+    spec: AppSpec,
+    other_apps: list[AppSpec],
+    default_cpus: float,
+    default_memory: str,
+) -> dict[str, Any]:
+    usage = {"replicas": 0.0, "cpus": 0.0, "memory_mb": 0.0}
+    for other in other_apps:
+        for key, value in worst_case(other, default_cpus, default_memory).items():
+            usage[key] = round(usage[key] + value, 3)
+    return {
+        "user": {"email": owner, "role": user.role if user else "user"},
+        "quota": user.quota.model_dump() if user and user.quota else None,
+        "spec": spec.model_dump(mode="json"),
+        "request": worst_case(spec, default_cpus, default_memory),
+        "usage": usage,
+    }

@@ -1,0 +1,96 @@
+# CRANE's admission policy: every app spec is checked against it before it deploys (REST and
+# direct NATS alike). It refuses, naming the field: privileged containers, host network/PID/IPC
+# namespaces, host paths (the Docker socket above all) outside the admin's allow-list, added
+# capabilities outside the allow-list, and apps that would take a user over their quota.
+#
+# Admins change the allow-lists and the default quota by replacing this policy
+# (PUT /api/v1/policies/admission); a user's own quota is set with PATCH /api/v1/users/{email}.
+#
+# input:
+#   user      {email, role}
+#   quota     the user's quota {replicas, cpus, memory_mb}, or null for default_quota
+#   spec      the app spec, as in POST /api/v1/apps
+#   request   the most this app can use: {replicas, cpus, memory_mb} over all its services at
+#             max_scale when it autoscales, else at its replicas
+#   usage     the same sums over the user's other apps
+package crane.admission
+
+# Host directories apps may mount (a directory allows what is under it), e.g. ["/srv/shared"].
+allowed_host_paths := []
+
+# Capabilities apps may add beyond what CRANE leaves them.
+allowed_capabilities := ["NET_BIND_SERVICE"]
+
+default_quota := {"replicas": 20, "cpus": 8, "memory_mb": 8192}
+
+decision := decide(input)
+
+decide(inp) := {"allowed": count(reasons) == 0, "reasons": reasons} if {
+	reasons := array.concat(
+		array.concat(privileged(inp), host_namespaces(inp)),
+		array.concat(array.concat(host_paths(inp), capabilities(inp)), over_quota(inp)),
+	)
+}
+
+privileged(inp) := [msg |
+	some svc in inp.spec.services
+	svc.privileged == true
+	msg := sprintf("services.%s.privileged: privileged containers are not allowed", [svc.name])
+]
+
+host_namespaces(inp) := [msg |
+	some svc in inp.spec.services
+	some key in ["network_mode", "pid", "ipc"]
+	svc[key] == "host"
+	msg := sprintf("services.%s.%s: the host's %s namespace is not allowed", [svc.name, key, key])
+]
+
+host_paths(inp) := [msg |
+	some svc in inp.spec.services
+	some volume in svc.volumes
+	source := split(volume, ":")[0]
+	startswith(source, "/")
+	not host_path_allowed(source)
+	msg := sprintf("services.%s.volumes: %s", [svc.name, host_path_problem(source)])
+]
+
+host_path_problem(source) := sprintf("%s is the Docker socket, which gives control of the host", [source]) if {
+	endswith(source, "docker.sock")
+} else := sprintf("host path %s is not in the admin's allow-list %v", [source, allowed_host_paths])
+
+host_path_allowed(source) if {
+	some allowed in allowed_host_paths
+	source == allowed
+}
+
+host_path_allowed(source) if {
+	some allowed in allowed_host_paths
+	startswith(source, concat("", [trim_suffix(allowed, "/"), "/"]))
+}
+
+capabilities(inp) := [msg |
+	some svc in inp.spec.services
+	some cap in svc.cap_add
+	not cap_allowed(cap)
+	msg := sprintf("services.%s.cap_add: %s is not in the allow-list %v", [svc.name, cap, allowed_capabilities])
+]
+
+cap_allowed(cap) if {
+	some allowed in allowed_capabilities
+	cap == allowed
+}
+
+quota_of(inp) := inp.quota if {
+	is_object(inp.quota)
+} else := default_quota
+
+over_quota(inp) := [msg |
+	some key in ["replicas", "cpus", "memory_mb"]
+	limit := quota_of(inp)[key]
+	total := inp.usage[key] + inp.request[key]
+	total > limit
+	msg := sprintf(
+		"quota.%s: this app needs up to %v and your other apps %v, above your quota of %v",
+		[key, inp.request[key], inp.usage[key], limit],
+	)
+]

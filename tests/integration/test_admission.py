@@ -1,0 +1,117 @@
+"""The admission policy (Rego) on a running suite: privileges, host paths and quotas are refused
+with reasons that name the field; admins change allow-lists and quotas; direct NATS publishers
+get the same answers as REST callers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+
+import docker
+import nats
+
+from tests.conftest import app_body
+from tests.integration.helpers import app_containers, running, wait_app, wait_gone
+
+
+def refusal(response) -> list[str]:
+    assert response.status_code == 403, response.text
+    detail = response.json()["detail"]
+    assert detail["message"] == "refused by the admission policy"
+    return detail["reasons"]
+
+
+def test_privileges_are_refused_naming_the_field(user, http_image):
+    def with_service(**extra):
+        body = app_body(http_image, "risky")
+        body["services"][0].update(extra)
+        return body
+
+    assert refusal(user.post("/apps", json=with_service(privileged=True))) == [
+        "services.http.privileged: privileged containers are not allowed"
+    ]
+    assert "services.http.network_mode" in refusal(user.post("/apps", json=with_service(network_mode="host")))[0]
+    socket = refusal(user.post("/apps", json=with_service(volumes=["/var/run/docker.sock:/var/run/docker.sock"])))
+    assert "Docker socket" in socket[0]
+    assert "SYS_ADMIN" in refusal(user.post("/apps", json=with_service(cap_add=["SYS_ADMIN"])))[0]
+    compose = "name: risky\nservices:\n  w:\n    image: i\n    pid: host\n    volumes: ['/etc:/host-etc:ro']\n"
+    reasons = refusal(user.post("/apps", content=compose, headers={"Content-Type": "application/yaml"}))
+    assert [r.split(":")[0] for r in reasons] == ["services.w.pid", "services.w.volumes"]
+    assert not [a for a in user.get("/apps").json() if a["spec"]["name"] == "risky"]
+
+
+def test_quotas_are_per_user_and_admins_set_them(admin, user, http_image):
+    quota = {"replicas": 2, "cpus": 4, "memory_mb": 4096}
+    patched = admin.patch(f"/users/{user.email}", json={"quota": quota})
+    assert patched.status_code == 200 and patched.json()["quota"] == quota
+    first = user.post("/apps", json=app_body(http_image, "quota-a", replicas=2))
+    assert first.status_code == 202, first.text
+    app_id = first.json()["id"]
+    assert refusal(user.post("/apps", json=app_body(http_image, "quota-b")))[0].startswith("quota.replicas:")
+    assert refusal(user.post(f"/apps/{app_id}/scale", json={"replicas": 3}))[0].startswith("quota.replicas:")
+    assert user.post(f"/apps/{app_id}/scale", json={"replicas": 1}).status_code == 202  # less is always fine
+    assert admin.patch(f"/users/{user.email}", json={"quota": None}).json()["quota"] is None
+    assert user.post(f"/apps/{app_id}/scale", json={"replicas": 3}).status_code == 202  # default quota: 20
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)
+
+
+def test_an_admin_allow_list_lets_a_host_path_in(suite, admin, user, http_image):
+    shipped = admin.get("/policies/admission").json()["source"]
+    with tempfile.TemporaryDirectory(prefix="crane-allowed-") as shared_dir:
+        body = app_body(http_image, "mounts")
+        body["services"][0]["volumes"] = [f"{shared_dir}:/shared:ro"]
+        assert "allow-list" in refusal(user.post("/apps", json=body))[0]
+        allowing = shipped.replace("allowed_host_paths := []", f'allowed_host_paths := ["{shared_dir}"]')
+        assert allowing != shipped
+        assert admin.put("/policies/admission", json={"source": allowing}).status_code == 200
+        try:
+            deadline = time.monotonic() + 10  # the policy service re-reads policies every 2 s
+            while (created := user.post("/apps", json=body)).status_code == 403 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert created.status_code == 202, created.text
+            app_id = created.json()["id"]
+            wait_app(user, app_id, running(1))
+            engine = docker.from_env()
+            (container,) = app_containers(engine, suite.suite, app_id)
+            mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+            assert mounts["/shared"]["Source"] == shared_dir and mounts["/shared"]["RW"] is False
+            exported = user.get(f"/apps/{app_id}/compose").text
+            assert f"{shared_dir}:/shared:ro" in exported
+            user.delete(f"/apps/{app_id}")
+            wait_gone(user, app_id)
+        finally:
+            assert admin.put("/policies/admission", json={"source": shipped}).status_code == 200
+
+
+def test_direct_publishers_meet_the_same_policy(suite, user, http_image):
+    marker = f"direct-{uuid.uuid4().hex[:6]}"
+
+    async def publish_and_wait() -> str | None:
+        nc = await nats.connect(suite.nats_url)
+        js = nc.jetstream()
+        body = app_body(http_image, marker)
+        body["services"][0]["privileged"] = True
+        message = {"type": "app.created", "source": "test", "data": {"owner": user.email, "spec": body}}
+        sub = await js.subscribe("event.rejected", ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW)
+        ack = await js.publish("app.created", json.dumps(message).encode())
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    continue
+                event = json.loads(msg.data)
+                if event["id"] == f"rejected-{ack.seq}":
+                    return str(event["data"]["reason"])
+            return None
+        finally:
+            await nc.close()
+
+    reason = asyncio.run(publish_and_wait())
+    assert reason and reason.startswith("refused by the admission policy: services.http.privileged")
+    assert not [a for a in user.get("/apps").json() if a["spec"]["name"] == marker]
