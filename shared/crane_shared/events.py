@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import subjects as s
 from .appspec import AppId, AppSpec, utcnow
+from .scan import Finding
+
+MAX_EVENT_FINDINGS = 50  # the event carries the worst ones; GET /apps/{id}/scan has them all
 
 
 class Event(BaseModel):
@@ -140,6 +143,23 @@ class PolicyDecision(_Payload):
     outcome: Literal["applied", "skipped"]
 
 
+class ScanCompleted(_Payload):
+    """An image of an app was scanned (or a cached scan of its digest applied) and the scan
+    policy judged it. ``allowed`` False means the deploy was blocked, for ``reasons``."""
+
+    app_id: AppId
+    image: str
+    digest: str
+    scanner: str
+    vulnerability_db: str
+    scanned: bool
+    cached: bool
+    counts: dict[str, dict[str, int]]
+    findings: list[Finding] = Field(default_factory=list, max_length=MAX_EVENT_FINDINGS)
+    allowed: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
 class EventRejected(_Payload):
     """A message some consumer could not accept; the original is kept on the dead-letter subject."""
 
@@ -163,6 +183,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     s.ALERT_FIRING: Alert,
     s.ALERT_RESOLVED: Alert,
     s.POLICY_DECISION: PolicyDecision,
+    s.SCAN_COMPLETED: ScanCompleted,
     s.EVENT_REJECTED: EventRejected,
 }
 

@@ -25,6 +25,9 @@ ALERT_RESOLVED = "alert.resolved"
 # Policy: every decision, with its inputs and outcome.
 POLICY_DECISION = "policy.decision"
 
+# Image scanning (deployer, before an image runs).
+SCAN_COMPLETED = "scan.completed"
+
 # Errors: a message some consumer could not accept.
 EVENT_REJECTED = "event.rejected"
 
@@ -37,10 +40,11 @@ RPC_APP_STATS = "rpc.app.stats"
 RPC_POLICY_CHECK = "rpc.policy.check"
 RPC_POLICY_EVALUATE = "rpc.policy.evaluate"
 RPC_POLICY_ADMIT = "rpc.policy.admit"
+RPC_POLICY_SCAN = "rpc.policy.scan"
 RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"
-EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "event.>"]
+EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "scan.>", "event.>"]
 DEADLETTER_STREAM = "CRANE_DEADLETTER"
 DEADLETTER_STREAM_SUBJECTS = [f"{DEADLETTER_PREFIX}.>"]
 
@@ -51,7 +55,11 @@ CONFIG_BUCKET = "crane_config"
 POLICIES_BUCKET = "crane_policies"
 DECISIONS_BUCKET = "crane_decisions"
 ALERTS_BUCKET = "crane_alerts"
-ALL_BUCKETS = (APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET, ALERTS_BUCKET)
+# Scan reports by image digest (digest.<hex>) and each app's latest verdict (app.<id>).
+SCANS_BUCKET = "crane_scans"
+ALL_BUCKETS = (
+    APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET, ALERTS_BUCKET, SCANS_BUCKET,
+)  # fmt: skip
 
 
 def deadletter_subject(original: str) -> str:

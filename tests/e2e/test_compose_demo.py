@@ -65,6 +65,8 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     body = {"name": "hello", "replicas": 3, "services": [{"name": "web", "image": http_image, "ports": ["8080"]}]}
     app = api.post("/apps?wait=true", json=body).json()
     assert app["status"] == "running" and app["running_replicas"] == 3, app
+    scan = api.get(f"/apps/{app['id']}/scan").json()  # Trivy ran inside the deployer's container
+    assert scan["status"] == "allowed" and scan["images"][0]["scanner"].startswith("trivy "), scan
     port = int(demo["CRANE_HTTP_PORT"])
     assert len(wait_distinct_backends(port, f"{app['id']}.localhost", 3)) == 3
 

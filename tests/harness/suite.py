@@ -27,6 +27,9 @@ SERVICES = {
 }
 
 
+TRIVY_CACHE = Path(tempfile.gettempdir()) / "crane-test-trivy-cache"
+
+
 def unique_suite_name(prefix: str = "cranetest") -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
@@ -83,6 +86,10 @@ class LocalSuite:
             "CRANE_ALERT_BRIDGE_URL": f"http://127.0.0.1:{self.bridge_port}/alerts",
             "CRANE_BRIDGE_HOST": "127.0.0.1",
             "CRANE_BRIDGE_PORT": str(self.bridge_port),
+            # Trivy's layer cache is shared by test runs; its vulnerability database is not
+            # fetched (nothing can be downloaded here, and tests must not depend on it).
+            "CRANE_TRIVY_CACHE_DIR": str(TRIVY_CACHE),
+            "CRANE_TRIVY_UPDATE_DB": "false",
             **{f"CRANE_{k.upper()}": v for k, v in self.timings.items()},
         }
 

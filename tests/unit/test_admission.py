@@ -15,7 +15,10 @@ def spec(**kw) -> AppSpec:
 
 
 def test_worst_case_takes_max_scale_when_the_app_autoscales():
-    plain = spec(replicas=2, services=[{"name": "a", "image": "i"}, {"name": "b", "image": "i", "resources": {"cpus": 2, "memory": "1g"}}])
+    plain = spec(
+        replicas=2,
+        services=[{"name": "a", "image": "i"}, {"name": "b", "image": "i", "resources": {"cpus": 2, "memory": "1g"}}],
+    )
     assert worst_case(plain, 0.5, "256m") == {"replicas": 4, "cpus": 5.0, "memory_mb": 2560.0}
     scaling = spec(replicas=1, max_scale=6, autoscaling={"metric": "rps"})
     assert worst_case(scaling, 0.5, "256m")["replicas"] == 6

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from crane_shared.appspec import MAX_REPLICAS, AppRecord, AppSpec, AppStatus
+from crane_shared.scan import AppScan, ScanReport
 from crane_shared.users import Quota
 
 
@@ -89,3 +90,31 @@ class AppPublic(BaseModel):
             created_at=record.created_at,
             updated_at=record.updated_at,
         )
+
+
+class ImageScan(ScanReport):
+    """One image's scan report and the scan policy's verdict on it."""
+
+    allowed: bool
+    reasons: list[str]
+    cached: bool
+
+
+class AppScanPublic(BaseModel):
+    """``pending`` until the deployer has scanned every image it started; ``blocked`` when the
+    scan policy refused one (the app is failed with the reasons)."""
+
+    app_id: str
+    status: Literal["pending", "allowed", "blocked"]
+    images: list[ImageScan]
+
+    @classmethod
+    def of(cls, app_id: str, scan: AppScan | None) -> AppScanPublic:
+        images = [
+            ImageScan(**v.report.model_dump(), allowed=v.allowed, reasons=v.reasons, cached=v.cached)
+            for v in (scan.images.values() if scan else [])
+        ]
+        status: Literal["pending", "allowed", "blocked"] = "pending"
+        if images:
+            status = "allowed" if all(i.allowed for i in images) else "blocked"
+        return cls(app_id=app_id, status=status, images=images)

@@ -151,6 +151,16 @@ class Engine:
             self.api.connect_container_to_network(created["Id"], network)
         return str(created["Id"])
 
+    async def image_digest(self, image: str) -> str:
+        """The id (sha256 of the content) of a local image, pulled first if it is missing."""
+        try:
+            return str((await self._call(self.api.inspect_image, image))["Id"])
+        except ImageNotFound:
+            await self._pull(image)
+        except APIError as exc:
+            raise EngineError(f"cannot inspect image {image}: {_explain(exc)}") from exc
+        return str((await self._call(self.api.inspect_image, image))["Id"])
+
     async def _pull(self, image: str) -> None:
         failed = self._failed_pulls.get(image)
         if failed and time.monotonic() - failed[0] < PULL_RETRY_SECONDS:

@@ -21,19 +21,23 @@ from .exporter import StatsCollector, metrics_app
 from .intents import IntentHandlers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
+from .scan_gate import ScanGate
 from .settings import DeployerSettings
+from .trivy import Trivy, find_trivy
 from .workqueue import ReconcileQueue
 
 log = logging.getLogger("crane.deployer")
 
 
 class Deployer:
-    def __init__(self, settings: DeployerSettings, bus: Bus, store: AppStore, engine: Engine) -> None:
+    def __init__(
+        self, settings: DeployerSettings, bus: Bus, store: AppStore, engine: Engine, gate: ScanGate | None = None
+    ) -> None:
         self.settings = settings
         self.bus = bus
         self.store = store
         self.engine = engine
-        self.reconciler = Reconciler(bus, store, engine, settings, settings.limits)
+        self.reconciler = Reconciler(bus, store, engine, settings, settings.limits, gate)
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later
         self.intents = IntentHandlers(bus, store, self.queue.mark)
@@ -81,6 +85,21 @@ class Deployer:
         return {"containers": await self.engine.stats(str(body["app_id"]))}
 
 
+async def scan_gate(settings: DeployerSettings, bus: Bus, engine: Engine) -> ScanGate:
+    trivy = Trivy(
+        find_trivy(settings.trivy_path),
+        settings.trivy_cache_dir,
+        timeout=settings.scan_timeout_seconds,
+        update_db=settings.trivy_update_db,
+    )
+    await trivy.prepare()
+
+    async def ask_policy(policy_input: dict[str, Any]) -> dict[str, Any]:
+        return await bus.request(s.RPC_POLICY_SCAN, {"input": policy_input}, timeout=10)
+
+    return ScanGate(bus, await bus.kv(s.SCANS_BUCKET), trivy, engine.image_digest, ask_policy)
+
+
 def _exit_code(attributes: dict[str, str]) -> int | None:
     code = attributes.get("exitCode", "")
     return int(code) if code.lstrip("-").isdigit() else None
@@ -93,7 +112,8 @@ async def serve(settings: DeployerSettings) -> None:
     store = AppStore(await bus.kv(s.APPS_BUCKET))
     engine = Engine.from_env(naming)
     await engine.ensure_edge_network()
-    deployer = Deployer(settings, bus, store, engine)
+    gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
+    deployer = Deployer(settings, bus, store, engine, gate)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
 

