@@ -61,6 +61,7 @@ docs: $(VENV)/.installed
 
 up: deps docker
 	@$(PY) deploy/crane_images.py build
+	@$(PY) -m crane_shared.nats_auth deploy/.secrets/$${CRANE_SUITE:-crane}
 	@echo "==> starting the suite"
 	@$(COMPOSE) up -d --remove-orphans
 	@$(PY) deploy/wait_ready.py http://127.0.0.1:$(CRANE_API_PORT)/health
@@ -69,7 +70,7 @@ up: deps docker
 	@echo "  API        http://localhost:$(CRANE_API_PORT)/api/v1   (docs: http://localhost:$(CRANE_API_PORT)/docs)"
 	@echo "  Apps       http://<app-id>.localhost:$(CRANE_HTTP_PORT)/"
 	@echo "  Traefik    http://localhost:$(CRANE_DASHBOARD_PORT)/dashboard/"
-	@echo "  NATS       nats://localhost:4222"
+	@echo "  NATS       nats://localhost:4222  (direct publishers: user client, password in deploy/.secrets/$${CRANE_SUITE:-crane}/client.password)"
 	@echo "  Prometheus http://localhost:$${CRANE_PROMETHEUS_PORT:-9090}/   Alertmanager http://localhost:$${CRANE_ALERTMANAGER_PORT:-9093}/"
 
 down:

@@ -1,24 +1,36 @@
-"""Deploy an app by publishing app.created straight to NATS, no REST involved.
+"""Deploy an app by publishing client.app.created straight to NATS, no REST call involved.
 
-    python examples/publish_app.py ada@example.com crane/hello:local 3 [nats://localhost:4222]
+    TOKEN=$(curl -s localhost:8000/api/v1/auth/login -H 'Content-Type: application/json' \\
+        -d '{"email": "ada@example.com", "password": "..."}' | jq -r .access_token)
+    python examples/publish_app.py "$TOKEN" crane/hello:local 3 [nats://localhost:4222]
 
-The deployer assigns the id (hello-<n>), deploys the app and it shows in GET /api/v1/apps for
-the owner. The envelope needs only `data`; CRANE fills in id, time and source.
+NATS needs credentials: the `client` user, whose password `make up` wrote to
+deploy/.secrets/<suite>/client.password (or set CRANE_NATS_PASSWORD). That user may publish only
+client.* intents. The API token in the Crane-Token header says who you are: the deployer checks
+it, makes you the owner, applies the admission policy, assigns the id (hello-<n>) and deploys;
+the app shows in GET /api/v1/apps for you. The envelope needs only `data`.
 """
 
 import asyncio
 import json
+import os
 import sys
+from pathlib import Path
 
 import nats
 
 
-async def main(owner: str, image: str, replicas: int, url: str) -> None:
+def client_password() -> str:
+    if os.environ.get("CRANE_NATS_PASSWORD"):
+        return os.environ["CRANE_NATS_PASSWORD"]
+    suite = os.environ.get("CRANE_SUITE", "crane")
+    return (Path(__file__).resolve().parents[1] / "deploy/.secrets" / suite / "client.password").read_text().strip()
+
+
+async def main(token: str, image: str, replicas: int, url: str) -> None:
     message = {
-        "type": "app.created",
         "source": "examples/publish_app.py",
         "data": {
-            "owner": owner,
             "spec": {
                 "name": "hello",
                 "replicas": replicas,
@@ -26,9 +38,11 @@ async def main(owner: str, image: str, replicas: int, url: str) -> None:
             },
         },
     }
-    nc = await nats.connect(url)
-    ack = await nc.jetstream().publish("app.created", json.dumps(message).encode())
-    print(f"published app.created as stream message #{ack.seq}")
+    nc = await nats.connect(url, user="client", password=client_password())
+    ack = await nc.jetstream().publish(
+        "client.app.created", json.dumps(message).encode(), headers={"Crane-Token": token}
+    )
+    print(f"published client.app.created as message #{ack.seq} of {ack.stream}")
     await nc.close()
 
 

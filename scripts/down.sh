@@ -21,4 +21,6 @@ for net in $(docker network ls -q --filter "label=crane.suite=$SUITE"); do
 done
 vols=$(docker volume ls -q --filter "label=crane.suite=$SUITE")
 [ -z "$vols" ] || docker volume rm $vols >/dev/null
+# The suite's generated NATS credentials go with its data (the next `make up` makes new ones).
+rm -rf "deploy/.secrets/$SUITE"
 echo "==> suite $SUITE is down"

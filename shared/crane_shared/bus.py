@@ -13,13 +13,22 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 from prometheus_client import Counter
@@ -36,28 +45,51 @@ EVENTS_HANDLED = Counter(
     "Events consumed, by outcome (ok, failed, dead-lettered)",
     ["service", "subject", "outcome"],
 )
+# The NATS headers of the message being handled (a handler that needs one, e.g. the client's
+# token, reads it here; the event itself never carries credentials).
+MESSAGE_HEADERS: ContextVar[dict[str, str]] = ContextVar("MESSAGE_HEADERS", default={})  # noqa: B039
 MAX_DELIVER = 5
+CLIENT_REQUESTS_MAX_AGE_SECONDS = 24 * 3600
 DEDUP_WINDOW_SECONDS = 120
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+def inbox_prefix(service: str) -> str:
+    return f"_INBOX_{service}"
 
 
 class Bus:
     """A connection to NATS/JetStream on behalf of one named service."""
 
-    def __init__(self, nc: Client, service: str) -> None:
+    def __init__(self, nc: Client, service: str, buckets: tuple[str, ...] = s.ALL_BUCKETS) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.service = service
+        self.buckets = buckets
         self._buckets: dict[str, KeyValue] = {}
 
     @classmethod
-    async def connect(cls, url: str, service: str, *, connect_timeout: float = 30) -> Bus:
-        """Connect, retrying until NATS answers or ``connect_timeout`` passes; then declare streams."""
+    async def connect(
+        cls,
+        url: str,
+        service: str,
+        *,
+        credentials: tuple[str, str] | None = None,
+        buckets: tuple[str, ...] = s.ALL_BUCKETS,
+        connect_timeout: float = 30,
+    ) -> Bus:
+        """Connect (as ``credentials`` = (user, password) when NATS requires them), retrying until
+        NATS answers or ``connect_timeout`` passes; then declare the streams and ``buckets``."""
         deadline = asyncio.get_running_loop().time() + connect_timeout
+        user, password = credentials or (None, None)
         while True:
             try:
                 nc = await nats.connect(
                     url,
+                    user=user,
+                    password=password,
+                    # A private inbox: no other NATS user may read this service's replies.
+                    inbox_prefix=inbox_prefix(service),
                     name=f"crane-{service}",
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
@@ -71,27 +103,29 @@ class Bus:
                     raise ConnectionError(f"cannot reach NATS at {url}: {exc}") from exc
                 log.info("waiting for NATS at %s (%s)", url, exc)
                 await asyncio.sleep(0.5)
-        bus = cls(nc, service)
+        bus = cls(nc, service, buckets)
         await bus.declare()
         return bus
 
     async def declare(self) -> None:
         """Create (or update) the streams and buckets; safe to run from every service at once."""
         streams = {
-            s.EVENTS_STREAM: s.EVENTS_STREAM_SUBJECTS,
-            s.DEADLETTER_STREAM: s.DEADLETTER_STREAM_SUBJECTS,
+            s.EVENTS_STREAM: (s.EVENTS_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
+            s.DEADLETTER_STREAM: (s.DEADLETTER_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
+            s.CLIENT_STREAM: (s.CLIENT_STREAM_SUBJECTS, RetentionPolicy.WORK_QUEUE, CLIENT_REQUESTS_MAX_AGE_SECONDS),
         }
-        for name, stream_subjects in streams.items():
+        for name, (stream_subjects, retention, max_age) in streams.items():
             await self._ensure_stream(
                 StreamConfig(
                     name=name,
                     subjects=stream_subjects,
+                    retention=retention,
                     storage=StorageType.FILE,
                     duplicate_window=DEDUP_WINDOW_SECONDS,
-                    max_age=EVENTS_MAX_AGE_SECONDS,
+                    max_age=max_age,
                 )
             )
-        for bucket in s.ALL_BUCKETS:
+        for bucket in self.buckets:
             await self.kv(bucket)
 
     async def _ensure_stream(self, config: StreamConfig) -> None:
@@ -173,6 +207,7 @@ class Bus:
         if handler is None:
             await msg.ack()
             return
+        headers = MESSAGE_HEADERS.set(dict(msg.headers or {}))
         try:
             await handler(event, payload)
         except InvalidEvent as exc:
@@ -186,6 +221,8 @@ class Bus:
             else:
                 await msg.nak(delay=min(0.5 * 2**meta.num_delivered, 10))
             return
+        finally:
+            MESSAGE_HEADERS.reset(headers)
         EVENTS_HANDLED.labels(self.service, msg.subject, "ok").inc()
         await msg.ack()
 
@@ -193,10 +230,12 @@ class Bus:
         """Keep the original under deadletter.<subject>, say why in event.rejected, ack it."""
         EVENTS_HANDLED.labels(self.service, msg.subject, "dead-lettered").inc()
         seq = msg.metadata.sequence.stream
+        # Sequences are per stream: events keep the short id, other streams add their name.
+        ref = str(seq) if msg.metadata.stream == s.EVENTS_STREAM else f"{msg.metadata.stream}-{seq}"
         target = s.deadletter_subject(msg.subject)
         log.warning("dead-lettering %s #%d for %s: %s", msg.subject, seq, durable, reason)
         headers = {
-            "Nats-Msg-Id": f"dlq-{seq}",
+            "Nats-Msg-Id": f"dlq-{ref}",
             "Crane-Reason": reason[:4000],
             "Crane-Original-Subject": msg.subject,
             "Crane-Consumer": durable,
@@ -205,7 +244,7 @@ class Bus:
         rejected = EventRejected(
             original_subject=msg.subject, consumer=durable, reason=reason, deadletter_subject=target
         )
-        await self.emit(s.EVENT_REJECTED, rejected, id=f"rejected-{seq}")
+        await self.emit(s.EVENT_REJECTED, rejected, id=f"rejected-{ref}")
         await msg.ack()
 
     async def request(self, subject: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:

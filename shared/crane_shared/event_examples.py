@@ -82,3 +82,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "deadletter_subject": "deadletter.app.created",
     },
 }
+# What a client publishing straight to NATS sends: the same intents; the owner is taken from the
+# API token in the Crane-Token header, so app.created needs no owner.
+EXAMPLES.update({s.client_subject(intent): dict(EXAMPLES[intent]) for intent in s.INTENTS})
+EXAMPLES[s.client_subject(s.APP_CREATED)].pop("owner")

@@ -187,6 +187,9 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     s.EVENT_REJECTED: EventRejected,
 }
 
+# A client publishing straight to NATS sends the same intents under client.<intent>.
+PAYLOADS.update({s.client_subject(intent): PAYLOADS[intent] for intent in s.INTENTS})
+
 MAX_EVENT_BYTES = 256 * 1024
 
 

@@ -1,5 +1,8 @@
 """Settings every service shares, read from CRANE_* environment variables."""
 
+from pathlib import Path
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -7,6 +10,11 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRANE_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # This service's own NATS user; the password comes from a file (compose secrets) or the
+    # environment. Without a user, no credentials are sent (a NATS without authentication).
+    nats_user: str | None = None
+    nats_password_file: Path | None = None
+    nats_password: SecretStr | None = None
     # One engine can host several suites (tests do); every name and label carries this.
     suite: str = "crane"
     # Apps are reachable at http://<app-id>.<app_domain>:<http_port>/ through Traefik.
@@ -21,6 +29,15 @@ class CommonSettings(BaseSettings):
     # Applied to every replica whose spec sets no resources (and counted so against quotas).
     default_cpus: float = 0.5
     default_memory: str = "256m"
+
+    def nats_credentials(self) -> tuple[str, str] | None:
+        if not self.nats_user:
+            return None
+        if self.nats_password_file:
+            return self.nats_user, self.nats_password_file.read_text().strip()
+        if self.nats_password:
+            return self.nats_user, self.nats_password.get_secret_value()
+        raise ValueError(f"CRANE_NATS_USER={self.nats_user} needs CRANE_NATS_PASSWORD_FILE or CRANE_NATS_PASSWORD")
 
     def app_url(self, app_id: str) -> str:
         port = "" if self.http_port == 80 else f":{self.http_port}"

@@ -10,6 +10,21 @@ APP_UPDATED = "app.updated"
 APP_DELETED = "app.deleted"
 APP_RESTART_REQUESTED = "app.restart_requested"
 
+# Intents a client publishes straight to NATS: the same payloads under client.<intent>, with
+# the user's API token in the Crane-Token header. The deployer checks the token, the owner and
+# the admission policy, then republishes them as the intents above; clients may publish nothing
+# else (NATS permissions), so an app.* intent always comes from a CRANE service.
+CLIENT_PREFIX = "client"
+TOKEN_HEADER = "Crane-Token"
+INTENTS = (APP_CREATED, APP_UPDATED, APP_DELETED, APP_RESTART_REQUESTED)
+
+
+def client_subject(intent: str) -> str:
+    return f"{CLIENT_PREFIX}.{intent}"
+
+
+CLIENT_INTENTS = tuple(client_subject(i) for i in INTENTS)
+
 # Facts: published by the deployer.
 APP_DEPLOYED = "app.deployed"
 APP_SCALED = "app.scaled"
@@ -45,6 +60,10 @@ RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"
 EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "scan.>", "event.>"]
+# Client requests wait here until the deployer took them (work queue: then they are gone, and
+# the tokens in their headers with them).
+CLIENT_STREAM = "CRANE_CLIENT"
+CLIENT_STREAM_SUBJECTS = [f"{CLIENT_PREFIX}.>"]
 DEADLETTER_STREAM = "CRANE_DEADLETTER"
 DEADLETTER_STREAM_SUBJECTS = [f"{DEADLETTER_PREFIX}.>"]
 

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 
@@ -53,6 +54,7 @@ def demo(docker_client):
             "networks": docker_client.networks.list(filters={"label": f"crane.suite={suite}"}),
         }
         assert down.returncode == 0 and not any(left.values()), f"make down left {left}"
+        assert not (REPO / "deploy/.secrets" / suite).exists(), "make down left the suite's NATS credentials"
 
 
 def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
@@ -70,11 +72,20 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     port = int(demo["CRANE_HTTP_PORT"])
     assert len(wait_distinct_backends(port, f"{app['id']}.localhost", 3)) == 3
 
+    # NATS requires credentials: anonymous connections are refused, the client user (whose
+    # password `make up` generated) may send client.* intents with an API token.
+    anonymous = subprocess.run(
+        [sys.executable, "-c", f"import asyncio, nats; asyncio.run(nats.connect('nats://127.0.0.1:{demo['CRANE_NATS_PORT']}', allow_reconnect=False))"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert anonymous.returncode != 0 and "uthorization" in anonymous.stderr, anonymous.stderr[-500:]
+    client_password = (REPO / "deploy/.secrets" / demo["CRANE_SUITE"] / "client.password").read_text().strip()
+
     async def publish() -> None:
-        nc = await nats.connect(f"nats://127.0.0.1:{demo['CRANE_NATS_PORT']}")
+        nc = await nats.connect(f"nats://127.0.0.1:{demo['CRANE_NATS_PORT']}", user="client", password=client_password)
         spec = {**body, "name": "bus", "replicas": 1}
         await nc.jetstream().publish(
-            "app.created", json.dumps({"data": {"owner": "ada@example.com", "spec": spec}}).encode()
+            "client.app.created", json.dumps({"data": {"spec": spec}}).encode(), headers={"Crane-Token": token}
         )
         await nc.close()
 

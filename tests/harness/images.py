@@ -29,7 +29,9 @@ def remove_image(tag: str) -> None:
 
 
 # A fake AWS key pair (the documentation's example format, not a real key) baked into an image.
-LEAKED_CONFIG = "AWS_ACCESS_KEY_ID=AKIAZ3MSJV4WWNKWW5FG\nAWS_SECRET_ACCESS_KEY=HwRlEa8D2yM8kBqS0mxrNiSmO2xQhbYP0rXhuGdo\n"
+LEAKED_CONFIG = (
+    "AWS_ACCESS_KEY_ID=AKIAZ3MSJV4WWNKWW5FG\nAWS_SECRET_ACCESS_KEY=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\n"
+)
 
 
 def build_leaky_image(base: str, tag: str, labels: dict[str, str]) -> str:

@@ -16,6 +16,8 @@ from pathlib import Path
 import docker
 import httpx
 
+from crane_shared.nats_auth import CLIENT_USER, ensure_credentials
+
 from .procs import Proc, binary, free_port, port_open, python_module, wait_for
 
 SERVICES = {
@@ -27,6 +29,7 @@ SERVICES = {
 }
 
 
+TEST_NATS_USER = "tester"
 TRIVY_CACHE = Path(tempfile.gettempdir()) / "crane-test-trivy-cache"
 
 
@@ -56,10 +59,23 @@ class LocalSuite:
         self.metrics_ports = {name: free_port() for name in SERVICES}
         self.monitoring_dir = self.workdir / "monitoring"
         self.procs: dict[str, Proc] = {}
+        # NATS with authentication, as in the compose demo: a user per service, the client user
+        # of direct publishers, and (tests only) an unrestricted user to inspect and inject.
+        self.secrets_dir = self.workdir / "secrets"
+        self.nats_passwords = ensure_credentials(self.secrets_dir, unrestricted=(TEST_NATS_USER,))
+
+    def nats_url_as(self, user: str) -> str:
+        return f"nats://{user}:{self.nats_passwords[user]}@127.0.0.1:{self.nats_port}"
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
+        """As the unrestricted test user: tests read every stream and inject what they like."""
+        return self.nats_url_as(TEST_NATS_USER)
+
+    @property
+    def client_nats_url(self) -> str:
+        """As the client user, like anyone who publishes straight to NATS."""
+        return self.nats_url_as(CLIENT_USER)
 
     @property
     def api_url(self) -> str:
@@ -67,7 +83,7 @@ class LocalSuite:
 
     def env(self) -> dict[str, str]:
         return {
-            "CRANE_NATS_URL": self.nats_url,
+            "CRANE_NATS_URL": f"nats://127.0.0.1:{self.nats_port}",
             "CRANE_SUITE": self.suite,
             "CRANE_API_HOST": "127.0.0.1",
             "CRANE_API_PORT": str(self.api_port),
@@ -100,7 +116,10 @@ class LocalSuite:
     # --- parts ---------------------------------------------------------------------------
     def start_nats(self) -> None:
         store = self.workdir / "jetstream"
-        argv = [binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(self.nats_port), "-sd", str(store)]
+        argv = [
+            binary("nats-server"), "-c", str(self.secrets_dir / "nats.conf"),
+            "-js", "-a", "127.0.0.1", "-p", str(self.nats_port), "-sd", str(store),
+        ]  # fmt: skip
         self.procs["nats"] = Proc("nats", argv, self.workdir).start()
         wait_for(lambda: port_open(self.nats_port), 15, "nats-server")
 
@@ -128,7 +147,13 @@ class LocalSuite:
     def start_service(self, name: str, extra_env: dict[str, str] | None = None, key: str | None = None) -> Proc:
         """Start service ``name`` (again); ``key`` names a second instance, e.g. "api-2"."""
         key = key or name
-        env = {**self.env(), "CRANE_METRICS_PORT": str(self.metrics_ports[name]), **(extra_env or {})}
+        env = {
+            **self.env(),
+            "CRANE_METRICS_PORT": str(self.metrics_ports[name]),
+            "CRANE_NATS_USER": name,
+            "CRANE_NATS_PASSWORD_FILE": str(self.secrets_dir / f"{name}.password"),
+            **(extra_env or {}),
+        }
         proc = Proc(key, python_module(SERVICES[name]), self.workdir, env).start()
         self.procs[key] = proc
         return proc

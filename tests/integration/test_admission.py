@@ -91,13 +91,17 @@ def test_direct_publishers_meet_the_same_policy(suite, user, http_image):
     marker = f"direct-{uuid.uuid4().hex[:6]}"
 
     async def publish_and_wait() -> str | None:
-        nc = await nats.connect(suite.nats_url)
-        js = nc.jetstream()
+        client = await nats.connect(suite.client_nats_url)
+        observer = await nats.connect(suite.nats_url)  # the test's own view of every stream
         body = app_body(http_image, marker)
         body["services"][0]["privileged"] = True
-        message = {"type": "app.created", "source": "test", "data": {"owner": user.email, "spec": body}}
-        sub = await js.subscribe("event.rejected", ordered_consumer=True, deliver_policy=nats.js.api.DeliverPolicy.NEW)
-        ack = await js.publish("app.created", json.dumps(message).encode())
+        message = {"source": "test", "data": {"spec": body}}
+        deliver_new = nats.js.api.DeliverPolicy.NEW
+        sub = await observer.jetstream().subscribe("event.rejected", ordered_consumer=True, deliver_policy=deliver_new)
+        token = user.headers["Authorization"].removeprefix("Bearer ")
+        await client.jetstream().publish(
+            "client.app.created", json.dumps(message).encode(), headers={"Crane-Token": token}
+        )
         deadline = time.monotonic() + 30
         try:
             while time.monotonic() < deadline:
@@ -105,12 +109,13 @@ def test_direct_publishers_meet_the_same_policy(suite, user, http_image):
                     msg = await sub.next_msg(timeout=1)
                 except nats.errors.TimeoutError:
                     continue
-                event = json.loads(msg.data)
-                if event["id"] == f"rejected-{ack.seq}":
-                    return str(event["data"]["reason"])
+                reason = str(json.loads(msg.data)["data"]["reason"])
+                if marker in reason or "privileged" in reason:
+                    return reason
             return None
         finally:
-            await nc.close()
+            await client.close()
+            await observer.close()
 
     reason = asyncio.run(publish_and_wait())
     assert reason and reason.startswith("refused by the admission policy: services.http.privileged")

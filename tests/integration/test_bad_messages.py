@@ -11,7 +11,10 @@ import nats
 
 from crane_shared.events import MAX_EVENT_BYTES
 
-CONSUMED = ["app.created", "app.updated", "app.deleted", "app.restart_requested", "alert.firing", "alert.resolved"]
+CONSUMED = [
+    "app.created", "app.updated", "app.deleted", "app.restart_requested", "alert.firing", "alert.resolved",
+    "client.app.created", "client.app.updated", "client.app.deleted", "client.app.restart_requested",
+]  # fmt: skip
 BAD = {
     "malformed": b"{this is not json",
     "wrong-typed": json.dumps({"data": {"app_id": 12, "spec": "nope", "alertname": [], "fingerprint": {}}}).encode(),
@@ -21,18 +24,20 @@ BAD = {
 
 
 def test_every_consumed_subject_dead_letters_bad_messages(suite):
-    async def publish_all() -> dict[int, str]:
+    async def publish_all() -> dict[str, str]:
         nc = await nats.connect(suite.nats_url)
         js = nc.jetstream()
         sent = {}
         for subject in CONSUMED:
             for kind, body in BAD.items():
                 ack = await js.publish(subject, body)
-                sent[ack.seq] = f"{subject}/{kind}"
+                # The id of event.rejected: the sequence, with the stream's name outside the events stream.
+                ref = str(ack.seq) if ack.stream == "CRANE_EVENTS" else f"{ack.stream}-{ack.seq}"
+                sent[ref] = f"{subject}/{kind}"
         await nc.close()
         return sent
 
-    async def reasons(sent: dict[int, str]) -> dict[str, str]:
+    async def reasons(sent: dict[str, str]) -> dict[str, str]:
         nc = await nats.connect(suite.nats_url)
         js = nc.jetstream()
         sub = await js.subscribe("event.rejected", ordered_consumer=True)
@@ -44,9 +49,9 @@ def test_every_consumed_subject_dead_letters_bad_messages(suite):
             except nats.errors.TimeoutError:
                 continue
             event = json.loads(msg.data)
-            seq = int(event["id"].removeprefix("rejected-"))
-            if seq in sent:
-                found[sent[seq]] = event["data"]["reason"]
+            ref = event["id"].removeprefix("rejected-")
+            if ref in sent:
+                found[sent[ref]] = event["data"]["reason"]
         await nc.close()
         return found
 

@@ -105,12 +105,15 @@ def test_deployer_killed_mid_deploy_finishes_after_restart_without_duplicates(su
 
 
 def test_direct_nats_publish_deploys_like_the_api(suite, user, http_image, docker_client):
+    """A client with the client NATS user and its API token in Crane-Token, nothing else."""
     spec = app_body(http_image, "viabus", replicas=2)
-    message = {"type": "app.created", "source": "test-client", "data": {"owner": user.email, "spec": spec}}
+    message = {"source": "test-client", "data": {"spec": spec}}
+    token = user.headers["Authorization"].removeprefix("Bearer ")
 
     async def publish() -> None:
-        nc = await nats.connect(suite.nats_url)
-        await nc.jetstream().publish("app.created", json.dumps(message).encode())
+        nc = await nats.connect(suite.client_nats_url)
+        headers = {"Crane-Token": token}
+        await nc.jetstream().publish("client.app.created", json.dumps(message).encode(), headers=headers)
         await nc.close()
 
     asyncio.run(publish())

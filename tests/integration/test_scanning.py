@@ -69,7 +69,9 @@ def test_a_clean_image_is_scanned_once_and_runs(suite, user, http_image):
         wait_gone(user, done)
 
 
-def test_secrets_in_an_image_block_the_deploy_until_an_admin_allows_them(suite, admin, user, leaky_image, docker_client):
+def test_secrets_in_an_image_block_the_deploy_until_an_admin_allows_them(
+    suite, admin, user, leaky_image, docker_client
+):
     app_id = user.post("/apps", json=app_body(leaky_image, "leaky")).json()["id"]
     failed = wait_app(user, app_id, lambda a: a["status"] == "failed")
     assert failed["reason"].startswith("blocked by the image scan policy: ")

@@ -26,7 +26,7 @@ def test_every_example_is_a_valid_event(subject):
 
 def test_every_subject_has_an_example_and_lives_in_a_stream():
     assert set(EXAMPLES) == set(PAYLOADS)
-    roots = {p.split(".")[0] for p in s.EVENTS_STREAM_SUBJECTS}
+    roots = {p.split(".")[0] for p in [*s.EVENTS_STREAM_SUBJECTS, *s.CLIENT_STREAM_SUBJECTS]}
     assert all(subject.split(".")[0] in roots for subject in PAYLOADS)
     assert not s.RPC_APP_LOGS.startswith(tuple(roots)), "request/reply must stay outside the streams"
 

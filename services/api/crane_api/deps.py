@@ -7,16 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from nats.js.errors import KeyNotFoundError
 
-from crane_shared import subjects as s
 from crane_shared.appspec import APP_ID_PATTERN, AppRecord
 from crane_shared.bus import Bus
 from crane_shared.store import AppStore
+from crane_shared.tokens import Authenticator, TokenError, Tokens
 from crane_shared.users import User, UserStore
 
 from .login_limit import LoginLimiter
-from .security import TokenError, Tokens
 from .settings import ApiSettings
 
 
@@ -30,17 +28,7 @@ class Gateway:
     users: UserStore
     tokens: Tokens
     logins: LoginLimiter
-
-    async def revoked(self, jti: str) -> bool:
-        config = await self.bus.kv(s.CONFIG_BUCKET)
-        try:
-            await config.get(f"revoked.{jti}")
-        except KeyNotFoundError:
-            return False
-        return True
-
-    async def revoke(self, jti: str) -> None:
-        await (await self.bus.kv(s.CONFIG_BUCKET)).put(f"revoked.{jti}", b"1")
+    auth: Authenticator
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -62,13 +50,9 @@ async def current_user(
     if credentials is None:
         raise unauthorized
     try:
-        claims = gateway.tokens.claims(credentials.credentials)
+        return await gateway.auth.user(credentials.credentials)
     except TokenError:
         raise unauthorized from None
-    user = await gateway.users.get(str(claims["sub"]))
-    if user is None or claims["iat"] < user.tokens_valid_after or await gateway.revoked(str(claims["jti"])):
-        raise unauthorized
-    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -11,29 +11,35 @@ from fastapi import APIRouter, FastAPI
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
+from crane_shared.nats_auth import SERVICES
 from crane_shared.service import configure_logging, start_metrics_server
 from crane_shared.store import AppStore
+from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
 
 from .deps import Gateway
 from .login_limit import LoginLimiter
 from .routes import apps, auth, health, monitoring, policies, users
-from .security import Tokens, load_signing_key
 from .settings import ApiSettings
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = await Bus.connect(settings.nats_url, "api")
+        bus = await Bus.connect(
+            settings.nats_url, "api", credentials=settings.nats_credentials(), buckets=SERVICES["api"].buckets
+        )
         config = await bus.kv(s.CONFIG_BUCKET)
+        users = UserStore(await bus.kv(s.USERS_BUCKET), config)
+        tokens = Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes))
         app.state.gateway = Gateway(
             settings=settings,
             bus=bus,
             apps=AppStore(await bus.kv(s.APPS_BUCKET)),
-            users=UserStore(await bus.kv(s.USERS_BUCKET), config),
-            tokens=Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes)),
+            users=users,
+            tokens=tokens,
             logins=LoginLimiter(config, settings.login_max_failures, settings.login_window_seconds),
+            auth=Authenticator(tokens, users, config),
         )
         start_metrics_server(settings.metrics_port)
         yield

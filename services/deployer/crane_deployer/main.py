@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -12,9 +13,13 @@ import uvicorn
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import ContainerDied
+from crane_shared.nats_auth import SERVICES
 from crane_shared.service import configure_logging, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
+from crane_shared.tokens import Authenticator, Tokens, load_signing_key
+from crane_shared.users import UserStore
 
+from .client_intents import ClientIntents
 from .docker_events import follow_container_events
 from .engine import Engine
 from .exporter import StatsCollector, metrics_app
@@ -108,12 +113,19 @@ def _exit_code(attributes: dict[str, str]) -> int | None:
 async def serve(settings: DeployerSettings) -> None:
     stop = stop_on_signals()
     naming = Naming(settings.suite, settings.app_domain)
-    bus = await Bus.connect(settings.nats_url, "deployer")
+    bus = await Bus.connect(
+        settings.nats_url, "deployer", credentials=settings.nats_credentials(), buckets=SERVICES["deployer"].buckets
+    )
     store = AppStore(await bus.kv(s.APPS_BUCKET))
+    config = await bus.kv(s.CONFIG_BUCKET)
+    auth = Authenticator(
+        Tokens(await load_signing_key(config), timedelta(0)), UserStore(await bus.kv(s.USERS_BUCKET), config), config
+    )
     engine = Engine.from_env(naming)
     await engine.ensure_edge_network()
     gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
     deployer = Deployer(settings, bus, store, engine, gate)
+    clients = ClientIntents(bus, store, auth, deployer.intents.admit)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
 
@@ -127,6 +139,7 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(deployer.resync_forever(stop)),
         asyncio.create_task(follow_container_events(naming, deployer.on_container_event, stop)),
         asyncio.create_task(bus.consume("deployer", "app.>", deployer.intents.table(), stop)),
+        asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]
     log.info("deployer ready (suite %s)", settings.suite)
     await stop.wait()

@@ -15,6 +15,7 @@ from crane_shared import subjects as s
 from crane_shared.appspec import AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import Event
+from crane_shared.nats_auth import SERVICES
 from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
 from crane_shared.service import configure_logging, start_metrics_server, stop_on_signals
 from crane_shared.store import AppStore
@@ -110,7 +111,12 @@ class MonitorConfig:
 async def serve(settings: MonitorSettings) -> None:
     stop = stop_on_signals()
     start_metrics_server(settings.metrics_port)
-    bus = await Bus.connect(settings.nats_url, "monitor-config")
+    bus = await Bus.connect(
+        settings.nats_url,
+        "monitor-config",
+        credentials=settings.nats_credentials(),
+        buckets=SERVICES["monitor-config"].buckets,
+    )
     monitor = MonitorConfig(settings, AppStore(await bus.kv(s.APPS_BUCKET)))
     await monitor.write_suite_config(await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN))
     await monitor.sync_all()

@@ -52,7 +52,7 @@ async def logout(
 ) -> None:
     """Revoke the token this request carries (others of the user stay valid)."""
     if credentials is not None:
-        await gateway.revoke(str(gateway.tokens.claims(credentials.credentials)["jti"]))
+        await gateway.auth.revoke(str(gateway.tokens.claims(credentials.credentials)["jti"]))
 
 
 @router.get("/users/me", response_model=UserPublic)

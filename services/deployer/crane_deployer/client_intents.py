@@ -1,0 +1,64 @@
+"""Intents that clients publish straight to NATS (client.app.*): check the API token in their
+Crane-Token header, that the app is the user's, and the admission policy; then republish them
+as the trusted app.* intent (with the owner taken from the token, never from the message).
+Anything else is dead-lettered with the reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel
+
+from crane_shared import subjects as s
+from crane_shared.appspec import AppSpec
+from crane_shared.bus import MESSAGE_HEADERS, Bus, Handler
+from crane_shared.events import AppCreated, AppUpdated, Event, InvalidEvent, new_event
+from crane_shared.intents import apply_update
+from crane_shared.store import AppStore
+from crane_shared.tokens import Authenticator, TokenError
+from crane_shared.users import User
+
+log = logging.getLogger("crane.deployer.clients")
+Admit = Callable[[str, AppSpec, str | None], Awaitable[None]]
+
+
+class ClientIntents:
+    def __init__(self, bus: Bus, store: AppStore, auth: Authenticator, admit: Admit) -> None:
+        self.bus = bus
+        self.store = store
+        self.auth = auth
+        self.admit = admit
+
+    def table(self) -> dict[str, Handler]:
+        return dict.fromkeys(s.CLIENT_INTENTS, self.on_intent)
+
+    async def _user(self) -> User:
+        token = MESSAGE_HEADERS.get().get(s.TOKEN_HEADER, "").removeprefix("Bearer ").strip()
+        if not token:
+            raise InvalidEvent(f"header {s.TOKEN_HEADER}: send your API token (from POST /api/v1/auth/login)")
+        try:
+            return await self.auth.user(token)
+        except TokenError as exc:
+            raise InvalidEvent(f"header {s.TOKEN_HEADER}: {exc}") from None
+
+    async def on_intent(self, event: Event, payload: BaseModel) -> None:
+        user = await self._user()
+        intent = event.type.removeprefix(s.CLIENT_PREFIX + ".")
+        trusted: BaseModel
+        if isinstance(payload, AppCreated):
+            if payload.owner not in (None, user.email):
+                raise InvalidEvent(f"data.owner: you are {user.email}; apps you create are yours")
+            trusted = payload.model_copy(update={"owner": user.email})  # admission runs when it is registered
+        else:
+            app_id = str(getattr(payload, "app_id", ""))
+            record = await self.store.get(app_id)
+            if record is None or not (user.is_admin or record.owner == user.email):
+                raise InvalidEvent(f"data.app_id: you have no app {app_id!r}")
+            if isinstance(payload, AppUpdated) and (payload.spec is not None or payload.replicas is not None):
+                proposed = apply_update(record.model_copy(deep=True), payload)  # raises naming the field
+                await self.admit(record.owner, proposed.spec, record.id)
+            trusted = payload
+        source = f"crane/deployer (client {user.email})"
+        await self.bus.publish(new_event(intent, trusted, source=source, id=f"client-{event.id}"))
+        log.info("%s from %s accepted as %s", event.type, user.email, intent)

@@ -1,0 +1,172 @@
+"""NATS authentication: one user per CRANE service, each allowed to publish and subscribe to
+only what it needs, plus a `client` user for people who publish straight to NATS (who may only
+send client.* intents, with their API token in a header).
+
+The permissions are derived from the contract (subjects, streams, buckets) in one table, so
+giving a service a new subject is a one-line change here. Passwords are generated on first
+start, written to files only the matching service gets, and stored in the NATS configuration as
+bcrypt hashes.
+
+    python -m crane_shared.nats_auth deploy/.secrets    # what `make up` runs
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import subjects as s
+from .bus import inbox_prefix
+
+CLIENT_USER = "client"
+
+
+@dataclass(frozen=True)
+class Needs:
+    buckets: tuple[str, ...] = ()
+    publishes: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()  # RPC subjects it asks
+    serves: tuple[str, ...] = ()  # RPC subjects it answers
+    consumes: dict[str, str] = field(default_factory=dict)  # stream -> durable consumer name
+
+
+SERVICES: dict[str, Needs] = {
+    "api": Needs(
+        buckets=(s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.POLICIES_BUCKET, s.DECISIONS_BUCKET,
+                 s.ALERTS_BUCKET, s.SCANS_BUCKET),
+        publishes=s.INTENTS,
+        requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT,
+                  s.RPC_ALERT_WEBHOOK),
+    ),
+    "deployer": Needs(
+        buckets=(s.APPS_BUCKET, s.SCANS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET),
+        # Its own facts, and the intents of clients once their token and owner are checked.
+        publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
+                   s.SCAN_COMPLETED, *s.INTENTS),
+        requests=(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
+        serves=(s.RPC_APP_LOGS, s.RPC_APP_STATS),
+        consumes={s.EVENTS_STREAM: "deployer", s.CLIENT_STREAM: "deployer-client"},
+    ),
+    "monitor-config": Needs(
+        buckets=(s.APPS_BUCKET, s.CONFIG_BUCKET),
+        consumes={s.EVENTS_STREAM: "monitor-config"},
+    ),
+    "alert-bridge": Needs(
+        buckets=(s.ALERTS_BUCKET, s.CONFIG_BUCKET),
+        publishes=(s.ALERT_FIRING, s.ALERT_RESOLVED),
+        serves=(s.RPC_ALERT_WEBHOOK,),
+    ),
+    "policy": Needs(
+        buckets=(s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.POLICIES_BUCKET, s.DECISIONS_BUCKET),
+        publishes=(s.POLICY_DECISION, s.APP_UPDATED, s.APP_RESTART_REQUESTED),
+        serves=(s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
+        consumes={s.EVENTS_STREAM: "policy"},
+    ),
+}  # fmt: skip
+STREAMS = (s.EVENTS_STREAM, s.DEADLETTER_STREAM, s.CLIENT_STREAM)
+
+
+def _bucket_subjects(bucket: str) -> list[str]:
+    stream = f"KV_{bucket}"
+    return [
+        f"$JS.API.STREAM.CREATE.{stream}",
+        f"$JS.API.STREAM.UPDATE.{stream}",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}.>",
+        f"$JS.API.CONSUMER.CREATE.{stream}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.>",
+        f"$JS.API.CONSUMER.DELETE.{stream}.>",
+        f"$JS.API.CONSUMER.INFO.{stream}.>",
+        f"$KV.{bucket}.>",
+    ]
+
+
+def _consumer_subjects(stream: str, durable: str) -> list[str]:
+    return [
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    ]
+
+
+def service_permissions(service: str) -> dict[str, Any]:
+    """The NATS permissions of ``service``: its streams' and buckets' JetStream API, its events,
+    its RPCs, and its private inbox."""
+    needs = SERVICES[service]
+    publish = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*"]
+    for stream in STREAMS:  # every service declares the streams (idempotently) when it starts
+        publish += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
+    for bucket in needs.buckets:
+        publish += _bucket_subjects(bucket)
+    for stream, durable in needs.consumes.items():
+        publish += _consumer_subjects(stream, durable)
+    if needs.consumes:  # a consumer dead-letters what it cannot accept
+        publish += [f"{s.DEADLETTER_PREFIX}.>", s.EVENT_REJECTED]
+    publish += [*needs.publishes, *needs.requests]
+    permissions: dict[str, Any] = {
+        "publish": {"allow": sorted(set(publish))},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>", *needs.serves]},
+    }
+    if needs.serves:
+        permissions["allow_responses"] = True  # answer requests on the asker's inbox
+    return permissions
+
+
+def client_permissions() -> dict[str, Any]:
+    """Direct publishers: client.* intents (acknowledged on their own inbox), nothing else."""
+    return {"publish": {"allow": list(s.CLIENT_INTENTS)}, "subscribe": {"allow": ["_INBOX.>"]}}
+
+
+def render_config(password_hashes: dict[str, str], unrestricted: tuple[str, ...] = ()) -> str:
+    """The authorization block of nats-server's configuration (JSON is valid NATS config).
+    ``unrestricted`` users (tests only) get no permission limits."""
+    users = []
+    for user, hashed in sorted(password_hashes.items()):
+        entry: dict[str, Any] = {"user": user, "password": hashed}
+        if user in SERVICES:
+            entry["permissions"] = service_permissions(user)
+        elif user == CLIENT_USER:
+            entry["permissions"] = client_permissions()
+        elif user not in unrestricted:
+            raise ValueError(f"no permissions are defined for NATS user {user!r}")
+        users.append(entry)
+    return json.dumps({"authorization": {"users": users}}, indent=2) + "\n"
+
+
+def hash_password(password: str) -> str:
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+def ensure_credentials(directory: Path, unrestricted: tuple[str, ...] = ()) -> dict[str, str]:
+    """Create ``<user>.password`` for each service, the client and the ``unrestricted`` users
+    (tests only) that has none (first start), write nats.conf from them, and return the
+    passwords. Existing passwords are kept."""
+    users = (*SERVICES, CLIENT_USER, *unrestricted)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)  # the files themselves are readable: containers run as other users
+    passwords = {}
+    for user in users:
+        path = directory / f"{user}.password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o644)
+        passwords[user] = path.read_text().strip()
+    config = directory / "nats.conf"
+    config.write_text(render_config({u: hash_password(p) for u, p in passwords.items()}, unrestricted))
+    config.chmod(0o644)
+    return passwords
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "deploy/.secrets")
+    ensure_credentials(target)
+    print(f"==> NATS credentials in {target}/ (one password per service; {CLIENT_USER}.password for direct publishers)")

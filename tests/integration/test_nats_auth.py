@@ -1,0 +1,146 @@
+"""NATS authentication on a running suite: every service has its own user and may use only its
+subjects; the client user may only send client.* intents; and the owner of a client intent is
+the user of the API token in its header, checked by the deployer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import nats
+import pytest
+from nats.errors import NoServersError
+
+from tests.conftest import app_body, make_user
+from tests.integration.helpers import running, wait_app, wait_gone
+
+
+async def _violation(url: str, action, inbox: str = "_INBOX") -> str | None:
+    """Run ``action(nc)``; the permission violation NATS reported for it, if any."""
+    errors: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    nc = await nats.connect(url, error_cb=on_error, allow_reconnect=False, inbox_prefix=inbox)
+    try:
+        try:
+            await action(nc)
+        except Exception as exc:  # noqa: BLE001 - a refused request may also raise
+            errors.append(repr(exc))
+        await nc.flush(timeout=2)
+        await asyncio.sleep(0.3)
+    finally:
+        await nc.close()
+    return next((e for e in errors if "ermission" in e), errors[0] if errors else None)
+
+
+def test_no_credentials_no_connection(suite):
+    port = suite.nats_url.rsplit(":", 1)[1]
+
+    async def anonymous() -> None:
+        await nats.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False, max_reconnect_attempts=0)
+
+    with pytest.raises((NoServersError, nats.errors.Error, OSError)):
+        asyncio.run(anonymous())
+
+
+def test_the_client_user_can_only_send_client_intents(suite):
+    async def publish_app_created(nc) -> None:
+        await nc.publish("app.created", b"{}")
+
+    async def subscribe_events(nc) -> None:
+        await nc.subscribe("app.>")
+
+    async def read_users(nc) -> None:
+        await (await nc.jetstream().key_value("crane_users")).keys()
+
+    for action in (publish_app_created, subscribe_events, read_users):
+        assert "ermission" in (asyncio.run(_violation(suite.client_nats_url, action)) or ""), action.__name__
+
+    async def client_intent(nc) -> None:
+        ack = await nc.jetstream().publish("client.app.deleted", b'{"data": {"app_id": "nothing-1"}}')
+        assert ack.stream == "CRANE_CLIENT"
+
+    assert asyncio.run(_violation(suite.client_nats_url, client_intent)) is None
+
+
+def test_services_are_confined_to_their_subjects(suite):
+    """monitor-config only reads: it may not publish intents or facts, nor read the users."""
+    url = suite.nats_url_as("monitor-config")
+
+    async def publish_intent(nc) -> None:
+        await nc.publish("app.deleted", b"{}")
+
+    async def read_users(nc) -> None:
+        await nc.request("$JS.API.STREAM.MSG.GET.KV_crane_users", b'{"last_by_subj": "$KV.crane_users.x"}', timeout=1)
+
+    async def snoop_inboxes(nc) -> None:
+        await nc.subscribe("_INBOX_api.>")
+
+    async def read_apps(nc) -> None:  # what it does need still works
+        await nc.request("$JS.API.STREAM.MSG.GET.KV_crane_apps", b'{"last_by_subj": "$KV.crane_apps.x"}', timeout=2)
+
+    for action in (publish_intent, read_users, snoop_inboxes):
+        assert "ermission" in (asyncio.run(_violation(url, action, "_INBOX_monitor-config")) or ""), action.__name__
+    assert asyncio.run(_violation(url, read_apps, "_INBOX_monitor-config")) is None
+
+
+def _publish_as_client(suite, subject: str, data: dict, token: str | None) -> None:
+    async def send() -> None:
+        nc = await nats.connect(suite.client_nats_url)
+        headers = {"Crane-Token": token} if token else None
+        await nc.jetstream().publish(subject, json.dumps({"data": data}).encode(), headers=headers)
+        await nc.close()
+
+    asyncio.run(send())
+
+
+def _rejections(suite, since: float, needle: str, timeout: float = 20) -> list[str]:
+    async def read() -> list[str]:
+        nc = await nats.connect(suite.nats_url)
+        sub = await nc.jetstream().subscribe("event.rejected", ordered_consumer=True)
+        found: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not found:
+            try:
+                msg = await sub.next_msg(timeout=1)
+            except nats.errors.TimeoutError:
+                continue
+            event = json.loads(msg.data)
+            if msg.metadata.timestamp.timestamp() >= since and needle in event["data"]["reason"]:
+                found.append(event["data"]["reason"])
+        await nc.close()
+        return found
+
+    return asyncio.run(read())
+
+
+def test_owners_come_from_the_token_not_from_the_message(suite, user, http_image):
+    token = user.headers["Authorization"].removeprefix("Bearer ")
+    app = user.post("/apps", json=app_body(http_image, "owned")).json()
+    wait_app(user, app["id"], running(1))
+    intruder = make_user(suite, "intruder")
+    intruder_token = intruder.headers["Authorization"].removeprefix("Bearer ")
+    started = time.time() - 1
+
+    _publish_as_client(suite, "client.app.deleted", {"app_id": app["id"]}, None)
+    assert _rejections(suite, started, "header Crane-Token: send your API token")
+    _publish_as_client(suite, "client.app.deleted", {"app_id": app["id"]}, "not-a-token")
+    assert _rejections(suite, started, "header Crane-Token: Not enough segments")
+    _publish_as_client(suite, "client.app.deleted", {"app_id": app["id"]}, intruder_token)
+    assert _rejections(suite, started, f"data.app_id: you have no app '{app['id']}'")
+    spec = app_body(http_image, "forged")
+    _publish_as_client(suite, "client.app.created", {"owner": user.email, "spec": spec}, intruder_token)
+    assert _rejections(suite, started, "data.owner: you are intruder-")
+    assert user.get(f"/apps/{app['id']}").json()["status"] == "running"
+
+    intruder.post("/auth/logout")  # a revoked token is refused too
+    _publish_as_client(suite, "client.app.deleted", {"app_id": app["id"]}, intruder_token)
+    assert _rejections(suite, started, "header Crane-Token: the token was revoked")
+
+    _publish_as_client(suite, "client.app.updated", {"app_id": app["id"], "replicas": 2}, token)
+    wait_app(user, app["id"], running(2))
+    _publish_as_client(suite, "client.app.deleted", {"app_id": app["id"]}, token)
+    wait_gone(user, app["id"])
