@@ -144,3 +144,25 @@ def test_owners_come_from_the_token_not_from_the_message(suite, user, http_image
     wait_app(user, app["id"], running(2))
     _publish_as_client(suite, "client.app.deleted", {"app_id": app["id"]}, token)
     wait_gone(user, app["id"])
+
+
+def test_generated_secrets_never_reach_a_log(suite, user, http_image):
+    """The signing key, the webhook token, every NATS password and a user's token appear in no
+    log of the suite (services, NATS, Traefik, Prometheus, Alertmanager), after real traffic."""
+    app = user.post("/apps?wait=true", json=app_body(http_image, "quiet")).json()
+    user.delete(f"/apps/{app['id']}")
+    wait_gone(user, app["id"])
+
+    async def generated() -> dict[str, str]:
+        nc = await nats.connect(suite.nats_url)
+        config = await nc.jetstream().key_value("crane_config")
+        values = {name: (await config.get(name)).value.decode() for name in ("jwt-signing-key", "alert-webhook-token")}
+        await nc.close()
+        return values
+
+    secrets = {**asyncio.run(generated()), **{f"nats:{u}": p for u, p in suite.nats_passwords.items()}}
+    secrets["user token"] = user.headers["Authorization"].removeprefix("Bearer ")
+    assert all(len(value) >= 20 for value in secrets.values())
+    logs = {proc.log_path.name: proc.log_path.read_text(errors="replace") for proc in suite.procs.values()}
+    leaks = [(name, log) for name, value in secrets.items() for log, text in logs.items() if value in text]
+    assert not leaks, f"secrets found in logs: {leaks}"
