@@ -10,13 +10,14 @@ CRANE_HTTP_PORT ?= 80
 CRANE_DASHBOARD_PORT ?= 8080
 export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
-.PHONY: help deps docker system-packages compose test fuzz test-unit check lint docs up down logs ps bench clean
+.PHONY: help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
 	@echo "make test    run all tests (unit, integration, end to end)"
 	@echo "make down    stop the suite and remove everything it created"
 	@echo "make fuzz    fuzz the API with schemathesis (1,000+ requests)"
+	@echo "make chaos   fault tests: services, NATS and the Docker daemon killed during deploys"
 	@echo "make bench   measure deploy, healing and autoscaling times (bench/)"
 	@echo "make lint    ruff; make docs regenerates docs/events.md"
 
@@ -49,6 +50,13 @@ check: $(VENV)/.installed
 # Long property-based fuzzing of the API (at least 1,000 generated requests, random seed).
 fuzz: deps docker
 	CRANE_FUZZ_EXAMPLES=60 $(PY) -m pytest tests/integration/test_fuzz_api.py -s
+
+# Fault tests: longer deploy bursts while each part is SIGKILLed, and a Docker daemon restart
+# (which stops every container on the machine). Figures: /tmp/crane-chaos-report.jsonl.
+chaos: deps docker
+	@rm -f /tmp/crane-chaos-report.jsonl
+	CRANE_CHAOS_APPS=20 $(PY) -m pytest tests/chaos -m "chaos or not chaos" -s
+	@echo "==> figures (sent, accepted, lost, recovery):"; cat /tmp/crane-chaos-report.jsonl
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

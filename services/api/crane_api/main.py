@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import nats.errors
+import nats.js.errors
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
@@ -21,6 +25,19 @@ from .deps import Gateway
 from .login_limit import LoginLimiter
 from .routes import apps, auth, health, monitoring, policies, users
 from .settings import ApiSettings
+
+log = logging.getLogger("crane.api")
+# What a request meets while NATS restarts: answered 503 with Retry-After.
+BUS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.NoServersError,
+    nats.js.errors.ServiceUnavailableError,
+)
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -60,6 +77,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(users.router)
     app.include_router(v1)
     app.include_router(health.router)  # /health as well, for load balancers and compose
+
+    async def bus_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """NATS is restarting or unreachable: say so (503, retry), never a bare 500."""
+        log.warning("%s %s: the message bus is unavailable (%r)", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the message bus (NATS) is unavailable; retry in a moment"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+
+    for unavailable in BUS_UNAVAILABLE:
+        app.add_exception_handler(unavailable, bus_unavailable)
     return app
 
 

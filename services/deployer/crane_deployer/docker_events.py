@@ -16,6 +16,9 @@ from .naming import LABEL_APP, LABEL_SERVICE, Naming
 log = logging.getLogger("crane.deployer.docker_events")
 
 WATCHED = ["die", "health_status", "destroy"]
+# Delivered each time the stream is (re)established: whatever happened while it was down
+# (an Engine restart stops every container) is found by a full resync.
+CONNECTED = "crane:connected"
 
 
 def _follow(naming: Naming, deliver: Callable[[dict[str, Any]], None], stop: threading.Event) -> None:
@@ -24,7 +27,9 @@ def _follow(naming: Naming, deliver: Callable[[dict[str, Any]], None], stop: thr
         try:
             client = docker.from_env(timeout=None)
             filters = {**naming.suite_filter(), "type": ["container"]}
-            for event in client.events(decode=True, filters=filters):
+            events = client.events(decode=True, filters=filters)
+            deliver({"Action": CONNECTED})
+            for event in events:
                 deliver(event)
                 if stop.is_set():
                     break
@@ -37,8 +42,10 @@ async def follow_container_events(
     naming: Naming,
     on_event: Callable[[str, str, dict[str, str]], Awaitable[None]],
     stop: asyncio.Event,
+    on_connected: Callable[[], Awaitable[None]],
 ) -> None:
-    """Call ``on_event(action, container_id, labels)`` for every watched event until ``stop``."""
+    """Call ``on_event(action, container_id, labels)`` for every watched event, and
+    ``on_connected()`` whenever the stream (re)connects, until ``stop``."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     thread_stop = threading.Event()
@@ -53,6 +60,9 @@ async def follow_container_events(
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=1)
             except TimeoutError:
+                continue
+            if event.get("Action") == CONNECTED:
+                await on_connected()
                 continue
             actor = event.get("Actor", {})
             labels = actor.get("Attributes", {})

@@ -83,7 +83,7 @@ class IntentHandlers:
         """The admission policy's consent for a spec that did not come through the API (which
         asks itself); a refusal dead-letters the event with the policy's reasons."""
         body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
-        verdict = await self.bus.request(s.RPC_POLICY_ADMIT, body, timeout=15)  # no answer: retried
+        verdict = await self.bus.request(s.RPC_POLICY_ADMIT, body, timeout=5)  # no answer: retried
         if "error" in verdict:
             raise RuntimeError(f"the admission check failed: {verdict['error']}")
         if not verdict.get("allowed"):

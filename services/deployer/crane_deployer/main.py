@@ -53,6 +53,15 @@ class Deployer:
         for app_id in known | await self.engine.suite_app_ids():
             self.queue.mark(app_id)
 
+    async def after_engine_reconnect(self) -> None:
+        """The Engine's event stream is (back) up: what happened while it was down (a daemon
+        restart stops every container) is found by reconciling everything now."""
+        log.info("following the Docker Engine's events; resyncing every app")
+        try:
+            await self.resync()
+        except Exception:  # noqa: BLE001 - the Engine may still be starting; the timer retries
+            log.exception("resync after the Engine came back failed")
+
     async def resync_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
@@ -137,7 +146,9 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(StatsCollector(engine).run(stop, settings.stats_seconds)),
         asyncio.create_task(deployer.queue.run(stop)),
         asyncio.create_task(deployer.resync_forever(stop)),
-        asyncio.create_task(follow_container_events(naming, deployer.on_container_event, stop)),
+        asyncio.create_task(
+            follow_container_events(naming, deployer.on_container_event, stop, deployer.after_engine_reconnect)
+        ),
         asyncio.create_task(bus.consume("deployer", "app.>", deployer.intents.table(), stop)),
         asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]

@@ -5,6 +5,7 @@ intent event, which the deployer acts on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -43,7 +44,7 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
     """Ask the admission policy; refuse with its reasons (each names the field) if it says no."""
     body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
     try:
-        verdict = await gateway.bus.request(s.RPC_POLICY_ADMIT, body, timeout=15)
+        verdict = await gateway.bus.request(s.RPC_POLICY_ADMIT, body, timeout=5)
     except (NatsTimeout, NoRespondersError):
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the policy service did not answer; nothing was changed"
@@ -64,7 +65,13 @@ async def _create(gateway: Gateway, owner: str, spec: AppSpec) -> AppRecord:
     await gateway.apps.insert(record)
     event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
     await gateway.apps.remember_creation(event.id, app_id)
-    await gateway.bus.publish(event)
+    try:
+        await gateway.bus.publish(event)
+    except Exception:
+        # Not accepted (the client gets a 503 and may retry): leave no half-created app behind.
+        with contextlib.suppress(Exception):
+            await gateway.apps.remove(app_id)
+        raise
     return record
 
 

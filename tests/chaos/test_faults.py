@@ -1,0 +1,269 @@
+"""Faults, measured. A burst of deploys runs while one part of the suite is killed (SIGKILL) and
+restarted: every accepted request must end as an app with exactly its desired replicas, no
+duplicate replica, no container without an app, no event missing. Each run prints (and appends
+to CRANE_CHAOS_REPORT) what was sent, accepted, refused, lost, and how long recovery took.
+
+`make test` runs a short burst against each service and NATS; `make chaos` runs longer bursts
+and restarts the Docker daemon too (it stops every container on the machine, so not in CI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import httpx
+import nats
+import pytest
+
+from tests.conftest import app_body
+from tests.harness.api import ApiClient, register_and_login
+from tests.harness.procs import REPO, wait_for
+from tests.harness.suite import LocalSuite
+
+APPS = int(os.environ.get("CRANE_CHAOS_APPS", "6"))
+REPORT = Path(os.environ.get("CRANE_CHAOS_REPORT", "/tmp/crane-chaos-report.jsonl"))
+RECOVERY_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def chaos_suite(docker_client) -> Iterator[LocalSuite]:
+    local = LocalSuite(resync_seconds=15)
+    try:
+        local.start()
+    except Exception:
+        print(local.logs())
+        local.stop()
+        raise
+    yield local
+    local.stop()
+    print(f"chaos suite {local.suite} logs in {local.workdir}")
+
+
+@pytest.fixture(scope="module")
+def owner(chaos_suite) -> ApiClient:
+    return register_and_login(chaos_suite.api_url, "chaos")
+
+
+@dataclass
+class Burst:
+    sent: int = 0
+    accepted: dict[str, int] = field(default_factory=dict)  # app id -> replicas asked for
+    refused: Counter = field(default_factory=Counter)  # status code or error -> count
+    slowest: float = 0.0  # seconds, the longest any request took to be answered
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def run_burst(suite: LocalSuite, token: str, image: str, prefix: str, count: int, burst: Burst) -> None:
+    """``count`` creates from 3 client threads, each a fresh connection, as users would send them."""
+
+    def create(i: int) -> None:
+        body = app_body(image, f"{prefix}{i}", replicas=1 + i % 3)
+        with burst.lock:
+            burst.sent += 1
+        started = time.monotonic()
+        try:
+            response = httpx.post(
+                f"{suite.api_url}/api/v1/apps", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            )
+        except httpx.HTTPError as exc:
+            with burst.lock:
+                burst.refused[type(exc).__name__] += 1
+            return
+        with burst.lock:
+            burst.slowest = max(burst.slowest, time.monotonic() - started)
+            if response.status_code == 202:
+                burst.accepted[response.json()["id"]] = body["replicas"]
+            else:
+                burst.refused[response.status_code] += 1
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(create, range(count)))
+
+
+def restart(suite: LocalSuite, target: str) -> None:
+    """SIGKILL ``target`` (a service or nats), then start it again as it was."""
+    suite.procs[target].kill()
+    time.sleep(1.0)
+    if target == "nats":
+        suite.start_nats()
+    else:
+        suite.start_service(target)
+        if target == "api":
+            suite.wait_api()
+
+
+def replicas_by_app(client: docker.DockerClient, suite: str) -> dict[str, list[tuple[int, str]]]:
+    found: dict[str, list[tuple[int, str]]] = {}
+    for _ in range(10):
+        try:
+            containers = client.containers.list(all=True, filters={"label": f"crane.suite={suite}"})
+            break
+        except docker.errors.NotFound:  # removed between list and inspect
+            time.sleep(0.1)
+    for c in containers:
+        if "crane.app" in c.labels and "crane.replica" in c.labels:
+            found.setdefault(c.labels["crane.app"], []).append((int(c.labels["crane.replica"]), c.status))
+    return found
+
+
+def converged(api: httpx.Client, client: docker.DockerClient, suite: str) -> tuple[bool, dict]:
+    """Every app of the owner running with exactly its replicas (slots 0..n-1, all running), and
+    no container of the suite without an app."""
+    apps = {a["id"]: a for a in api.get("/apps").json()}
+    containers = replicas_by_app(client, suite)
+    problems = {}
+    for app_id, app in apps.items():
+        want = app["desired_replicas"]
+        have = sorted(containers.get(app_id, []))
+        if app["status"] != "running" or have != [(i, "running") for i in range(want)]:
+            problems[app_id] = {"status": app["status"], "want": want, "have": have}
+    orphans = sorted(set(containers) - set(apps))
+    if orphans:
+        problems["orphans"] = orphans
+    return not problems, problems
+
+
+def events_by_app(suite: LocalSuite, subjects: tuple[str, ...]) -> dict[str, Counter]:
+    async def read() -> dict[str, Counter]:
+        nc = await nats.connect(suite.nats_url)
+        counts: dict[str, Counter] = {}
+        for subject in subjects:
+            sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    break
+                app_id = json.loads(msg.data)["data"].get("app_id")
+                counts.setdefault(subject, Counter())[app_id] += 1
+            await sub.unsubscribe()
+        await nc.close()
+        return counts
+
+    return asyncio.run(read())
+
+
+def record(figures: dict) -> None:
+    line = json.dumps(figures)
+    print("\nCHAOS " + line)
+    with REPORT.open("a") as out:
+        out.write(line + "\n")
+
+
+def settle_and_check(
+    suite: LocalSuite, api: ApiClient, client: docker.DockerClient, burst: Burst, since: float
+) -> float:
+    """Seconds from ``since`` until the suite converged; asserts nothing accepted was lost."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT
+    ok, problems = False, {}
+    while time.monotonic() < deadline:
+        try:
+            ok, problems = converged(api, client, suite.suite)
+        except httpx.HTTPError as exc:
+            problems = {"api": repr(exc)}
+        if ok:
+            break
+        time.sleep(0.25)
+    recovery = time.monotonic() - since
+    known = {a["id"] for a in api.get("/apps").json()}
+    lost = sorted(set(burst.accepted) - known)
+    assert not lost, f"accepted but lost: {lost}"
+    assert ok, f"not converged after {RECOVERY_TIMEOUT}s: {problems}\n{suite.logs()}"
+    return recovery
+
+
+def remove_all(api: ApiClient, client: docker.DockerClient, suite: str) -> None:
+    for app in api.get("/apps").json():
+        api.delete(f"/apps/{app['id']}")
+    wait_for(lambda: not api.get("/apps").json() and not replicas_by_app(client, suite), 60, "apps removed")
+
+
+@pytest.mark.parametrize("target", ["deployer", "api", "policy", "monitor-config", "alert-bridge", "nats"])
+def test_a_killed_part_loses_nothing_during_a_deploy_burst(target, chaos_suite, owner, http_image, docker_client):
+    token = owner.headers["Authorization"].removeprefix("Bearer ")
+    burst = Burst()
+    sender = threading.Thread(target=run_burst, args=(chaos_suite, token, http_image, f"c{target[:3]}", APPS, burst))
+    sender.start()
+    wait_for(lambda: len(burst.accepted) >= 2, 60, "the first accepted deploys")
+    killed_at = time.monotonic()
+    restart(chaos_suite, target)
+    back_at = time.monotonic()
+    sender.join(120)
+    answered_at = time.monotonic()
+    recovery = settle_and_check(chaos_suite, owner, docker_client, burst, back_at)
+
+    events = events_by_app(chaos_suite, ("app.created", "app.deployed"))
+    created, deployed = events.get("app.created", Counter()), events.get("app.deployed", Counter())
+    mine = set(burst.accepted)
+    assert all(created[a] == 1 for a in mine), f"app.created not exactly once: { {a: created[a] for a in mine} }"
+    assert all(deployed[a] >= 1 for a in mine), f"app.deployed missing: {[a for a in mine if not deployed[a]]}"
+    assert chaos_suite.stopped_processes() == [], chaos_suite.logs()
+    record(
+        {
+            "fault": f"SIGKILL {target}",
+            "sent": burst.sent,
+            "accepted": len(burst.accepted),
+            "refused": dict(burst.refused),
+            "lost": 0,
+            "replicas": sum(burst.accepted.values()),
+            "down_s": round(back_at - killed_at, 2),
+            "slowest_request_s": round(burst.slowest, 2),
+            "last_answer_after_restart_s": round(answered_at - back_at, 2),
+            "recovery_s": round(recovery, 2),
+        }
+    )
+    remove_all(owner, docker_client, chaos_suite.suite)
+
+
+def restart_docker_daemon() -> None:
+    """Stop dockerd (which stops every container) and start it again the way `make docker` does."""
+    if (
+        shutil.which("systemctl")
+        and subprocess.run(["systemctl", "is-system-running"], capture_output=True).returncode == 0
+    ):
+        subprocess.run(["systemctl", "restart", "docker"], check=True)
+        return
+    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
+    wait_for(
+        lambda: subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0, 60, "dockerd to stop"
+    )
+    subprocess.run(["bash", str(REPO / "scripts/ensure-docker.sh")], check=True)
+
+
+@pytest.mark.chaos
+def test_docker_daemon_restart_is_reconciled(chaos_suite, owner, http_image):
+    ids = {}
+    for i in range(3):
+        created = owner.post("/apps", json=app_body(http_image, f"daemon{i}", replicas=2))
+        ids[created.json()["id"]] = 2
+    engine = docker.from_env()
+    wait_for(lambda: converged(owner, engine, chaos_suite.suite)[0], 60, "apps running before the restart")
+    started = time.monotonic()
+    restart_docker_daemon()
+    back_at = time.monotonic()
+    engine = docker.from_env()
+    burst = Burst(sent=3, accepted=ids)
+    recovery = settle_and_check(chaos_suite, owner, engine, burst, back_at)
+    record(
+        {
+            "fault": "Docker daemon restart",
+            "apps": 3,
+            "replicas": 6,
+            "lost": 0,
+            "daemon_down_s": round(back_at - started, 2),
+            "recovery_s": round(recovery, 2),
+        }
+    )
+    remove_all(owner, engine, chaos_suite.suite)
