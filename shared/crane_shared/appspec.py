@@ -302,6 +302,10 @@ class AppRecord(BaseModel):
     reason: str | None = None
     running_replicas: int = 0
     restart_token: str | None = None
+    # Events about a change of this record that are not yet known to be published (an outbox:
+    # written with the change, published, then cleared; a crash in between republishes them
+    # under the same id, which the stream deduplicates).
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from .appspec import AppRecord, utcnow
@@ -22,17 +22,23 @@ APP_PREFIX = "app."
 CREATED_BY_PREFIX = "created-by."
 
 
+async def kv_keys(kv: KeyValue, prefix: str = "") -> list[str]:
+    """The keys of the bucket that start with ``prefix`` (deleted ones may be among them).
+
+    Read from the stream's subject counts in one request: KeyValue.keys() builds a watcher
+    whose "no more keys" marker can come first under load, and then it says "no keys" for a
+    bucket that has some."""
+    bucket = kv._name  # noqa: SLF001 - nats-py keeps the bucket name only here
+    info = await kv._js.stream_info(f"KV_{bucket}", subjects_filter=f"$KV.{bucket}.{prefix}>")  # noqa: SLF001
+    subjects = info.state.subjects or {}
+    return sorted(subject.removeprefix(f"$KV.{bucket}.") for subject in subjects)
+
+
 async def kv_items(kv: KeyValue, prefix: str = "") -> dict[str, bytes]:
-    """Every key of the bucket that starts with ``prefix``, with its value; keys deleted while
-    we read are skipped."""
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return {}
+    """Every key of the bucket that starts with ``prefix``, with its value; keys deleted (or
+    deleted while we read) are skipped."""
     items = {}
-    for key in keys:
-        if not key.startswith(prefix):
-            continue
+    for key in await kv_keys(kv, prefix):
         try:
             entry = await kv.get(key)
         except KeyNotFoundError:
@@ -75,11 +81,7 @@ class AppStore:
         return AppRecord.model_validate_json(entry.value) if entry.value else None
 
     async def list(self) -> list[AppRecord]:
-        try:
-            keys = await self.kv.keys()
-        except NoKeysError:
-            return []
-        records = [await self.get(k[len(APP_PREFIX) :]) for k in keys if k.startswith(APP_PREFIX)]
+        records = [await self.get(k[len(APP_PREFIX) :]) for k in await kv_keys(self.kv, APP_PREFIX)]
         return sorted((r for r in records if r), key=lambda r: r.created_at)
 
     async def insert(self, record: AppRecord) -> bool:

@@ -5,7 +5,7 @@ import yaml
 from crane_deployer.compose_export import ROUTER_SERVICE, render_compose
 from crane_deployer.container_spec import Limits, desired_slots, replica_spec, spec_hash
 from crane_deployer.naming import Naming
-from crane_deployer.reconciler import next_status
+from crane_deployer.reconciler import next_status, transition_events
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 
 NAMING = Naming("suite1")
@@ -98,3 +98,21 @@ def test_exported_file_reads_back_as_the_same_app():
     assert again.autoscaling == record.spec.autoscaling
     assert (again.replicas, again.min_scale, again.max_scale) == (2, 1, 5)
     assert [s.name for s in again.services] == ["web", "worker"]
+
+
+def test_transition_events_say_what_changed_once():
+    deploying = app()
+    deploying.status, deploying.running_replicas = AppStatus.DEPLOYING, 0
+    running = deploying.model_copy(update={"status": AppStatus.RUNNING, "running_replicas": 2})
+    (deployed,) = transition_events(deploying, running, "http://shop-4.localhost/")
+    assert deployed.type == "app.deployed" and deployed.data == {
+        "app_id": "shop-4",
+        "replicas": 2,
+        "url": "http://shop-4.localhost/",
+    }
+    (scaled,) = transition_events(running, running.model_copy(update={"running_replicas": 3}), "u")
+    assert scaled.type == "app.scaled" and scaled.data["previous_replicas"] == 2
+    assert transition_events(running, running, "u") == []
+    failed = running.model_copy(update={"status": AppStatus.FAILED, "reason": "exit 1"})
+    assert [e.type for e in transition_events(running, failed, "u")] == ["app.failed"]
+    assert transition_events(failed, failed, "u") == []  # the same failure is told once

@@ -14,7 +14,7 @@ from nats.js.errors import KeyNotFoundError
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
-from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, AppStopped
+from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, AppStopped, Event, new_event
 from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
@@ -29,6 +29,25 @@ from .scan_gate import ScanGate, ScanPending
 
 log = logging.getLogger("crane.deployer.reconciler")
 COMPOSE_PREFIX = "compose."
+
+
+def transition_events(old: AppRecord, new: AppRecord, url: str) -> list[Event]:
+    """What a status change says on the bus: app.deployed, app.scaled, app.stopped, app.failed."""
+    app_id, source = new.id, "crane/deployer"
+    if new.status == AppStatus.RUNNING:
+        if old.status != AppStatus.RUNNING and old.running_replicas in (0, new.running_replicas):
+            deployed = AppDeployed(
+                app_id=app_id, replicas=new.running_replicas, url=url if new.spec.routed_service else None
+            )
+            return [new_event(s.APP_DEPLOYED, deployed, source=source)]
+        if old.running_replicas != new.running_replicas:
+            scaled = AppScaled(app_id=app_id, previous_replicas=old.running_replicas, replicas=new.running_replicas)
+            return [new_event(s.APP_SCALED, scaled, source=source)]
+    elif new.status == AppStatus.STOPPED and old.status != AppStatus.STOPPED:
+        return [new_event(s.APP_STOPPED, AppStopped(app_id=app_id), source=source)]
+    elif new.status == AppStatus.FAILED and (old.status != AppStatus.FAILED or old.reason != new.reason):
+        return [new_event(s.APP_FAILED, AppFailed(app_id=app_id, reason=new.reason or "unknown"), source=source)]
+    return []
 
 
 def next_status(record: AppRecord, ready: int, failure: str | None) -> tuple[AppStatus, str | None]:
@@ -74,11 +93,15 @@ class Reconciler:
         if record is None:
             await self.engine.remove_app(app_id)
             return
+        if record.outbox:  # left by a deployer that stopped between a change and its events
+            await self.flush_outbox(record)
         if record.status == AppStatus.DELETING:
-            await self.forget(app_id)
+            # Announced first, under a fixed id: a crash before the record is gone repeats it
+            # and the stream drops the copy, so app.removed is neither lost nor doubled.
             await self.bus.emit(
                 s.APP_REMOVED, AppRemoved(app_id=app_id), id=f"removed-{app_id}-{record.created_at.timestamp()}"
             )
+            await self.forget(app_id)
             return
         failure = None
         try:
@@ -153,34 +176,29 @@ class Reconciler:
         await self.engine.create_and_start(spec)
 
     async def _record_outcome(self, app_id: str, ready: int, failure: str | None) -> None:
-        before: dict[str, AppRecord] = {}
-
         def change(record: AppRecord) -> AppRecord:
-            before["record"] = record.model_copy()
+            old = record.model_copy()
             record.status, record.reason = next_status(record, ready, failure)
             record.running_replicas = ready
+            events = transition_events(old, record, self.settings.app_url(app_id))
+            record.outbox.extend(event.model_dump(mode="json") for event in events)
             return record
 
         after = await self.store.mutate(app_id, change)
-        if after is None or "record" not in before:
-            return
-        await self._publish_transition(before["record"], after)
+        if after is not None and after.outbox:
+            await self.flush_outbox(after)
 
-    async def _publish_transition(self, old: AppRecord, new: AppRecord) -> None:
-        app_id = new.id
-        if new.status == AppStatus.RUNNING:
-            if old.status != AppStatus.RUNNING and old.running_replicas in (0, new.running_replicas):
-                url = self.settings.app_url(app_id) if new.spec.routed_service else None
-                await self.bus.emit(s.APP_DEPLOYED, AppDeployed(app_id=app_id, replicas=new.running_replicas, url=url))
-            elif old.running_replicas != new.running_replicas:
-                await self.bus.emit(
-                    s.APP_SCALED,
-                    AppScaled(app_id=app_id, previous_replicas=old.running_replicas, replicas=new.running_replicas),
-                )
-        elif new.status == AppStatus.STOPPED and old.status != AppStatus.STOPPED:
-            await self.bus.emit(s.APP_STOPPED, AppStopped(app_id=app_id))
-        elif new.status == AppStatus.FAILED and (old.status != AppStatus.FAILED or old.reason != new.reason):
-            await self.bus.emit(s.APP_FAILED, AppFailed(app_id=app_id, reason=new.reason or "unknown"))
+    async def flush_outbox(self, record: AppRecord) -> None:
+        """Publish the record's pending events, then drop them from it."""
+        for raw in record.outbox:
+            await self.bus.publish(Event.model_validate(raw))
+        sent = {raw["id"] for raw in record.outbox}
+
+        def clear(current: AppRecord) -> AppRecord:
+            current.outbox = [raw for raw in current.outbox if raw["id"] not in sent]
+            return current
+
+        await self.store.mutate(record.id, clear)
 
     async def _export_compose(self, record: AppRecord) -> None:
         """Keep the portable compose file of the app next to its record."""

@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, status
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from crane_shared import subjects as s
+from crane_shared.store import kv_items
 
 from ..deps import AdminUser, Gateway, GatewayDep
 
@@ -50,10 +51,7 @@ async def _kv(gateway: Gateway) -> KeyValue:
 
 @router.get("")
 async def list_policies(admin: AdminUser, gateway: GatewayDep) -> list[str]:
-    try:
-        return sorted(await (await _kv(gateway)).keys())
-    except NoKeysError:
-        return []
+    return sorted(await kv_items(await _kv(gateway)))
 
 
 @router.get("/{name}")
