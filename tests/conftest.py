@@ -34,10 +34,8 @@ def http_image(docker_client) -> Iterator[str]:
     remove_image(tag)
 
 
-@pytest.fixture(scope="session")
-def suite(docker_client) -> Iterator[LocalSuite]:
-    # Long resync: healing must come from Docker events, not from the periodic sweep.
-    local = LocalSuite(resync_seconds=60)
+def running_suite(local: LocalSuite) -> Iterator[LocalSuite]:
+    """Start ``local``, hand it to the tests, stop it and remove what it created."""
     try:
         local.start()
     except Exception:
@@ -47,6 +45,12 @@ def suite(docker_client) -> Iterator[LocalSuite]:
     yield local
     local.stop()
     print(f"suite {local.suite} logs in {local.workdir}")
+
+
+@pytest.fixture(scope="session")
+def suite(docker_client) -> Iterator[LocalSuite]:
+    # Long resync: healing must come from Docker events, not from the periodic sweep.
+    yield from running_suite(LocalSuite(resync_seconds=60))
 
 
 def make_user(suite: LocalSuite, prefix: str = "user") -> ApiClient:

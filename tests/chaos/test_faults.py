@@ -27,7 +27,7 @@ import httpx
 import nats
 import pytest
 
-from tests.conftest import app_body
+from tests.conftest import app_body, running_suite
 from tests.harness.api import ApiClient, register_and_login
 from tests.harness.procs import REPO, wait_for
 from tests.harness.suite import LocalSuite
@@ -40,16 +40,7 @@ RETRIED = {"ConnectError", 503}  # certainly not accepted: a client sends these 
 
 @pytest.fixture(scope="module")
 def chaos_suite(docker_client) -> Iterator[LocalSuite]:
-    local = LocalSuite(resync_seconds=15)
-    try:
-        local.start()
-    except Exception:
-        print(local.logs())
-        local.stop()
-        raise
-    yield local
-    local.stop()
-    print(f"chaos suite {local.suite} logs in {local.workdir}")
+    yield from running_suite(LocalSuite(resync_seconds=15))
 
 
 @pytest.fixture(scope="module")
