@@ -1,0 +1,42 @@
+"""NATS permissions derived from the contract (pure): what each service and the client may do."""
+
+import json
+
+import pytest
+
+from crane_shared import subjects as s
+from crane_shared.nats_auth import SERVICES, client_permissions, render_config, service_permissions
+
+
+def test_the_client_may_only_send_client_intents():
+    permissions = client_permissions()
+    assert permissions["publish"]["allow"] == list(s.CLIENT_INTENTS)
+    assert permissions["subscribe"]["allow"] == ["_INBOX.>"]
+
+
+def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():
+    deployer = service_permissions("deployer")
+    publish = set(deployer["publish"]["allow"])
+    assert {s.APP_DEPLOYED, s.SCAN_COMPLETED, s.RPC_POLICY_SCAN, "deadletter.>", s.EVENT_REJECTED} <= publish
+    assert "$JS.API.CONSUMER.MSG.NEXT.CRANE_CLIENT.deployer-client" in publish
+    assert "$KV.crane_scans.>" in publish and "$KV.crane_policies.>" not in publish
+    assert deployer["subscribe"]["allow"] == ["_INBOX_deployer.>", s.RPC_APP_LOGS, s.RPC_APP_STATS]
+    assert deployer["allow_responses"] is True
+
+    monitor = service_permissions("monitor-config")
+    assert not any(p.startswith("app.") for p in monitor["publish"]["allow"])
+    assert "allow_responses" not in monitor
+
+
+def test_only_the_api_deployer_and_policy_publish_intents():
+    publishers = {name for name in SERVICES if s.APP_UPDATED in service_permissions(name)["publish"]["allow"]}
+    assert publishers == {"api", "deployer", "policy"}
+
+
+def test_the_config_holds_hashes_and_refuses_users_without_permissions():
+    config = json.loads(render_config({"api": "$2b$10$hash", "client": "$2b$10$other", "tester": "$2b$x"}, ("tester",)))
+    users = {u["user"]: u for u in config["authorization"]["users"]}
+    assert users["api"]["password"] == "$2b$10$hash" and "permissions" in users["api"]
+    assert "permissions" not in users["tester"]
+    with pytest.raises(ValueError, match="no permissions"):
+        render_config({"stranger": "$2b$x"})
