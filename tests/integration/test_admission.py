@@ -11,6 +11,7 @@ import time
 import uuid
 
 import docker
+import httpx
 import nats
 
 from tests.conftest import app_body
@@ -24,7 +25,7 @@ def refusal(response) -> list[str]:
     return detail["reasons"]
 
 
-def test_privileges_are_refused_naming_the_field(user, http_image):
+def test_privileges_are_refused_naming_the_field(suite, user, http_image):
     def with_service(**extra):
         body = app_body(http_image, "risky")
         body["services"][0].update(extra)
@@ -41,6 +42,8 @@ def test_privileges_are_refused_naming_the_field(user, http_image):
     reasons = refusal(user.post("/apps", content=compose, headers={"Content-Type": "application/yaml"}))
     assert [r.split(":")[0] for r in reasons] == ["services.w.pid", "services.w.volumes"]
     assert not [a for a in user.get("/apps").json() if a["spec"]["name"] == "risky"]
+    metrics = httpx.get(f"http://127.0.0.1:{suite.metrics_ports['policy']}/metrics").text
+    assert 'crane_admission_decisions_total{verdict="refused"}' in metrics
 
 
 def test_quotas_are_per_user_and_admins_set_them(admin, user, http_image):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import nats
 import pytest
 
@@ -64,6 +65,9 @@ def test_a_clean_image_is_scanned_once_and_runs(suite, user, http_image):
     assert user.get(f"/apps/{app_id}/scan").json()["images"][0]["scanned_at"] == image["scanned_at"]
     (event,) = scan_events(suite, app_id)
     assert event["allowed"] and event["digest"] == image["digest"]  # one event: scaling sent none
+    metrics = httpx.get(f"http://127.0.0.1:{suite.metrics_ports['deployer']}/metrics").text
+    assert 'crane_image_scans_total{source="cached"}' in metrics
+    assert 'crane_image_scan_verdicts_total{verdict="allowed"}' in metrics
     for done in (app_id, twin_id):
         user.delete(f"/apps/{done}")
         wait_gone(user, done)

@@ -11,6 +11,7 @@ from typing import Any
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+from prometheus_client import Counter
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord
@@ -22,6 +23,8 @@ from .engine import EngineError
 from .trivy import Trivy
 
 log = logging.getLogger("crane.deployer.scan")
+SCANS = Counter("crane_image_scans_total", "Image scans, by how the report was had", ["source"])
+VERDICTS = Counter("crane_image_scan_verdicts_total", "Scan policy verdicts on images to deploy", ["verdict"])
 
 AskPolicy = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -62,6 +65,7 @@ class ScanGate:
             try:
                 entry = await self.kv.get(digest_key(digest))
                 if entry.value:
+                    SCANS.labels("cached").inc()
                     return ScanReport.model_validate_json(entry.value), True
             except KeyNotFoundError:
                 pass
@@ -69,6 +73,7 @@ class ScanGate:
                 log.info("scanning %s (%s)", image, digest[:19])
                 report = await self.trivy.scan(image, digest)
             log.info("scanned %s: %s", image, report.counts if report.scanned else report.error)
+            SCANS.labels("trivy" if report.scanned else "failed").inc()
             if report.scanned:  # a failed scan is tried again next time
                 await self.kv.put(digest_key(digest), report.model_dump_json().encode())
             return report, False
@@ -80,6 +85,7 @@ class ScanGate:
             raise ScanPending(f"the scan policy did not answer: {exc!r}") from None
         if "error" in answer:
             raise ScanPending(f"the scan policy failed: {answer['error']}")
+        VERDICTS.labels("allowed" if answer["allowed"] else "blocked").inc()
         return ImageVerdict(report=report, allowed=bool(answer["allowed"]), reasons=answer["reasons"], cached=cached)
 
     async def _remember(self, app_id: str, image: str, verdict: ImageVerdict) -> None:

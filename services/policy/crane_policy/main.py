@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
 from crane_shared import subjects as s
@@ -30,6 +31,7 @@ from .settings import PolicySettings
 log = logging.getLogger("crane.policy")
 DRY_RUN_PACKAGES = {"autoscale", "admission", "scan"}
 SCAN_PACKAGE = "crane/scan"
+ADMISSIONS = Counter("crane_admission_decisions_total", "Admission policy verdicts on app specs", ["verdict"])
 
 
 class PolicyService:
@@ -124,6 +126,7 @@ class PolicyService:
         except PolicyError as exc:  # fail closed: an app the policy cannot judge does not deploy
             result = {"allowed": False, "reasons": [f"the admission policy failed: {exc}"]}
         log.info("admission of %s for %s: %s %s", spec.name, owner, result["allowed"], result["reasons"])
+        ADMISSIONS.labels("allowed" if result["allowed"] else "refused").inc()
         return result
 
     async def judge_scan(self, body: dict[str, Any]) -> dict[str, Any]:
