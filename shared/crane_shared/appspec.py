@@ -191,6 +191,13 @@ class ServiceSpec(_Strict):
             parse_volume(item)
         return value
 
+    def limits(self, default_cpus: float, default_memory: str) -> tuple[float, str]:
+        """The CPUs and memory one replica gets: its own resources, else the suite's defaults."""
+        resources = self.resources
+        cpus = resources.cpus if resources and resources.cpus else default_cpus
+        memory = resources.memory if resources and resources.memory else default_memory
+        return cpus, memory
+
     @property
     def host_paths(self) -> list[str]:
         """The host directories this service mounts (each needs the admission policy's consent)."""

@@ -66,13 +66,13 @@ def _service(record: AppRecord, service: ServiceSpec, limits: Limits) -> dict[st
             "retries": check.retries,
             "start_period": check.start_period,
         }
-    resources = service.resources
+    cpus, memory = service.limits(limits.cpus, limits.memory)
     out["deploy"] = {
         "replicas": record.spec.replicas,
         "resources": {
             "limits": {
-                "cpus": str(resources.cpus if resources and resources.cpus else limits.cpus),
-                "memory": resources.memory if resources and resources.memory else limits.memory,
+                "cpus": str(cpus),
+                "memory": memory,
                 "pids": limits.pids,
             }
         },

@@ -99,9 +99,7 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
     if port:
         labels.update(naming.router_labels(record.id, service.name, port, record.spec.routed_service == service))
         extra_networks.append(naming.edge_network)
-    resources = service.resources
-    cpus = resources.cpus if resources and resources.cpus else limits.cpus
-    memory = resources.memory if resources and resources.memory else limits.memory
+    cpus, memory = service.limits(limits.cpus, limits.memory)
     volumes = {}
     for volume in map(parse_volume, service.volumes):
         source = volume.source if volume.is_host_path else naming.volume(record.id, volume.source)

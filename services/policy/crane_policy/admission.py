@@ -16,9 +16,9 @@ def worst_case(spec: AppSpec, default_cpus: float, default_memory: str) -> dict[
     replicas = max(spec.replicas, spec.max_scale) if spec.autoscaling.enabled else spec.replicas
     cpus = memory = 0.0
     for service in spec.services:
-        resources = service.resources
-        cpus += replicas * (resources.cpus if resources and resources.cpus else default_cpus)
-        memory += replicas * parse_memory(resources.memory if resources and resources.memory else default_memory)
+        service_cpus, service_memory = service.limits(default_cpus, default_memory)
+        cpus += replicas * service_cpus
+        memory += replicas * parse_memory(service_memory)
     return {"replicas": replicas * len(spec.services), "cpus": round(cpus, 3), "memory_mb": round(memory / 2**20, 1)}
 
 
