@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from crane_shared import subjects as s
+from crane_shared.admission import admission_refusals
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 from crane_shared.bus import Bus, Handler
 from crane_shared.events import AppCreated, AppDeleted, AppRestartRequested, AppUpdated, Event, InvalidEvent
@@ -82,12 +83,9 @@ class IntentHandlers:
     async def admit(self, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
         """The admission policy's consent for a spec that did not come through the API (which
         asks itself); a refusal dead-letters the event with the policy's reasons."""
-        body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
-        verdict = await self.bus.request(s.RPC_POLICY_ADMIT, body, timeout=5)  # no answer: retried
-        if "error" in verdict:
-            raise RuntimeError(f"the admission check failed: {verdict['error']}")
-        if not verdict.get("allowed"):
-            raise InvalidEvent("refused by the admission policy: " + "; ".join(verdict.get("reasons", [])))
+        reasons = await admission_refusals(self.bus, owner, spec, app_id)  # no answer, or unavailable: retried
+        if reasons is not None:
+            raise InvalidEvent("refused by the admission policy: " + "; ".join(reasons))
 
     async def _require(self, app_id: str) -> None:
         if await self.store.get(app_id) is None:

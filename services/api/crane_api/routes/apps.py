@@ -15,6 +15,7 @@ from nats.js.errors import KeyNotFoundError
 from pydantic import ValidationError
 
 from crane_shared import subjects as s
+from crane_shared.admission import AdmissionUnavailable, admission_refusals
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 from crane_shared.events import (
     AppCreated,
@@ -42,19 +43,17 @@ def public(gateway: Gateway, record: AppRecord) -> AppPublic:
 
 async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
     """Ask the admission policy; refuse with its reasons (each names the field) if it says no."""
-    body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
     try:
-        verdict = await gateway.bus.request(s.RPC_POLICY_ADMIT, body, timeout=5)
+        reasons = await admission_refusals(gateway.bus, owner, spec, app_id)
     except (NatsTimeout, NoRespondersError):
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the policy service did not answer; nothing was changed"
         ) from None
-    if "error" in verdict:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"the admission check failed: {verdict['error']}")
-    if not verdict.get("allowed"):
+    except AdmissionUnavailable as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    if reasons is not None:
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            {"message": "refused by the admission policy", "reasons": verdict.get("reasons", [])},
+            status.HTTP_403_FORBIDDEN, {"message": "refused by the admission policy", "reasons": reasons}
         )
 
 

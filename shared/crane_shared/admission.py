@@ -1,0 +1,26 @@
+"""Asking the admission policy about an app spec: a request to the policy service over NATS.
+The API (before it accepts a request) and the deployer (for intents clients publish straight to
+NATS) ask the same question the same way."""
+
+from __future__ import annotations
+
+from . import subjects as s
+from .appspec import AppSpec
+from .bus import Bus
+
+ADMISSION_TIMEOUT_SECONDS = 5.0
+
+
+class AdmissionUnavailable(RuntimeError):
+    """The policy service answered, but could not judge the spec."""
+
+
+async def admission_refusals(bus: Bus, owner: str, spec: AppSpec, app_id: str | None = None) -> list[str] | None:
+    """None if ``owner`` may run ``spec`` (the app ``app_id``, being changed, does not count
+    towards the owner's usage); otherwise the policy's reasons, each naming a field. No answer
+    raises NATS' timeout or no-responders error."""
+    body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
+    verdict = await bus.request(s.RPC_POLICY_ADMIT, body, timeout=ADMISSION_TIMEOUT_SECONDS)
+    if "error" in verdict:
+        raise AdmissionUnavailable(f"the admission check failed: {verdict['error']}")
+    return None if verdict.get("allowed") else list(verdict.get("reasons", []))
