@@ -9,6 +9,10 @@ import signal
 
 from prometheus_client import start_http_server
 
+from .bus import Bus
+from .nats_auth import SERVICES
+from .settings import CommonSettings
+
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(
@@ -38,3 +42,10 @@ def start_metrics_server(port: int) -> None:
         start_http_server(port)
     except OSError as exc:
         logging.getLogger("crane").warning("metrics port %d unavailable: %s", port, exc)
+
+
+async def connect_service_bus(settings: CommonSettings, service: str) -> Bus:
+    """The bus of ``service``: its own NATS credentials, and only the buckets it may use."""
+    return await Bus.connect(
+        settings.nats_url, service, credentials=settings.nats_credentials(), buckets=SERVICES[service].buckets
+    )

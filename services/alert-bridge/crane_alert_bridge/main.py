@@ -18,9 +18,8 @@ from pydantic import ValidationError
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import describe_validation_error
-from crane_shared.nats_auth import SERVICES
 from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
-from crane_shared.service import configure_logging, start_metrics_server
+from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server
 from crane_shared.settings import CommonSettings
 
 from .ledger import AlertLedger
@@ -88,12 +87,7 @@ def authorized_bridge(
 def create_app(settings: BridgeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = await Bus.connect(
-            settings.nats_url,
-            "alert-bridge",
-            credentials=settings.nats_credentials(),
-            buckets=SERVICES["alert-bridge"].buckets,
-        )
+        bus = await connect_service_bus(settings, "alert-bridge")
         token = await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN)
         bridge = Bridge(bus, AlertLedger(await bus.kv(s.ALERTS_BUCKET)), token)
         await bus.serve(s.RPC_ALERT_WEBHOOK, bridge.answer_request)

@@ -14,9 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from crane_shared import subjects as s
-from crane_shared.bus import Bus
-from crane_shared.nats_auth import SERVICES
-from crane_shared.service import configure_logging, start_metrics_server
+from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
@@ -43,9 +41,7 @@ BUS_UNAVAILABLE: tuple[type[Exception], ...] = (
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        bus = await Bus.connect(
-            settings.nats_url, "api", credentials=settings.nats_credentials(), buckets=SERVICES["api"].buckets
-        )
+        bus = await connect_service_bus(settings, "api")
         config = await bus.kv(s.CONFIG_BUCKET)
         users = UserStore(await bus.kv(s.USERS_BUCKET), config)
         tokens = Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes))

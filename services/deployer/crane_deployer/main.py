@@ -13,8 +13,7 @@ import uvicorn
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import ContainerDied
-from crane_shared.nats_auth import SERVICES
-from crane_shared.service import configure_logging, stop_on_signals, wait_or_stop
+from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
@@ -122,9 +121,7 @@ def _exit_code(attributes: dict[str, str]) -> int | None:
 async def serve(settings: DeployerSettings) -> None:
     stop = stop_on_signals()
     naming = Naming(settings.suite, settings.app_domain)
-    bus = await Bus.connect(
-        settings.nats_url, "deployer", credentials=settings.nats_credentials(), buckets=SERVICES["deployer"].buckets
-    )
+    bus = await connect_service_bus(settings, "deployer")
     store = AppStore(await bus.kv(s.APPS_BUCKET))
     config = await bus.kv(s.CONFIG_BUCKET)
     auth = Authenticator(

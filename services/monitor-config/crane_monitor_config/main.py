@@ -13,11 +13,9 @@ from pydantic import BaseModel
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppStatus
-from crane_shared.bus import Bus
 from crane_shared.events import Event
-from crane_shared.nats_auth import SERVICES
 from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
-from crane_shared.service import configure_logging, start_metrics_server, stop_on_signals
+from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server, stop_on_signals
 from crane_shared.store import AppStore
 
 from .files import remove, write_atomically, write_json, write_yaml
@@ -111,12 +109,7 @@ class MonitorConfig:
 async def serve(settings: MonitorSettings) -> None:
     stop = stop_on_signals()
     start_metrics_server(settings.metrics_port)
-    bus = await Bus.connect(
-        settings.nats_url,
-        "monitor-config",
-        credentials=settings.nats_credentials(),
-        buckets=SERVICES["monitor-config"].buckets,
-    )
+    bus = await connect_service_bus(settings, "monitor-config")
     monitor = MonitorConfig(settings, AppStore(await bus.kv(s.APPS_BUCKET)))
     await monitor.write_suite_config(await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN))
     await monitor.sync_all()

@@ -14,8 +14,13 @@ from crane_shared import subjects as s
 from crane_shared.appspec import AppSpec, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import Alert, Event
-from crane_shared.nats_auth import SERVICES
-from crane_shared.service import configure_logging, start_metrics_server, stop_on_signals, wait_or_stop
+from crane_shared.service import (
+    configure_logging,
+    connect_service_bus,
+    start_metrics_server,
+    stop_on_signals,
+    wait_or_stop,
+)
 from crane_shared.store import AppStore
 from crane_shared.users import UserStore
 
@@ -162,9 +167,7 @@ class PolicyService:
 async def serve(settings: PolicySettings) -> None:
     stop = stop_on_signals()
     start_metrics_server(settings.metrics_port)
-    bus = await Bus.connect(
-        settings.nats_url, "policy", credentials=settings.nats_credentials(), buckets=SERVICES["policy"].buckets
-    )
+    bus = await connect_service_bus(settings, "policy")
     policies = PolicyStore(await bus.kv(s.POLICIES_BUCKET))
     await policies.seed_defaults()
     service = PolicyService(
