@@ -31,6 +31,7 @@ from tests.conftest import app_body, running_suite
 from tests.harness.api import ApiClient, register_and_login
 from tests.harness.procs import REPO, wait_for
 from tests.harness.suite import LocalSuite
+from tests.integration.helpers import suite_containers
 
 APPS = int(os.environ.get("CRANE_CHAOS_APPS", "6"))
 REPORT = Path(os.environ.get("CRANE_CHAOS_REPORT", "/tmp/crane-chaos-report.jsonl"))
@@ -114,13 +115,7 @@ def restart(suite: LocalSuite, target: str) -> None:
 
 def replicas_by_app(client: docker.DockerClient, suite: str) -> dict[str, list[tuple[int, str]]]:
     found: dict[str, list[tuple[int, str]]] = {}
-    for _ in range(10):
-        try:
-            containers = client.containers.list(all=True, filters={"label": f"crane.suite={suite}"})
-            break
-        except docker.errors.NotFound:  # removed between list and inspect
-            time.sleep(0.1)
-    for c in containers:
+    for c in suite_containers(client, suite):
         if "crane.app" in c.labels and "crane.replica" in c.labels:
             found.setdefault(c.labels["crane.app"], []).append((int(c.labels["crane.replica"]), c.status))
     return found

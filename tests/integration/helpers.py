@@ -34,16 +34,23 @@ def wait_gone(api: httpx.Client, app_id: str, timeout: float = 60) -> None:
     raise TimeoutError(f"app {app_id} still exists")
 
 
-def app_containers(client: docker.DockerClient, suite: str, app_id: str, all_states: bool = True) -> list:
-    """The app's containers. The SDK lists, then inspects each one; a container removed in
-    between (the Engine drops a half-created one when its creator dies) means: list again."""
-    filters = {"label": [f"crane.suite={suite}", f"crane.app={app_id}"]}
+def suite_containers(
+    client: docker.DockerClient, suite: str, app_id: str | None = None, all_states: bool = True
+) -> list:
+    """The suite's containers (of one app, if given). The SDK lists, then inspects each one; a
+    container removed in between (the Engine drops a half-created one when its creator dies)
+    means: list again."""
+    filters = {"label": [f"crane.suite={suite}", *([f"crane.app={app_id}"] if app_id else [])]}
     for _ in range(10):
         try:
             return client.containers.list(all=all_states, filters=filters)
         except docker.errors.NotFound:
             time.sleep(0.1)
     return client.containers.list(all=all_states, filters=filters)
+
+
+def app_containers(client: docker.DockerClient, suite: str, app_id: str, all_states: bool = True) -> list:
+    return suite_containers(client, suite, app_id, all_states)
 
 
 def app_objects(client: docker.DockerClient, suite: str, app_id: str) -> dict[str, list]:
