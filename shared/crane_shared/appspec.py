@@ -92,6 +92,84 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ScalingMetric = Literal["rps", "latency_p95", "cpu", "memory"]
+# Per-replica targets when the app names none: requests/s, seconds, % of a core, % of the limit.
+DEFAULT_TARGETS: dict[str, float] = {"rps": 20.0, "latency_p95": 0.5, "cpu": 70.0, "memory": 80.0}
+
+
+class Autoscaling(_Strict):
+    """How CRANE scales an app between min_scale and max_scale (the HPA's target-value rule).
+    Off unless the app has an ``autoscaling`` block: an app asked for with 3 replicas keeps 3."""
+
+    enabled: bool = False
+    metric: ScalingMetric = "rps"
+    # Per replica; None takes DEFAULT_TARGETS[metric].
+    target: Annotated[float, Field(ge=0.001, le=1e9)] | None = None
+    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    scale_up_cooldown: Annotated[float, Field(ge=0, le=3600)] = 3.0
+    scale_down_stabilization: Annotated[float, Field(ge=0, le=3600)] = 30.0
+
+    @property
+    def target_value(self) -> float:
+        return self.target if self.target is not None else DEFAULT_TARGETS[self.metric]
+
+
+# The scale of a service. The original CRANE had them per app; they now belong to each service,
+# and the app-level fields mean the app's primary service (see AppSpec).
+SCALE_FIELDS = ("replicas", "min_scale", "max_scale", "autoscaling")
+DEFAULT_MAX_SCALE = 10
+# How replicas of a service that mounts a writable named volume may share it:
+#   exclusive    one replica only (CRANE refuses to scale it: two databases on one volume
+#                corrupt it), unless the file itself asks for more (honoured, with a warning)
+#   per_replica  each replica gets its own copy of the volume (<volume>-r<index>)
+#   shared       every replica mounts the same volume, on purpose
+VolumeScaling = Literal["exclusive", "per_replica", "shared"]
+
+
+def _autoscaling_block_turns_it_on(data: Any) -> Any:
+    if isinstance(data, dict) and isinstance(data.get("autoscaling"), dict) and "enabled" not in data["autoscaling"]:
+        data = {**data, "autoscaling": {**data["autoscaling"], "enabled": True}}
+    return data
+
+
+def _default_max_scale(data: Any) -> Any:
+    """max_scale defaults to 10, or to replicas when more are asked for."""
+    if isinstance(data, dict) and data.get("max_scale") is None and isinstance(data.get("replicas"), int):
+        data = {**data, "max_scale": max(DEFAULT_MAX_SCALE, data["replicas"])}
+    return data
+
+
+class _Scaled(_Strict):
+    """replicas within min_scale..max_scale, and an autoscaling block that turns itself on."""
+
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    # Bounds come before replicas so that the replicas check can see them.
+    min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+    max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = DEFAULT_MAX_SCALE
+    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scale_defaults(cls, data: Any) -> Any:
+        return _default_max_scale(_autoscaling_block_turns_it_on(data))
+
+    @field_validator("max_scale")
+    @classmethod
+    def _bounds_in_order(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_scale")
+        if low is not None and low > value:
+            raise ValueError(f"max_scale ({value}) must not be below min_scale ({low})")
+        return value
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_within_bounds(cls, value: int, info: ValidationInfo) -> int:
+        low, high = info.data.get("min_scale"), info.data.get("max_scale")
+        if low is not None and high is not None and not low <= value <= high:
+            raise ValueError(f"replicas ({value}) must be within min_scale..max_scale ({low}..{high})")
+        return value
+
+
 class HealthCheck(_Strict):
     test: list[str] | str
     interval: str = "10s"
@@ -118,10 +196,13 @@ class Resources(_Strict):
         return value
 
 
-class ServiceSpec(_Strict):
+class ServiceSpec(_Scaled):
+    """One service of an app (a Compose service) with its own replicas, bounds and autoscaling."""
+
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     image: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")]
     command: list[str] | str | None = None
+    entrypoint: list[str] | str | None = None
     environment: dict[str, str] = Field(default_factory=dict)
     ports: list[int | str] = Field(default_factory=list)
     expose: list[int | str] = Field(default_factory=list)
@@ -137,6 +218,31 @@ class ServiceSpec(_Strict):
     pid: Literal["host"] | None = None
     ipc: Literal["host", "private", "shareable"] | None = None
     cap_add: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]] = Field(default_factory=list, max_length=40)
+    volume_scaling: VolumeScaling = "exclusive"
+    # How the process runs (Compose's keys, passed to the Engine as they are).
+    user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?$")] | None = None
+    working_dir: Annotated[str, Field(pattern=r"^/[^\s:]{0,255}$")] | None = None
+    hostname: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")] | None = None
+    stop_signal: Annotated[str, Field(pattern=r"^(SIG)?[A-Z0-9+-]{2,12}$|^[0-9]{1,2}$")] | None = None
+    stop_grace_period: str | None = None
+    init: bool = False
+    read_only: bool = False
+    # Paths inside the container that get an in-memory file system ("/tmp" or "/tmp:size=64m").
+    tmpfs: list[Annotated[str, Field(pattern=r"^/[^:\s]{0,255}(:[a-z0-9=,]{1,128})?$")]] = Field(
+        default_factory=list, max_length=20
+    )
+
+    @field_validator("stop_grace_period")
+    @classmethod
+    def _valid_grace(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("tmpfs", mode="before")
+    @classmethod
+    def _tmpfs_as_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod
@@ -198,6 +304,37 @@ class ServiceSpec(_Strict):
         memory = resources.memory if resources and resources.memory else default_memory
         return cpus, memory
 
+    @model_validator(mode="after")
+    def _stateful_is_not_autoscaled(self) -> ServiceSpec:
+        if self.autoscaling.enabled and self.max_scale > 1 and self.exclusive_volumes:
+            volumes = ", ".join(self.exclusive_volumes)
+            raise ValueError(
+                f"autoscaling: service {self.name!r} mounts the writable volume(s) {volumes}, "
+                "which one replica at a time may use; set volume_scaling (x-crane) to per_replica or shared "
+                "to scale it"
+            )
+        return self
+
+    @property
+    def writable_volumes(self) -> list[str]:
+        """Named volumes this service mounts read-write (its state)."""
+        return [v.source for v in map(parse_volume, self.volumes) if not v.is_host_path and v.mode == "rw"]
+
+    @property
+    def exclusive_volumes(self) -> list[str]:
+        """Writable named volumes that only one replica may mount (volume_scaling exclusive)."""
+        return self.writable_volumes if self.volume_scaling == "exclusive" else []
+
+    def scale_refusal(self, replicas: int) -> str | None:
+        """Why CRANE must not give this service ``replicas`` replicas, or None when it may."""
+        if replicas > 1 and self.exclusive_volumes:
+            return (
+                f"service {self.name!r} mounts the writable volume(s) {', '.join(self.exclusive_volumes)}: "
+                f"{replicas} replicas over one volume would corrupt its data; set volume_scaling (x-crane) to "
+                "per_replica (a volume each) or shared (on purpose) to scale it"
+            )
+        return None
+
     @property
     def host_paths(self) -> list[str]:
         """The host directories this service mounts (each needs the admission policy's consent)."""
@@ -212,47 +349,47 @@ class ServiceSpec(_Strict):
         return container_port(declared[0]) if declared else None
 
 
-ScalingMetric = Literal["rps", "latency_p95", "cpu", "memory"]
-# Per-replica targets when the app names none: requests/s, seconds, % of a core, % of the limit.
-DEFAULT_TARGETS: dict[str, float] = {"rps": 20.0, "latency_p95": 0.5, "cpu": 70.0, "memory": 80.0}
+def _primary_index(services: list[Any]) -> int:
+    """Index of the primary service in raw service dicts: the first with an HTTP port."""
+    for index, service in enumerate(services):
+        if isinstance(service, dict) and (service.get("http_port") or service.get("ports") or service.get("expose")):
+            return index
+    return 0
 
 
-class Autoscaling(_Strict):
-    """How CRANE scales an app between min_scale and max_scale (the HPA's target-value rule).
-    Off unless the app has an ``autoscaling`` block: an app asked for with 3 replicas keeps 3."""
+class AppSpec(_Scaled):
+    """An app: one or more services. ``replicas``, ``min_scale``, ``max_scale`` and
+    ``autoscaling`` at the app level are the original CRANE's: they set the primary service's
+    (the routed one, else the first), and always read back as the primary service's."""
 
-    enabled: bool = False
-    metric: ScalingMetric = "rps"
-    # Per replica; None takes DEFAULT_TARGETS[metric].
-    target: Annotated[float, Field(ge=0.001, le=1e9)] | None = None
-    tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    scale_up_cooldown: Annotated[float, Field(ge=0, le=3600)] = 3.0
-    scale_down_stabilization: Annotated[float, Field(ge=0, le=3600)] = 30.0
-
-    @property
-    def target_value(self) -> float:
-        return self.target if self.target is not None else DEFAULT_TARGETS[self.metric]
-
-
-class AppSpec(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     services: Annotated[list[ServiceSpec], Field(min_length=1, max_length=20)]
-    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
-    # Bounds come before replicas so that the replicas check can see them.
-    min_scale: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
-    max_scale: Annotated[int, Field(ge=1, le=MAX_REPLICAS)] = 10
-    replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)] = 1
 
     @model_validator(mode="before")
     @classmethod
-    def _autoscaling_block_turns_it_on(cls, data: Any) -> Any:
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("autoscaling"), dict)
-            and "enabled" not in data["autoscaling"]
-        ):
-            data = {**data, "autoscaling": {**data["autoscaling"], "enabled": True}}
-        return data
+    def _app_scale_sets_the_primary_service(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("services"), list) or not data["services"]:
+            return data
+        services = [dict(s) if isinstance(s, dict) else s for s in data["services"]]
+        primary = services[_primary_index(services)]
+        if isinstance(primary, dict):
+            given = _autoscaling_block_turns_it_on({k: data[k] for k in SCALE_FIELDS if data.get(k) is not None})
+            own = _autoscaling_block_turns_it_on(primary)
+            for key, value in given.items():
+                if key in own and own[key] != value:
+                    raise ValueError(
+                        f"{key} ({value}) differs from services.{primary.get('name')}.{key} ({own[key]}); "
+                        f"the app's {key} is its primary service's"
+                    )
+                primary.setdefault(key, value)
+        return {**data, "services": services}
+
+    @model_validator(mode="after")
+    def _app_scale_reads_the_primary_service(self) -> AppSpec:
+        primary = self.primary_service
+        self.autoscaling, self.min_scale = primary.autoscaling, primary.min_scale
+        self.max_scale, self.replicas = primary.max_scale, primary.replicas
+        return self
 
     @field_validator("services")
     @classmethod
@@ -263,26 +400,73 @@ class AppSpec(_Strict):
             raise ValueError(f"duplicate service names {duplicates}")
         return value
 
-    @field_validator("max_scale")
-    @classmethod
-    def _bounds_in_order(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_scale")
-        if low is not None and low > value:
-            raise ValueError(f"max_scale ({value}) must not be below min_scale ({low})")
-        return value
-
-    @field_validator("replicas")
-    @classmethod
-    def _replicas_within_bounds(cls, value: int, info: ValidationInfo) -> int:
-        low, high = info.data.get("min_scale"), info.data.get("max_scale")
-        if low is not None and high is not None and not low <= value <= high:
-            raise ValueError(f"replicas ({value}) must be within min_scale..max_scale ({low}..{high})")
-        return value
-
     @property
     def routed_service(self) -> ServiceSpec | None:
         """The service reachable at http://<app-id>.<domain>/: the first with an HTTP port."""
         return next((s for s in self.services if s.routed_port), None)
+
+    @property
+    def primary_service(self) -> ServiceSpec:
+        """The service the app-level scale fields mean: the routed one, else the first."""
+        return self.routed_service or self.services[0]
+
+    def service(self, name: str | None) -> ServiceSpec | None:
+        """The service called ``name``; None names the primary service."""
+        if name is None:
+            return self.primary_service
+        return next((s for s in self.services if s.name == name), None)
+
+    @property
+    def autoscaled_services(self) -> list[ServiceSpec]:
+        return [s for s in self.services if s.autoscaling.enabled]
+
+    def scale_warnings(self) -> list[str]:
+        """What the spec asks for that CRANE runs as asked but would never decide itself."""
+        return [
+            f"services.{s.name}.replicas: {s.replicas} replicas share the writable volume(s) "
+            f"{', '.join(s.exclusive_volumes)}; most databases corrupt their data this way (CRANE runs it "
+            "as the file asks, but will not scale it further)"
+            for s in self.services
+            if s.replicas > 1 and s.exclusive_volumes
+        ]
+
+
+def spec_changes(spec: AppSpec, changes: dict[str, Any]) -> dict[str, Any]:
+    """The raw spec ``spec`` becomes with ``changes`` (app fields; ``services`` replaces them
+    all). App-level scale fields given in ``changes`` replace the primary service's own."""
+    merged: dict[str, Any] = {k: v for k, v in spec.model_dump().items() if k not in SCALE_FIELDS}
+    merged.update({k: v for k, v in changes.items() if k not in SCALE_FIELDS})
+    given = {k: v for k, v in changes.items() if k in SCALE_FIELDS and v is not None}
+    if given and isinstance(merged.get("services"), list) and merged["services"]:
+        services = [dict(s) if isinstance(s, dict) else s for s in merged["services"]]
+        primary = services[_primary_index(services)]
+        if isinstance(primary, dict):
+            for key in given:
+                primary.pop(key, None)
+            # More replicas than the old default bound: the bound follows (as at creation).
+            if "max_scale" not in given and primary.get("max_scale", 0) < given.get("replicas", 0):
+                primary.pop("max_scale", None)
+        merged["services"] = services
+    merged.update(given)
+    return merged
+
+
+def scale_service(spec: AppSpec, service: str | None, replicas: int) -> AppSpec:
+    """``spec`` with ``service`` (None: the primary) at ``replicas``. Raises ValueError when no
+    such service exists, ScaleRefused when its volumes forbid it, ValidationError off bounds."""
+    target = spec.service(service)
+    if target is None:
+        raise ValueError(f"service: the app has no service {service!r} ({', '.join(s.name for s in spec.services)})")
+    refusal = target.scale_refusal(replicas) if replicas > target.replicas else None
+    if refusal:
+        raise ScaleRefused(refusal)
+    raw = {k: v for k, v in spec.model_dump().items() if k not in SCALE_FIELDS}
+    raw["services"] = [{**s, "replicas": replicas} if s["name"] == target.name else s for s in raw["services"]]
+    return AppSpec.model_validate(raw)
+
+
+class ScaleRefused(ValueError):
+    """A scale CRANE refuses to make (e.g. a second replica over a service's only volume)."""
 
 
 class AppStatus(StrEnum):
@@ -298,9 +482,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+RECORD_VERSION = 2
+
+
+def migrate_record(data: Any) -> Any:
+    """A record of an older model, as the current one reads it. Version 1 (no ``version``) had
+    one replica count for every service: each service keeps the replicas it was running, and
+    the app's autoscaling goes to its primary service (shared volumes kept, as they ran)."""
+    if not isinstance(data, dict) or data.get("version") or not isinstance(data.get("spec"), dict):
+        return data
+    spec = dict(data["spec"])
+    services = [dict(s) if isinstance(s, dict) else s for s in spec.get("services") or []]
+    for service in services:
+        if isinstance(service, dict):
+            for key in ("replicas", "min_scale", "max_scale"):
+                if key in spec:
+                    service.setdefault(key, spec[key])
+            if (
+                isinstance(service.get("replicas"), int) and service["replicas"] > 1
+            ):  # several replicas over a volume ran before
+                service.setdefault("volume_scaling", "shared")
+    if services and isinstance(services[_primary_index(services)], dict) and spec.get("autoscaling"):
+        services[_primary_index(services)].setdefault("volume_scaling", "shared")
+    spec["services"] = services
+    return {**data, "spec": spec, "version": RECORD_VERSION}
+
+
 class AppRecord(BaseModel):
     """What the suite keeps about one app, in the apps bucket under its id."""
 
+    version: int = RECORD_VERSION
     id: str
     owner: str
     spec: AppSpec
@@ -308,6 +519,10 @@ class AppRecord(BaseModel):
     status: AppStatus = AppStatus.PENDING
     reason: str | None = None
     running_replicas: int = 0
+    # Ready replicas of each service, as the deployer last saw them.
+    service_replicas: dict[str, int] = Field(default_factory=dict)
+    # What the spec asks for that CRANE accepted with a warning (compose keys it ignores...).
+    warnings: list[str] = Field(default_factory=list)
     restart_token: str | None = None
     # Events about a change of this record that are not yet known to be published (an outbox:
     # written with the change, published, then cleared; a crash in between republishes them
@@ -316,6 +531,16 @@ class AppRecord(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        return migrate_record(data)
+
+    def desired(self, service: ServiceSpec) -> int:
+        """Replicas ``service`` should have now (none while the app is stopped)."""
+        return service.replicas if self.desired_state == "running" else 0
+
     @property
     def desired_replicas(self) -> int:
-        return self.spec.replicas if self.desired_state == "running" else 0
+        """Replicas of every service together that should run now."""
+        return sum(self.desired(s) for s in self.spec.services)

@@ -50,10 +50,12 @@ class AppCreated(_Payload):
 
 
 class AppUpdated(_Payload):
-    """Change an app: a new spec, a new replica count, or start/stop. Absent fields stay."""
+    """Change an app: a new spec, a new replica count of one service (``service``, or the
+    primary service when absent), or start/stop. Absent fields stay."""
 
     app_id: AppId
     spec: AppSpec | None = None
+    service: str | None = Field(default=None, max_length=64)
     replicas: int | None = Field(default=None, ge=0, le=50)
     desired_state: Literal["running", "stopped"] | None = None
 
@@ -79,11 +81,13 @@ class AppDeployed(_Payload):
 
 
 class AppScaled(_Payload):
-    """A running app reached a new number of ready replicas."""
+    """A running app reached a new number of ready replicas (all services together);
+    ``services`` has each service's."""
 
     app_id: AppId
     previous_replicas: int
     replicas: int
+    services: dict[str, int] = Field(default_factory=dict)
 
 
 class AppStopped(_Payload):
@@ -115,9 +119,11 @@ class ContainerDied(_Payload):
 
 
 class Alert(_Payload):
-    """An Alertmanager alert about an app, firing or resolved (see the autoscaling issue)."""
+    """An Alertmanager alert about an app (and one of its services, for load alerts), firing
+    or resolved."""
 
     app_id: str | None = None
+    service: str | None = None
     alertname: str
     fingerprint: str
     starts_at: datetime | None = None
@@ -130,6 +136,7 @@ class PolicyDecision(_Payload):
     follow why CRANE scaled (or did not)."""
 
     app_id: AppId
+    service: str | None = None
     alert: str
     action: Literal["scale_up", "scale_down", "restart", "none"]
     reason: str

@@ -9,18 +9,27 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from .appspec import AppRecord, AppSpec, AppStatus
+from .appspec import AppRecord, AppStatus, ScaleRefused, scale_service
 from .events import AppUpdated, InvalidEvent, describe_validation_error
 
 
+class ScaleConflict(InvalidEvent):
+    """A scale the app's state forbids (e.g. a second replica over a service's only volume)."""
+
+
 def apply_update(record: AppRecord, update: AppUpdated) -> AppRecord:
-    """The record with ``update`` applied; raises InvalidEvent naming the field if it does not fit."""
+    """The record with ``update`` applied; raises InvalidEvent naming the field if it does not
+    fit, ScaleConflict when the service must not be scaled so."""
     spec = update.spec or record.spec
     if update.replicas is not None:
         try:
-            spec = AppSpec.model_validate({**spec.model_dump(), "replicas": update.replicas})
+            spec = scale_service(spec, update.service, update.replicas)
         except ValidationError as exc:
             raise InvalidEvent(describe_validation_error(exc, prefix="data")) from None
+        except ScaleRefused as exc:
+            raise ScaleConflict(f"data.replicas: {exc}") from None
+        except ValueError as exc:
+            raise InvalidEvent(f"data.{exc}") from None
     record.spec = spec
     if update.desired_state:
         record.desired_state = update.desired_state

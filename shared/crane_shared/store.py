@@ -8,6 +8,7 @@ the deployer can change the same record without losing each other's writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from .appspec import AppRecord, utcnow
+from .appspec import RECORD_VERSION, AppRecord, utcnow
 
 SEQUENCE_KEY = "seq.apps"
 APP_PREFIX = "app."
@@ -120,6 +121,24 @@ class AppStore:
                 continue
             return updated
         raise Conflict(f"app {app_id} kept changing; gave up after {attempts} attempts")
+
+    async def migrate(self) -> list[str]:
+        """Rewrite every record of an older model in the current one (reading one migrates it
+        in memory; this keeps it so). Returns the ids rewritten."""
+        migrated = []
+        for key in await kv_keys(self.kv, APP_PREFIX):
+            try:
+                entry = await self.kv.get(key)
+            except KeyNotFoundError:
+                continue
+            raw = json.loads(entry.value or b"null")
+            if not isinstance(raw, dict) or raw.get("version") == RECORD_VERSION:
+                continue
+            record = AppRecord.model_validate(raw)
+            with contextlib.suppress(KeyWrongLastSequenceError):  # changed meanwhile: by the current model
+                await self.kv.update(key, record.model_dump_json().encode(), last=entry.revision)
+                migrated.append(record.id)
+        return migrated
 
     async def remove(self, app_id: str) -> None:
         """Forget the app entirely (purge keeps no history behind)."""

@@ -14,14 +14,22 @@ def spec(**kw) -> AppSpec:
     return AppSpec.model_validate({"name": "shop", "services": [{"name": "web", "image": "i"}], **kw})
 
 
-def test_worst_case_takes_max_scale_when_the_app_autoscales():
+def test_worst_case_counts_each_service_at_its_own_replicas_or_max_scale():
+    # The app-level replicas are the primary service's (a, the first); b keeps its own 1.
     plain = spec(
         replicas=2,
         services=[{"name": "a", "image": "i"}, {"name": "b", "image": "i", "resources": {"cpus": 2, "memory": "1g"}}],
     )
-    assert worst_case(plain, 0.5, "256m") == {"replicas": 4, "cpus": 5.0, "memory_mb": 2560.0}
+    assert worst_case(plain, 0.5, "256m") == {"replicas": 3, "cpus": 3.0, "memory_mb": 1536.0}
     scaling = spec(replicas=1, max_scale=6, autoscaling={"metric": "rps"})
     assert worst_case(scaling, 0.5, "256m")["replicas"] == 6
+    mixed = spec(
+        services=[
+            {"name": "a", "image": "i", "replicas": 2, "max_scale": 8, "autoscaling": {"metric": "cpu"}},
+            {"name": "b", "image": "i", "replicas": 3},
+        ]
+    )
+    assert worst_case(mixed, 0.5, "256m")["replicas"] == 11
 
 
 def test_usage_sums_the_other_apps_and_the_users_quota_is_passed():

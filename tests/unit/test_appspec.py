@@ -3,9 +3,17 @@
 import pytest
 from pydantic import ValidationError
 
-from crane_shared.appspec import AppRecord, AppSpec, AppStatus, container_port, parse_duration, parse_memory
+from crane_shared.appspec import (
+    AppRecord,
+    AppSpec,
+    AppStatus,
+    container_port,
+    parse_duration,
+    parse_memory,
+    spec_changes,
+)
 from crane_shared.events import AppUpdated, InvalidEvent
-from crane_shared.intents import apply_restart, apply_update
+from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.store import format_app_id
 
 
@@ -77,7 +85,7 @@ def test_update_sets_replicas_within_bounds_and_marks_deploying():
     running = record(status=AppStatus.RUNNING)
     updated = apply_update(running, AppUpdated(app_id="shop-1", replicas=4))
     assert updated.spec.replicas == 4 and updated.status == AppStatus.DEPLOYING
-    with pytest.raises(InvalidEvent, match="data.replicas"):
+    with pytest.raises(InvalidEvent, match="data.services.0.replicas"):
         apply_update(record(), AppUpdated(app_id="shop-1", replicas=11))
 
 
@@ -95,3 +103,62 @@ def test_autoscaling_is_off_unless_the_app_asks_for_it():
     assert not spec(autoscaling={"enabled": False, "target": 5}).autoscaling.enabled
     again = AppSpec.model_validate(spec(autoscaling={"target": 5}).model_dump())
     assert again.autoscaling.enabled and again.autoscaling.target == 5
+
+
+STACK = {
+    "name": "shop",
+    "services": [
+        {"name": "web", "image": "w", "ports": ["80"], "replicas": 3},
+        {"name": "api", "image": "a", "replicas": 2},
+        {"name": "db", "image": "pg", "volumes": ["data:/var/lib/postgresql/data"]},
+    ],
+}
+
+
+def test_each_service_has_its_own_replicas_and_the_app_level_means_the_primary():
+    stack = AppSpec.model_validate(STACK)
+    assert [(s.name, s.replicas) for s in stack.services] == [("web", 3), ("api", 2), ("db", 1)]
+    assert stack.replicas == 3 and stack.primary_service.name == "web"
+    bare = [{k: v for k, v in s.items() if k != "replicas"} for s in STACK["services"]]
+    legacy = AppSpec.model_validate({"name": "shop", "replicas": 4, "services": bare})
+    assert [s.replicas for s in legacy.services] == [4, 1, 1] and legacy.replicas == 4
+    with pytest.raises(ValidationError, match="differs from services.web.replicas"):
+        AppSpec.model_validate({**STACK, "replicas": 5})
+    assert AppSpec.model_validate(stack.model_dump()) == stack  # a stored spec reads back as itself
+
+
+def test_scaling_a_service_over_its_only_volume_is_refused_but_the_others_scale():
+    record = AppRecord(id="shop-1", owner="a@b.c", spec=AppSpec.model_validate(STACK))
+    with pytest.raises(ScaleConflict, match="writable volume"):
+        apply_update(record.model_copy(deep=True), AppUpdated(app_id="shop-1", service="db", replicas=2))
+    scaled = apply_update(record.model_copy(deep=True), AppUpdated(app_id="shop-1", service="api", replicas=4))
+    assert [s.replicas for s in scaled.spec.services] == [3, 4, 1]
+    legacy = apply_update(record.model_copy(deep=True), AppUpdated(app_id="shop-1", replicas=5))  # the primary
+    assert [s.replicas for s in legacy.spec.services] == [5, 2, 1]
+    with pytest.raises(InvalidEvent, match="no service 'cache'"):
+        apply_update(record.model_copy(deep=True), AppUpdated(app_id="shop-1", service="cache", replicas=2))
+    shared = {**STACK, "services": [*STACK["services"][:2], {**STACK["services"][2], "volume_scaling": "shared"}]}
+    opted = AppRecord(id="shop-1", owner="a@b.c", spec=AppSpec.model_validate(shared))
+    assert apply_update(opted, AppUpdated(app_id="shop-1", service="db", replicas=2)).spec.services[2].replicas == 2
+
+
+def test_patch_changes_replace_the_primary_services_own_scale():
+    stack = AppSpec.model_validate(STACK)
+    patched = AppSpec.model_validate(spec_changes(stack, {"replicas": 12, "min_scale": 2}))
+    web = patched.services[0]
+    assert (web.replicas, web.min_scale, web.max_scale) == (12, 2, 12) and patched.services[1].replicas == 2
+
+
+def test_records_of_the_old_model_keep_what_they_ran():
+    """Version 1 had one replica count for every service; each service keeps it after migration."""
+    old = {
+        "id": "shop-1",
+        "owner": "a@b.c",
+        "spec": {**STACK, "replicas": 2, "min_scale": 1, "max_scale": 4, "services": [
+            {k: v for k, v in s.items() if k != "replicas"} for s in STACK["services"]
+        ]},
+    }  # fmt: skip
+    record = AppRecord.model_validate(old)
+    assert record.version == 2 and [s.replicas for s in record.spec.services] == [2, 2, 2]
+    assert record.spec.services[2].volume_scaling == "shared"  # as it ran: two replicas over one volume
+    assert AppRecord.model_validate_json(record.model_dump_json()) == record

@@ -2,11 +2,12 @@
 
 import yaml
 
-from crane_deployer.compose_export import ROUTER_SERVICE, render_compose
-from crane_deployer.container_spec import Limits, desired_slots, replica_spec, spec_hash
+from crane_deployer.container_spec import desired_slots, replica_spec, spec_hash
 from crane_deployer.naming import Naming
 from crane_deployer.reconciler import next_status, transition_events
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
+from crane_shared.compose import ROUTER_SERVICE, parse_compose, render_compose
+from crane_shared.container_defaults import Limits
 
 NAMING = Naming("suite1")
 LIMITS = Limits(cpus=0.5, memory="128m", pids=100)
@@ -64,9 +65,10 @@ def test_spec_hash_changes_with_the_service_or_a_restart_only():
 
 
 def test_next_status():
-    record = app()
-    assert next_status(record, 2, None) == (AppStatus.RUNNING, None)
-    assert next_status(record, 1, None) == (AppStatus.DEPLOYING, None)
+    record = app()  # web 2 replicas (the app-level count is its primary service's), worker 1
+    assert record.desired_replicas == 3
+    assert next_status(record, 3, None) == (AppStatus.RUNNING, None)
+    assert next_status(record, 2, None) == (AppStatus.DEPLOYING, None)
     assert next_status(record, 0, "image not found") == (AppStatus.FAILED, "image not found")
     record.desired_state = "stopped"
     assert next_status(record, 0, None) == (AppStatus.STOPPED, None)
@@ -77,6 +79,7 @@ def test_compose_export_is_portable_and_balanced():
     document = yaml.safe_load(text)
     web = document["services"]["web"]
     assert web["deploy"]["replicas"] == 2 and web["expose"] == ["80"]
+    assert document["services"]["worker"]["deploy"]["replicas"] == 1
     assert web["environment"] == {"PRICE": "$$5"}  # literal $ survives Compose interpolation
     assert web["labels"]["traefik.http.services.shop-4-web.loadbalancer.server.port"] == "80"
     assert document["services"]["worker"]["deploy"]["resources"]["limits"] == {
@@ -91,13 +94,18 @@ def test_compose_export_is_portable_and_balanced():
 
 
 def test_exported_file_reads_back_as_the_same_app():
-    from crane_api.compose_import import parse_compose
-
     record = app(autoscaling={"metric": "latency_p95", "target": 0.3}, min_scale=1, max_scale=5)
-    again = parse_compose(render_compose(record, LIMITS).replace("$$", "$"))
-    assert again.autoscaling == record.spec.autoscaling
-    assert (again.replicas, again.min_scale, again.max_scale) == (2, 1, 5)
-    assert [s.name for s in again.services] == ["web", "worker"]
+    record.spec.services[1].command = ["sh", "-c", "echo $$HOME costs $5"]
+    again = parse_compose(render_compose(record, LIMITS))
+    assert again.warnings == []
+
+    def comparable(spec):
+        # Host ports are not exported (the router publishes the app); limits are written out.
+        return [s.model_dump(exclude={"ports", "expose", "resources"}) | {"port": s.routed_port} for s in spec.services]
+
+    assert comparable(again.spec) == comparable(record.spec)  # $ and $$ included
+    assert again.spec.services[1].command == ["sh", "-c", "echo $$HOME costs $5"]
+    assert again.spec.services[1].resources == record.spec.services[1].resources
 
 
 def test_transition_events_say_what_changed_once():

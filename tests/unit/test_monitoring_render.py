@@ -35,7 +35,13 @@ def test_load_rules_follow_the_target_band_and_the_traefik_service():
     assert 'service="crane-shop-3-web@docker"' in rules[HIGH_LOAD]["expr"]
     assert rules[HIGH_LOAD]["expr"].endswith("> 12")  # 10 + 20%
     assert "< 8 and on()" in rules[LOW_LOAD]["expr"] and rules[LOW_LOAD]["expr"].endswith("> 2")  # min_scale
-    assert rules[HIGH_LOAD]["labels"] == {"crane_app": "shop-3", "crane_suite": "crane", "crane_metric": "rps"}
+    assert rules[HIGH_LOAD]["labels"] == {
+        "crane_app": "shop-3",
+        "crane_suite": "crane",
+        "crane_service": "web",
+        "crane_metric": "rps",
+    }
+    assert 'crane_service_replicas{app="shop-3",service="web",kind="ready"}' in rules[HIGH_LOAD]["expr"]
     assert rules[REPLICAS_DOWN]["for"] == "10s"
     for name in ("crane:app_requests_per_second", "crane:app_latency_p95_seconds", "crane:app_error_ratio"):
         assert (
@@ -46,9 +52,28 @@ def test_load_rules_follow_the_target_band_and_the_traefik_service():
 
 def test_other_metrics_and_disabled_autoscaling():
     cpu = rules_by_name(render_rules("crane", record(metric="cpu", target=50)))
-    assert cpu[HIGH_LOAD]["expr"].startswith('(avg(crane_container_cpu_percent{app="shop-3"}))')
+    assert cpu[HIGH_LOAD]["expr"].startswith('(avg(crane_container_cpu_percent{app="shop-3",service="web"}))')
     off = rules_by_name(render_rules("crane", record(enabled=False)))
     assert HIGH_LOAD not in off and REPLICAS_DOWN in off
+
+
+def test_each_autoscaled_service_gets_its_own_load_rules():
+    spec = AppSpec.model_validate(
+        {
+            "name": "shop",
+            "services": [
+                {"name": "web", "image": "i", "ports": [80], "autoscaling": {"metric": "rps", "target": 5}},
+                {"name": "worker", "image": "i", "max_scale": 4, "autoscaling": {"metric": "cpu", "target": 60}},
+                {"name": "db", "image": "i"},
+            ],
+        }
+    )
+    rules = render_rules("crane", AppRecord(id="shop-3", owner="o", spec=spec))["groups"][0]["rules"]
+    load = {
+        (r["alert"], r["labels"]["crane_service"]): r["expr"] for r in rules if r.get("alert") in (HIGH_LOAD, LOW_LOAD)
+    }
+    assert set(load) == {(HIGH_LOAD, "web"), (LOW_LOAD, "web"), (HIGH_LOAD, "worker"), (LOW_LOAD, "worker")}
+    assert 'service="worker"' in load[(HIGH_LOAD, "worker")] and "> 66" in load[(HIGH_LOAD, "worker")]
 
 
 def test_targets_point_at_the_exporter_narrowed_to_the_app():

@@ -1,6 +1,6 @@
 """The deployer's planning core: desired replicas x observed containers -> actions."""
 
-from crane_deployer.plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
+from crane_deployer.plan import Create, Remove, Replica, Start, plan_replicas, ready_by_service
 
 
 def replica(service="web", index=0, spec_hash="h1", state="running", cid=None, health=None):
@@ -15,7 +15,7 @@ def test_fresh_app_creates_every_slot():
 def test_converged_app_needs_nothing():
     observed = [replica(index=i) for i in range(3)]
     assert plan_replicas({"web": (3, "h1")}, observed) == []
-    assert ready_replicas({"web": (3, "h1")}, observed) == 3
+    assert ready_by_service({"web": (3, "h1")}, observed) == {"web": 3}
 
 
 def test_dead_replica_is_removed_then_recreated_in_its_slot():
@@ -54,12 +54,15 @@ def test_removed_service_and_stopped_app_remove_everything():
     assert sorted(a.reason for a in actions) == ["above 0 replicas", "service removed"]
 
 
-def test_readiness_counts_the_weakest_service_and_health():
-    desired = {"web": (2, "h1"), "db": (2, "h1")}
+def test_readiness_is_per_service_counts_health_and_never_exceeds_the_desired():
+    desired = {"web": (3, "h1"), "db": (1, "h1")}
     observed = [
         replica("web", 0),
         replica("web", 1),
+        replica("web", 2, health="starting"),
+        replica("web", 3),  # above the desired count: not counted
         replica("db", 0),
-        replica("db", 1, health="starting"),
+        replica("db", 1),  # db has one slot only
+        replica("db", 2, spec_hash="old"),
     ]
-    assert ready_replicas(desired, observed) == 1
+    assert ready_by_service(desired, observed) == {"web": 2, "db": 1}

@@ -28,11 +28,11 @@ def record(replicas=3, stabilization=30.0, cooldown=3.0):
 def test_input_carries_the_app_settings_and_the_time_since_the_last_scale_up():
     clock = Clock()
     memory = ScalingMemory(clock)
-    first = memory.policy_input(record(), "CraneHighLoad", 61.0)
+    first = memory.policy_input("shop-1", record().spec.services[0], "CraneHighLoad", 61.0)
     assert first["current"] == 3 and first["target"] == 20 and first["since_last_scale_up"] is None
     memory.remember("shop-1", {"action": "scale_up", "desired": 10, "raw_desired": 10})
     clock.now += 2
-    assert memory.policy_input(record(), "CraneHighLoad", 61.0)["since_last_scale_up"] == 2
+    assert memory.policy_input("shop-1", record().spec.services[0], "CraneHighLoad", 61.0)["since_last_scale_up"] == 2
 
 
 def test_window_keeps_recommendations_for_the_stabilization_period_only():
@@ -42,9 +42,16 @@ def test_window_keeps_recommendations_for_the_stabilization_period_only():
     for raw in (2, 1):
         clock.now += 10
         memory.remember("shop-1", {"action": "none", "raw_desired": raw})
-    assert memory.policy_input(record(), "CraneLowLoad", 1.0)["recent_recommendations"] == [6, 2, 1]
+    assert memory.policy_input("shop-1", record().spec.services[0], "CraneLowLoad", 1.0)["recent_recommendations"] == [
+        6,
+        2,
+        1,
+    ]
     clock.now += 15  # the 6 is now 35 s old, beyond the 30 s window
-    assert memory.policy_input(record(), "CraneLowLoad", 1.0)["recent_recommendations"] == [2, 1]
+    assert memory.policy_input("shop-1", record().spec.services[0], "CraneLowLoad", 1.0)["recent_recommendations"] == [
+        2,
+        1,
+    ]
 
 
 def test_default_target_depends_on_the_metric():

@@ -49,6 +49,7 @@ def alert_event(alert: WebhookAlert) -> Event:
     subject = s.ALERT_FIRING if alert.status == "firing" else s.ALERT_RESOLVED
     payload = Alert(
         app_id=app_of(alert),
+        service=alert.labels.get("crane_service"),
         alertname=alert.labels.get("alertname", "unnamed"),
         fingerprint=alert.fingerprint,
         starts_at=alert.startsAt,

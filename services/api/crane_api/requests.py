@@ -11,8 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from crane_shared.appspec import AppSpec
-
-from .compose_import import ComposeError, parse_compose
+from crane_shared.compose import ComposeError, parse_compose
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 MAX_BODY_BYTES = 256 * 1024
@@ -40,14 +39,16 @@ def event_errors(message: str) -> RequestValidationError:
     return field_errors(problems)
 
 
-async def read_app_spec(request: Request) -> AppSpec:
+async def read_app_spec(request: Request) -> tuple[AppSpec, list[str]]:
+    """The app a request body describes, and the warnings of its compose file."""
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise field_errors([((), f"body larger than {MAX_BODY_BYTES} bytes")])
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in YAML_TYPES:
         try:
-            return parse_compose(raw)
+            app = parse_compose(raw)
+            return app.spec, app.warnings
         except ComposeError as exc:
             raise field_errors(exc.problems) from None
     try:
@@ -55,7 +56,7 @@ async def read_app_spec(request: Request) -> AppSpec:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise field_errors([((), f"not valid JSON: {exc}")]) from None
     try:
-        return AppSpec.model_validate(body)
+        return AppSpec.model_validate(body), []
     except ValidationError as exc:
         raise validation_errors(exc) from None
 

@@ -52,12 +52,27 @@ class AppUpdate(_Strict):
 
 
 class ScaleRequest(_Strict):
+    """``service`` defaults to the app's primary service (the routed one, else the first)."""
+
     replicas: Annotated[int, Field(ge=0, le=MAX_REPLICAS)]
+    service: Annotated[str, Field(max_length=64)] | None = None
 
 
 class LogsRequest(_Strict):
     tail: Annotated[int, Field(ge=1, le=5000)] = 100
     service: str | None = None
+
+
+class ServicePublic(BaseModel):
+    """One service of an app: its replicas (desired and ready) and bounds."""
+
+    name: str
+    desired_replicas: int
+    running_replicas: int
+    min_scale: int
+    max_scale: int
+    autoscaling: bool
+    volume_scaling: str
 
 
 class AppPublic(BaseModel):
@@ -69,8 +84,10 @@ class AppPublic(BaseModel):
     desired_state: str
     desired_replicas: int
     running_replicas: int
+    services: list[ServicePublic]
     url: str | None
     spec: AppSpec
+    warnings: list[str]
     created_at: datetime
     updated_at: datetime
 
@@ -85,8 +102,21 @@ class AppPublic(BaseModel):
             desired_state=record.desired_state,
             desired_replicas=record.desired_replicas,
             running_replicas=record.running_replicas,
+            services=[
+                ServicePublic(
+                    name=s.name,
+                    desired_replicas=record.desired(s),
+                    running_replicas=record.service_replicas.get(s.name, 0),
+                    min_scale=s.min_scale,
+                    max_scale=s.max_scale,
+                    autoscaling=s.autoscaling.enabled,
+                    volume_scaling=s.volume_scaling,
+                )
+                for s in record.spec.services
+            ],
             url=url if record.spec.routed_service else None,
             spec=record.spec,
+            warnings=record.warnings,
             created_at=record.created_at,
             updated_at=record.updated_at,
         )

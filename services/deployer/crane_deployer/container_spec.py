@@ -8,21 +8,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crane_shared.appspec import AppRecord, ServiceSpec, parse_duration, parse_memory, parse_volume
+from crane_shared.appspec import SCALE_FIELDS, AppRecord, ServiceSpec, parse_duration, parse_memory, parse_volume
+from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits
 
 from .naming import LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
-
-# Capabilities in Docker's default set that ordinary web apps never need.
-DROPPED_CAPABILITIES = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SYS_CHROOT", "SETFCAP"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Applied when a service's spec gives no resources of its own."""
-
-    cpus: float = 0.5
-    memory: str = "256m"
-    pids: int = 256
 
 
 @dataclass
@@ -50,6 +39,15 @@ class ReplicaSpec:
     host_network: bool = False
     pid_mode: str | None = None
     ipc_mode: str | None = None
+    entrypoint: list[str] | str | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    hostname: str | None = None
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    init: bool = False
+    read_only: bool = False
+    tmpfs: dict[str, str] = field(default_factory=dict)
 
     @property
     def named_volumes(self) -> list[str]:
@@ -57,10 +55,12 @@ class ReplicaSpec:
 
 
 def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
-    """Changes whenever a replica of ``service`` must be recreated (its spec, or a restart)."""
+    """Changes whenever a replica of ``service`` must be recreated (its spec, or a restart);
+    not when only its scale changes."""
+    routed = record.spec.routed_service
     basis = {
-        "service": service.model_dump(mode="json"),
-        "routed": record.spec.routed_service == service,
+        "service": service.model_dump(mode="json", exclude=set(SCALE_FIELDS)),
+        "routed": routed is not None and routed.name == service.name,
         "restart": record.restart_token,
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
@@ -68,7 +68,7 @@ def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
 
 def desired_slots(record: AppRecord) -> dict[str, tuple[int, str]]:
     """service -> (replicas, spec hash): the input of plan_replicas."""
-    return {s.name: (record.desired_replicas, spec_hash(record, s)) for s in record.spec.services}
+    return {s.name: (record.desired(s), spec_hash(record, s)) for s in record.spec.services}
 
 
 def healthcheck_config(service: ServiceSpec) -> dict[str, Any] | None:
@@ -97,12 +97,18 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
     port = service.routed_port
     extra_networks = []
     if port:
-        labels.update(naming.router_labels(record.id, service.name, port, record.spec.routed_service == service))
+        labels.update(
+            naming.router_labels(record.id, service.name, port, record.spec.primary_service.name == service.name)
+        )
         extra_networks.append(naming.edge_network)
     cpus, memory = service.limits(limits.cpus, limits.memory)
     volumes = {}
     for volume in map(parse_volume, service.volumes):
-        source = volume.source if volume.is_host_path else naming.volume(record.id, volume.source)
+        source = volume.source
+        if not volume.is_host_path:
+            # per_replica: each replica its own copy of a writable volume (its slot's number).
+            own = service.volume_scaling == "per_replica" and volume.mode == "rw"
+            source = naming.volume(record.id, f"{source}-r{index}" if own else source)
         volumes[source] = {"bind": volume.target, "mode": volume.mode}
     return ReplicaSpec(
         name=naming.container(record.id, service.name, index),
@@ -124,4 +130,13 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         host_network=service.network_mode == "host",
         pid_mode=service.pid,
         ipc_mode=service.ipc,
+        entrypoint=service.entrypoint,
+        user=service.user,
+        working_dir=service.working_dir,
+        hostname=service.hostname,
+        stop_signal=service.stop_signal,
+        stop_timeout=round(parse_duration(service.stop_grace_period)) if service.stop_grace_period else None,
+        init=service.init,
+        read_only=service.read_only,
+        tmpfs=dict(path.partition(":")[::2] for path in service.tmpfs),
     )

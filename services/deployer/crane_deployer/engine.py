@@ -127,7 +127,9 @@ class Engine:
             pid_mode=spec.pid_mode,
             ipc_mode=spec.ipc_mode,
             network_mode="host" if spec.host_network else spec.network,
-            init=False,
+            init=spec.init,
+            read_only=spec.read_only,
+            tmpfs=spec.tmpfs or None,
         )
         networking = (
             None
@@ -145,6 +147,12 @@ class Engine:
             host_config=host_config,
             networking_config=networking,
             healthcheck=spec.healthcheck,
+            entrypoint=spec.entrypoint,
+            user=spec.user,
+            working_dir=spec.working_dir,
+            hostname=spec.hostname,
+            stop_signal=spec.stop_signal,
+            stop_timeout=spec.stop_timeout,
             detach=True,
         )
         for network in [] if spec.host_network else spec.extra_networks:

@@ -24,7 +24,10 @@ from .engine import Engine, cpu_percent
 
 log = logging.getLogger("crane.deployer.exporter")
 
-APP_REPLICAS = Gauge("crane_app_replicas", "Replicas of an app: desired and ready", ["app", "kind"])
+APP_REPLICAS = Gauge("crane_app_replicas", "Replicas of an app (all services): desired and ready", ["app", "kind"])
+SERVICE_REPLICAS = Gauge(
+    "crane_service_replicas", "Replicas of one service of an app: desired and ready", ["app", "service", "kind"]
+)
 CONTAINER_CPU = Gauge("crane_container_cpu_percent", "CPU of a replica, % of one core", ["app", "service", "container"])
 CONTAINER_MEMORY = Gauge("crane_container_memory_bytes", "Memory of a replica", ["app", "service", "container"])
 CONTAINER_MEMORY_PERCENT = Gauge(
@@ -39,15 +42,30 @@ RECONCILE_SECONDS = Histogram(
 CONTAINER_GAUGES = (CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_MEMORY_PERCENT)
 
 
-def record_replicas(app_id: str, desired: int, ready: int) -> None:
-    APP_REPLICAS.labels(app_id, "desired").set(desired)
-    APP_REPLICAS.labels(app_id, "ready").set(ready)
+def _forget_services(app_id: str, keep: set[str]) -> None:
+    """Drop the per-service series of the app's services not in ``keep``."""
+    for sample in [s for metric in SERVICE_REPLICAS.collect() for s in metric.samples]:
+        labels = sample.labels
+        if labels.get("app") == app_id and labels.get("service") not in keep:
+            with contextlib.suppress(KeyError):
+                SERVICE_REPLICAS.remove(labels["app"], labels["service"], labels["kind"])
+
+
+def record_replicas(app_id: str, desired: dict[str, int], ready: dict[str, int]) -> None:
+    """Replicas per service and for the whole app (service name -> count)."""
+    APP_REPLICAS.labels(app_id, "desired").set(sum(desired.values()))
+    APP_REPLICAS.labels(app_id, "ready").set(sum(ready.values()))
+    for service, count in desired.items():
+        SERVICE_REPLICAS.labels(app_id, service, "desired").set(count)
+        SERVICE_REPLICAS.labels(app_id, service, "ready").set(ready.get(service, 0))
+    _forget_services(app_id, keep=set(desired))
 
 
 def forget_app(app_id: str) -> None:
     for kind in ("desired", "ready"):
         with contextlib.suppress(KeyError):
             APP_REPLICAS.remove(app_id, kind)
+    _forget_services(app_id, keep=set())
 
 
 class StatsCollector:

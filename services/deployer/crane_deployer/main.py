@@ -123,6 +123,9 @@ async def serve(settings: DeployerSettings) -> None:
     naming = Naming(settings.suite, settings.app_domain)
     bus = await connect_service_bus(settings, "deployer")
     store = AppStore(await bus.kv(s.APPS_BUCKET))
+    migrated = await store.migrate()
+    if migrated:
+        log.info("migrated %d app records to the current model: %s", len(migrated), ", ".join(migrated))
     config = await bus.kv(s.CONFIG_BUCKET)
     auth = Authenticator(
         Tokens(await load_signing_key(config), timedelta(0)), UserStore(await bus.kv(s.USERS_BUCKET), config), config

@@ -94,16 +94,15 @@ def _pick_keeper(candidates: list[Replica], spec_hash: str, removes: list[Action
     return keep
 
 
-def ready_replicas(desired: dict[str, tuple[int, str]], observed: list[Replica]) -> int:
-    """Replicas of the app that serve: the fewest ready, current replicas of any service."""
-    if not desired:
-        return 0
-    counts = []
-    for service, (count, spec_hash) in desired.items():
-        ready = {
-            r.index
-            for r in observed
-            if r.service == service and r.spec_hash == spec_hash and r.ready and r.index < count
-        }
-        counts.append(len(ready))
-    return min(counts)
+def ready_by_service(desired: dict[str, tuple[int, str]], observed: list[Replica]) -> dict[str, int]:
+    """Ready, current replicas of each service (never more than it should have)."""
+    return {
+        service: len(
+            {
+                r.index
+                for r in observed
+                if r.service == service and r.spec_hash == spec_hash and r.ready and r.index < count
+            }
+        )
+        for service, (count, spec_hash) in desired.items()
+    }

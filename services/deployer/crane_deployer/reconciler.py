@@ -14,17 +14,18 @@ from nats.js.errors import KeyNotFoundError
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
+from crane_shared.compose import render_compose
+from crane_shared.container_defaults import Limits
 from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, AppStopped, Event, new_event
 from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
-from .compose_export import render_compose
-from .container_spec import Limits, desired_slots, replica_spec, spec_hash
+from .container_spec import desired_slots, replica_spec, spec_hash
 from .crashloop import CrashTracker
 from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .naming import LABEL_SPEC_HASH
-from .plan import Create, Remove, Replica, Start, plan_replicas, ready_replicas
+from .plan import Create, Remove, Replica, Start, plan_replicas, ready_by_service
 from .scan_gate import ScanGate, ScanPending
 
 log = logging.getLogger("crane.deployer.reconciler")
@@ -41,7 +42,12 @@ def transition_events(old: AppRecord, new: AppRecord, url: str) -> list[Event]:
             )
             return [new_event(s.APP_DEPLOYED, deployed, source=source)]
         if old.running_replicas != new.running_replicas:
-            scaled = AppScaled(app_id=app_id, previous_replicas=old.running_replicas, replicas=new.running_replicas)
+            scaled = AppScaled(
+                app_id=app_id,
+                previous_replicas=old.running_replicas,
+                replicas=new.running_replicas,
+                services=new.service_replicas,
+            )
             return [new_event(s.APP_SCALED, scaled, source=source)]
     elif new.status == AppStatus.STOPPED and old.status != AppStatus.STOPPED:
         return [new_event(s.APP_STOPPED, AppStopped(app_id=app_id), source=source)]
@@ -51,7 +57,8 @@ def transition_events(old: AppRecord, new: AppRecord, url: str) -> list[Event]:
 
 
 def next_status(record: AppRecord, ready: int, failure: str | None) -> tuple[AppStatus, str | None]:
-    """The status an app has after a reconcile, from what is desired and what is ready."""
+    """The status an app has after a reconcile, from what is desired and what is ready (all
+    services together; no service counts more replicas than it should have)."""
     if record.status == AppStatus.DELETING:
         return AppStatus.DELETING, None
     if failure:
@@ -119,10 +126,10 @@ class Reconciler:
             for index in range(count)
         )
         observed = await self._observe(app_id)
-        ready = ready_replicas(desired, observed)
+        ready = ready_by_service(desired, observed)
         await self._record_outcome(app_id, ready, failure)
         await self._export_compose(record)
-        record_replicas(app_id, record.desired_replicas, ready)
+        record_replicas(app_id, {name: count for name, (count, _) in desired.items()}, ready)
         RECONCILE_SECONDS.labels("failed" if failure else "ok").observe(time.monotonic() - started)
 
     async def _observe(self, app_id: str) -> list[Replica]:
@@ -175,11 +182,12 @@ class Reconciler:
         self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
         await self.engine.create_and_start(spec)
 
-    async def _record_outcome(self, app_id: str, ready: int, failure: str | None) -> None:
+    async def _record_outcome(self, app_id: str, ready: dict[str, int], failure: str | None) -> None:
         def change(record: AppRecord) -> AppRecord:
             old = record.model_copy()
-            record.status, record.reason = next_status(record, ready, failure)
-            record.running_replicas = ready
+            record.status, record.reason = next_status(record, sum(ready.values()), failure)
+            record.running_replicas = sum(ready.values())
+            record.service_replicas = dict(ready)
             events = transition_events(old, record, self.settings.app_url(app_id))
             record.outbox.extend(event.model_dump(mode="json") for event in events)
             return record

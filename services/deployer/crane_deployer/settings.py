@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
+from crane_shared.container_defaults import Limits
 from crane_shared.settings import CommonSettings
-
-from .container_spec import Limits
 
 
 class DeployerSettings(CommonSettings):

@@ -9,8 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crane_shared.app_metrics import RATE_WINDOW, error_rate_query, metric_query, request_metrics
-from crane_shared.appspec import AppRecord
+from crane_shared.app_metrics import (
+    RATE_WINDOW,
+    desired_replicas_query,
+    error_rate_query,
+    metric_query,
+    request_metrics,
+)
+from crane_shared.appspec import AppRecord, ServiceSpec
 
 HIGH_LOAD = "CraneHighLoad"
 LOW_LOAD = "CraneLowLoad"
@@ -41,10 +47,36 @@ def render_targets(app_id: str, exporter_target: str) -> list[dict[str, Any]]:
     ]
 
 
+def _load_rules(
+    suite: str, app_id: str, service: ServiceSpec, labels: dict[str, str], rate_window: str
+) -> list[dict[str, Any]]:
+    """Load above / below the target band of one autoscaled service."""
+    scaling = service.autoscaling
+    value = metric_query(suite, app_id, service, window=rate_window)
+    target = scaling.target_value
+    high, low = target * (1 + scaling.tolerance), target * (1 - scaling.tolerance)
+    metric_labels = {**labels, "crane_service": service.name, "crane_metric": scaling.metric}
+    band = f"{app_id}/{service.name}: {scaling.metric} per replica {{}} {_number(target)} ({{}}{scaling.tolerance:.0%})"
+    desired = desired_replicas_query(app_id, service.name)
+    return [
+        {
+            "alert": HIGH_LOAD,
+            "expr": f"({value}) > {_number(high)}",
+            "labels": metric_labels,
+            "annotations": {"summary": band.format("above", "+"), "value": "{{ $value }}"},
+        },
+        {
+            "alert": LOW_LOAD,
+            "expr": f"({value}) < {_number(low)} and on() {desired} > {service.min_scale}",
+            "labels": metric_labels,
+            "annotations": {"summary": band.format("below", "-"), "value": "{{ $value }}"},
+        },
+    ]
+
+
 def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) -> dict[str, Any]:
     """Alert rules of one app: load above/below its target band, replicas down, errors."""
     app_id, spec = record.id, record.spec
-    scaling = spec.autoscaling
     labels = {"crane_app": app_id, "crane_suite": suite}
     desired = f'max(crane_app_replicas{{app="{app_id}",kind="desired"}})'
     ready = f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
@@ -53,32 +85,8 @@ def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) 
         {"record": name, "expr": query, "labels": labels}
         for name, query in request_metrics(suite, app_id, spec, rate_window).items()
     ]
-    if scaling.enabled:
-        value = metric_query(suite, app_id, spec, window=rate_window)
-        target = scaling.target_value
-        high, low = target * (1 + scaling.tolerance), target * (1 - scaling.tolerance)
-        metric_labels = {**labels, "crane_metric": scaling.metric}
-        band = f"{scaling.metric} per replica {{}} {_number(target)} ({{}}{scaling.tolerance:.0%})"
-        rules += [
-            {
-                "alert": HIGH_LOAD,
-                "expr": f"({value}) > {_number(high)}",
-                "labels": metric_labels,
-                "annotations": {
-                    "summary": f"{app_id}: " + band.format("above", "+"),
-                    "value": "{{ $value }}",
-                },
-            },
-            {
-                "alert": LOW_LOAD,
-                "expr": f"({value}) < {_number(low)} and on() {desired} > {spec.min_scale}",
-                "labels": metric_labels,
-                "annotations": {
-                    "summary": f"{app_id}: " + band.format("below", "-"),
-                    "value": "{{ $value }}",
-                },
-            },
-        ]
+    for service in spec.autoscaled_services:
+        rules += _load_rules(suite, app_id, service, labels, rate_window)
     rules.append(
         {
             "alert": REPLICAS_DOWN,
@@ -131,7 +139,7 @@ def render_alertmanager_config(webhook_url: str, token_file: str, timings: Timin
     return {
         "route": {
             "receiver": "crane-alert-bridge",
-            "group_by": ["crane_app", "alertname"],
+            "group_by": ["crane_app", "crane_service", "alertname"],
             "group_wait": timings.group_wait,
             "group_interval": timings.group_interval,
             "repeat_interval": timings.repeat_interval,

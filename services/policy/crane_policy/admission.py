@@ -12,14 +12,16 @@ ADMISSION_PACKAGE = "crane/admission"
 
 
 def worst_case(spec: AppSpec, default_cpus: float, default_memory: str) -> dict[str, float]:
-    """The most an app can use: every service at max_scale if it autoscales, else at replicas."""
-    replicas = max(spec.replicas, spec.max_scale) if spec.autoscaling.enabled else spec.replicas
+    """The most an app can use: each service at max_scale if it autoscales, else at replicas."""
+    replicas = 0
     cpus = memory = 0.0
     for service in spec.services:
+        count = max(service.replicas, service.max_scale) if service.autoscaling.enabled else service.replicas
         service_cpus, service_memory = service.limits(default_cpus, default_memory)
-        cpus += replicas * service_cpus
-        memory += replicas * parse_memory(service_memory)
-    return {"replicas": replicas * len(spec.services), "cpus": round(cpus, 3), "memory_mb": round(memory / 2**20, 1)}
+        replicas += count
+        cpus += count * service_cpus
+        memory += count * parse_memory(service_memory)
+    return {"replicas": replicas, "cpus": round(cpus, 3), "memory_mb": round(memory / 2**20, 1)}
 
 
 def admission_input(

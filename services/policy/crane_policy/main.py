@@ -25,7 +25,7 @@ from crane_shared.store import AppStore
 from crane_shared.users import UserStore
 
 from .admission import ADMISSION_PACKAGE, admission_input
-from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider
+from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider, service_key
 from .engines import EmbeddedRego, OpaServer, PolicyEngine, PolicyError, verdict
 from .policy_store import NAME_PATTERN, PolicyStore
 from .prometheus import Prometheus
@@ -64,7 +64,8 @@ class PolicyService:
             settings.rate_window,
         )
         self.store = store
-        self.firing: dict[str, str] = {}  # app id -> load alert that fires for it
+        # (app id, service) -> the load alert that fires for it
+        self.firing: dict[tuple[str, str | None], str] = {}
         self.restarted: set[str] = set()  # alert episodes already acted on
         self._embedded: tuple[dict[str, str], EmbeddedRego] | None = None
         self._opa = OpaServer(settings.opa_url) if settings.opa_url else None
@@ -88,26 +89,28 @@ class PolicyService:
                 self.restarted.add(episode)
                 await self.decider.evaluate(payload.app_id, payload.alertname)
         elif payload.alertname in LOAD_ALERTS:
+            target = (payload.app_id, payload.service)
             if firing:
-                if payload.alertname == "CraneLowLoad" and self.firing.get(payload.app_id) != "CraneLowLoad":
+                if payload.alertname == "CraneLowLoad" and self.firing.get(target) != "CraneLowLoad":
                     record = await self.store.get(payload.app_id)
-                    if record:
-                        self.memory.low_load_began(payload.app_id, record.spec.replicas)
-                self.firing[payload.app_id] = payload.alertname
-                await self.decider.evaluate(payload.app_id, payload.alertname)
-            elif self.firing.get(payload.app_id) == payload.alertname:
-                del self.firing[payload.app_id]
+                    service = record.spec.service(payload.service) if record else None
+                    if service:
+                        self.memory.low_load_began(service_key(*target), service.replicas)
+                self.firing[target] = payload.alertname
+                await self.decider.evaluate(payload.app_id, payload.alertname, payload.service)
+            elif self.firing.get(target) == payload.alertname:
+                del self.firing[target]
 
     async def keep_converging(self, stop: asyncio.Event) -> None:
         """While a load alert fires, evaluate again every few seconds: a sustained load takes
-        the app all the way to the replicas it needs, not one step per notification."""
+        the service all the way to the replicas it needs, not one step per notification."""
         while not stop.is_set():
-            for app_id, alert in list(self.firing.items()):
+            for (app_id, service), alert in list(self.firing.items()):
                 try:
-                    if await self.decider.evaluate(app_id, alert) is None:
-                        self.firing.pop(app_id, None)
+                    if await self.decider.evaluate(app_id, alert, service) is None:
+                        self.firing.pop((app_id, service), None)
                 except Exception:  # noqa: BLE001 - one app must not stop the others
-                    log.exception("evaluation of %s failed", app_id)
+                    log.exception("evaluation of %s failed", service_key(app_id, service))
             await wait_or_stop(stop, self.settings.reevaluate_seconds)
 
     async def admit(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """What the policy remembers between evaluations (pure, with an injectable clock): when each
-app was last scaled up, and the recommendations made during its stabilization window."""
+autoscaled service was last scaled up, and the recommendations made during its stabilization
+window. A service is named by its key, ``<app id>/<service>``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crane_shared.appspec import AppRecord
+from crane_shared.appspec import ServiceSpec
 
 
 @dataclass
@@ -23,9 +24,9 @@ class ScalingMemory:
         self.clock = clock
         self._apps: dict[str, AppMemory] = {}
 
-    def policy_input(self, record: AppRecord, alert: str, value: float) -> dict[str, Any]:
-        scaling = record.spec.autoscaling
-        memory = self._apps.setdefault(record.id, AppMemory())
+    def policy_input(self, key: str, service: ServiceSpec, alert: str, value: float) -> dict[str, Any]:
+        scaling = service.autoscaling
+        memory = self._apps.setdefault(key, AppMemory())
         now = self.clock()
         window_start = now - scaling.scale_down_stabilization
         while memory.recommendations and memory.recommendations[0][0] < window_start:
@@ -36,16 +37,16 @@ class ScalingMemory:
             "value": round(value, 3),
             "target": scaling.target_value,
             "tolerance": scaling.tolerance,
-            "current": record.spec.replicas,
-            "min": record.spec.min_scale,
-            "max": record.spec.max_scale,
+            "current": service.replicas,
+            "min": service.min_scale,
+            "max": service.max_scale,
             "since_last_scale_up": None if memory.last_scale_up is None else now - memory.last_scale_up,
             "scale_up_cooldown": scaling.scale_up_cooldown,
             "recent_recommendations": [n for _, n in memory.recommendations],
         }
 
-    def remember(self, app_id: str, decision: dict[str, Any]) -> None:
-        memory = self._apps.setdefault(app_id, AppMemory())
+    def remember(self, key: str, decision: dict[str, Any]) -> None:
+        memory = self._apps.setdefault(key, AppMemory())
         now = self.clock()
         raw = decision.get("raw_desired")
         if isinstance(raw, (int, float)):
@@ -53,10 +54,10 @@ class ScalingMemory:
         if decision.get("action") == "scale_up":
             memory.last_scale_up = now
 
-    def low_load_began(self, app_id: str, current: int) -> None:
+    def low_load_began(self, key: str, current: int) -> None:
         """Low load just began: the window starts with today's replica count, so scale-down
         waits until the load has stayed low for the whole stabilization window."""
-        self._apps.setdefault(app_id, AppMemory()).recommendations.append((self.clock(), current))
+        self._apps.setdefault(key, AppMemory()).recommendations.append((self.clock(), current))
 
-    def forget(self, app_id: str) -> None:
-        self._apps.pop(app_id, None)
+    def forget(self, key: str) -> None:
+        self._apps.pop(key, None)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from crane_shared import subjects as s
 from crane_shared.admission import AdmissionUnavailable, admission_refusals
-from crane_shared.appspec import AppRecord, AppSpec, AppStatus
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus, spec_changes
 from crane_shared.events import (
     AppCreated,
     AppDeleted,
@@ -25,7 +25,7 @@ from crane_shared.events import (
     InvalidEvent,
     new_event,
 )
-from crane_shared.intents import apply_restart, apply_update
+from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.scan import AppScan, app_key
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
@@ -57,10 +57,10 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
         )
 
 
-async def _create(gateway: Gateway, owner: str, spec: AppSpec) -> AppRecord:
+async def _create(gateway: Gateway, owner: str, spec: AppSpec, warnings: list[str] | None = None) -> AppRecord:
     await _admit(gateway, owner, spec)
     app_id = await gateway.apps.new_app_id(spec.name)
-    record = AppRecord(id=app_id, owner=owner, spec=spec)
+    record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=[*(warnings or []), *spec.scale_warnings()])
     await gateway.apps.insert(record)
     event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
     await gateway.apps.remember_creation(event.id, app_id)
@@ -92,6 +92,8 @@ async def _wait_settled(gateway: Gateway, app_id: str, timeout: float) -> AppRec
 async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> AppRecord:
     try:
         proposed = apply_update(record.model_copy(deep=True), update)  # refuse before anything is published
+    except ScaleConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc).removeprefix("data.replicas: ")) from None
     except InvalidEvent as exc:
         raise event_errors(str(exc)) from None
     if proposed.spec != record.spec:
@@ -119,8 +121,8 @@ async def create_app(
     timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
 ) -> AppPublic:
     """Create an app from the App payload (JSON) or a Compose file (Content-Type: application/yaml)."""
-    spec = await read_app_spec(request)
-    record = await _create(gateway, user.email, spec)
+    spec, warnings = await read_app_spec(request)
+    record = await _create(gateway, user.email, spec, warnings)
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
         response.status_code = status.HTTP_200_OK
@@ -134,10 +136,13 @@ async def get_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 
 @router.patch("/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
 async def update_app(body: AppUpdate, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
-    merged: dict[str, Any] = record.spec.model_dump()
-    merged.update(body.model_dump(exclude_none=True))
+    primary = record.spec.primary_service
+    if body.services is None and body.replicas is not None and body.replicas > primary.replicas:
+        refusal = primary.scale_refusal(body.replicas)
+        if refusal:
+            raise HTTPException(status.HTTP_409_CONFLICT, refusal)
     try:
-        spec = AppSpec.model_validate(merged)
+        spec = AppSpec.model_validate(spec_changes(record.spec, body.model_dump(exclude_none=True)))
     except ValidationError as exc:
         raise validation_errors(exc) from None
     return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, spec=spec)))
@@ -166,7 +171,10 @@ async def stop_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 
 @router.post("/{app_id}/scale", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
 async def scale_app(body: ScaleRequest, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
-    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, replicas=body.replicas)))
+    """Set a service's replicas (``service``, or the app's primary service when absent). A
+    service whose writable volume only one replica may use answers 409."""
+    update = AppUpdated(app_id=record.id, service=body.service, replicas=body.replicas)
+    return public(gateway, await _change(gateway, record, update))
 
 
 @router.post("/{app_id}/restart", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
@@ -180,7 +188,7 @@ async def restart_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 @router.post("/{app_id}/clone", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
 async def clone_app(record: OwnedApp, user: CurrentUser, gateway: GatewayDep) -> AppPublic:
     """A new app with the same configuration (and a new id), owned by the caller."""
-    return public(gateway, await _create(gateway, user.email, record.spec))
+    return public(gateway, await _create(gateway, user.email, record.spec, record.warnings))
 
 
 async def _ask_deployer(gateway: Gateway, subject: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,360 @@
+"""Compose files in and out: the one home of CRANE's Compose format.
+
+``parse_compose`` reads a compose file into an AppSpec plus warnings. Variables are
+interpolated as Compose does; every key is honoured, accepted with a warning that says why,
+or refused with the path of the field (compose_keys has the table). CRANE's own settings live
+under ``x-crane``: at the top (name; and, as the original CRANE had them, replicas, min_scale,
+max_scale, autoscaling for the primary service) and per service (http_port, min_scale,
+max_scale, autoscaling, volume_scaling).
+
+``render_compose`` writes an app as a portable compose file that ``docker compose up`` runs on
+any machine, with a Traefik router so load balancing comes along, and that reads back as the
+same app. Nothing of this machine goes in: no host names, suite names or secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from . import compose_keys as keys
+from .appspec import AppRecord, AppSpec, ServiceSpec, container_port, parse_volume
+from .compose_interpolation import InterpolationError, interpolate
+from .container_defaults import DROPPED_CAPABILITIES, Limits
+
+MAX_COMPOSE_BYTES = 256 * 1024
+# A YAML alias bomb is small on disk and huge once walked; real files are far below these.
+MAX_NODES = 20_000
+MAX_DEPTH = 32
+ROUTER_SERVICE = "crane-router"
+MANAGED_LABEL_PREFIXES = ("traefik.", "crane.", "com.docker.")
+ALLOWED_SECURITY_OPTS = {"no-new-privileges:true", "no-new-privileges"}
+DEFAULT_TRAEFIK_IMAGE = "traefik:v3.1"
+EXPORT_LABEL = "crane.export"
+
+Loc = tuple[str | int, ...]
+
+
+class ComposeError(ValueError):
+    """Problems found in a compose file, each as (path, message)."""
+
+    def __init__(self, problems: list[tuple[Loc, str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+        self.problems = problems
+
+
+@dataclass
+class ComposeApp:
+    """What a compose file describes: the app, and what CRANE accepted without applying."""
+
+    spec: AppSpec
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Reading:
+    problems: list[tuple[Loc, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def refuse(self, loc: Loc, message: str) -> None:
+        self.problems.append((loc, message))
+
+    def warn(self, loc: Loc, message: str) -> None:
+        self.warnings.append(f"{'.'.join(map(str, loc))}: {message}")
+
+    def mapping(self, value: Any, loc: Loc) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.refuse(loc, "must be a mapping")
+            return {}
+        return value
+
+
+# --- reading -------------------------------------------------------------------------------
+def _interpolated(document: Any, variables: dict[str, str], reading: _Reading) -> Any:
+    """The document with every string value interpolated; refuses alias bombs and deep nesting."""
+    unset: set[str] = set()
+    nodes = 0
+
+    def walk(value: Any, depth: int, loc: Loc) -> Any:
+        nonlocal nodes
+        nodes += 1
+        if nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise ComposeError(
+                [(loc, f"the file is too large or too deep (over {MAX_NODES} values or {MAX_DEPTH} levels)")]
+            )
+        if isinstance(value, str):
+            try:
+                return interpolate(value, variables, unset)
+            except InterpolationError as exc:
+                raise ComposeError([(loc, str(exc))]) from None
+        if isinstance(value, dict):
+            return {k: walk(v, depth + 1, (*loc, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, depth + 1, (*loc, i)) for i, v in enumerate(value)]
+        return value
+
+    result = walk(document, 0, ())
+    for name in sorted(unset):
+        reading.warn(("variables",), f"{name} is not set; a blank string is used (as Compose does)")
+    return result
+
+
+def _classify(body: dict[str, Any], loc: Loc, reading: _Reading) -> None:
+    for key in body:
+        name = str(key)
+        if name in keys.HONOURED_SERVICE_KEYS or name == "x-crane":
+            continue
+        if name in keys.WARNED_SERVICE_KEYS:
+            if name == "restart" and body[key] in ("always", "unless-stopped"):
+                continue  # what CRANE does anyway
+            if name == "build" and "image" not in body:
+                reading.refuse((*loc, "build"), "building from source is not supported yet: give the service an image")
+                continue
+            reading.warn((*loc, name), keys.WARNED_SERVICE_KEYS[name])
+        elif name in keys.REFUSED_SERVICE_KEYS:
+            reading.refuse((*loc, name), f"not supported by CRANE: {keys.REFUSED_SERVICE_KEYS[name]}")
+        elif name.startswith("x-"):
+            reading.warn((*loc, name), "extension field, ignored")
+        else:
+            reading.refuse((*loc, name), "not a Compose service key")
+
+
+def _sub_keys(body: dict[str, Any], honoured: set[str], warned: dict[str, str], loc: Loc, reading: _Reading) -> None:
+    for key in body:
+        if key in warned:
+            reading.warn((*loc, key), warned[key])
+        elif key not in honoured:
+            reading.refuse((*loc, key), f"not supported by CRANE (supported: {', '.join(sorted(honoured))})")
+
+
+def _deploy(service: dict[str, Any], body: dict[str, Any], loc: Loc, reading: _Reading) -> None:
+    deploy = reading.mapping(body.get("deploy"), (*loc, "deploy"))
+    _sub_keys(deploy, keys.DEPLOY_HONOURED, keys.DEPLOY_WARNED, (*loc, "deploy"), reading)
+    if deploy.get("mode", "replicated") != "replicated":
+        reading.refuse((*loc, "deploy", "mode"), "only replicated services run on CRANE")
+    if "replicas" in deploy:
+        service["replicas"] = deploy["replicas"]
+    resources = reading.mapping(deploy.get("resources"), (*loc, "deploy", "resources"))
+    _sub_keys(resources, keys.RESOURCES_HONOURED, keys.RESOURCES_WARNED, (*loc, "deploy", "resources"), reading)
+    limits = reading.mapping(resources.get("limits"), (*loc, "deploy", "resources", "limits"))
+    _sub_keys(limits, keys.LIMITS_KEYS, {}, (*loc, "deploy", "resources", "limits"), reading)
+    if limits:
+        service["resources"] = {k: limits[k] for k in ("cpus", "memory") if k in limits}
+
+
+def _service(name: str, body: dict[str, Any], loc: Loc, reading: _Reading) -> dict[str, Any]:
+    _classify(body, loc, reading)
+    service: dict[str, Any] = {"name": name}
+    copied = keys.HONOURED_SERVICE_KEYS - {"labels", "healthcheck", "deploy", "security_opt", "cap_drop"}
+    service.update({key: body[key] for key in copied if key in body})
+    if "labels" in body:
+        labels = body["labels"]
+        if isinstance(labels, list):  # Compose's list form: ["key=value", ...]
+            labels = dict(str(item).partition("=")[::2] for item in labels)
+        service["labels"] = (
+            {k: v for k, v in labels.items() if not str(k).startswith(MANAGED_LABEL_PREFIXES)}
+            if isinstance(labels, dict)
+            else labels
+        )
+    # Options that only take privileges away are accepted: CRANE applies them to every replica.
+    for option in body.get("security_opt") or []:
+        if option not in ALLOWED_SECURITY_OPTS:
+            reading.refuse((*loc, "security_opt"), f"{option!r} is not allowed (only no-new-privileges)")
+    if "healthcheck" in body:
+        check = reading.mapping(body["healthcheck"], (*loc, "healthcheck"))
+        _sub_keys(check, keys.HEALTHCHECK_KEYS, {}, (*loc, "healthcheck"), reading)
+        if not check.get("disable"):
+            service["healthcheck"] = {k: v for k, v in check.items() if k not in ("disable", "start_interval")}
+    _deploy(service, body, loc, reading)
+    extension = reading.mapping(body.get("x-crane"), (*loc, "x-crane"))
+    _sub_keys(extension, keys.SERVICE_SETTINGS, {}, (*loc, "x-crane"), reading)
+    service.update(extension)
+    return service
+
+
+def _top_level(document: dict[str, Any], reading: _Reading) -> None:
+    for key in document:
+        name = str(key)
+        if name in keys.TOP_LEVEL_HONOURED or name.startswith("x-"):
+            continue  # top-level x- fields hold YAML anchors; Compose ignores them
+        if name in keys.TOP_LEVEL_WARNED:
+            reading.warn((name,), keys.TOP_LEVEL_WARNED[name])
+        elif name in keys.TOP_LEVEL_REFUSED:
+            reading.refuse((name,), f"not supported by CRANE: {keys.TOP_LEVEL_REFUSED[name]}")
+        else:
+            reading.refuse((name,), "not a Compose top-level key")
+    for volume, options in reading.mapping(document.get("volumes"), ("volumes",)).items():
+        if isinstance(options, dict) and options.get("external"):
+            reading.refuse(("volumes", volume, "external"), "an app cannot mount a volume it does not own")
+        elif options:
+            reading.warn(("volumes", volume), "volume options are not applied; CRANE creates a local volume")
+
+
+def parse_compose(text: str | bytes, variables: dict[str, str] | None = None) -> ComposeApp:
+    """The app a compose document describes; raises ComposeError naming each bad field."""
+    if len(text) > MAX_COMPOSE_BYTES:
+        raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ComposeError([((), f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ComposeError([((), "the file is nested too deeply")]) from None
+    reading = _Reading()
+    document = reading.mapping(_interpolated(raw, variables or {}, reading), ())
+    _top_level(document, reading)
+    settings = reading.mapping(document.get("x-crane"), ("x-crane",))
+    _sub_keys(settings, keys.APP_SETTINGS, {}, ("x-crane",), reading)
+    services_in = reading.mapping(document.get("services"), ("services",))
+    services, names = [], []
+    for name, body in services_in.items():
+        if name == ROUTER_SERVICE:
+            continue  # the router of an exported file: CRANE routes through its own Traefik
+        body = reading.mapping(body, ("services", name))
+        if body.get("profiles"):
+            reading.warn(
+                ("services", name, "profiles"), "not started: Compose starts a service with profiles only when asked"
+            )
+            continue
+        services.append(_service(str(name), body, ("services", name), reading))
+        names.append(str(name))
+    if not services and not reading.problems:
+        reading.refuse(("services",), "at least one service is required")
+    if reading.problems:
+        raise ComposeError(reading.problems)
+    app: dict[str, Any] = {"name": settings.get("name") or document.get("name"), "services": services}
+    app.update({key: settings[key] for key in keys.APP_SETTINGS - {"name"} if key in settings})
+    if app["name"] is None:
+        raise ComposeError([(("x-crane", "name"), "the app needs a name (x-crane.name or name)")])
+    try:
+        spec = AppSpec.model_validate(app)
+    except ValidationError as exc:
+        raise ComposeError([(_compose_loc(err["loc"], names), err["msg"]) for err in exc.errors()]) from None
+    return ComposeApp(spec, reading.warnings)
+
+
+def _compose_loc(loc: tuple[Any, ...], names: list[str]) -> Loc:
+    """Map AppSpec's services.<index> back to the compose file's services.<name>."""
+    if len(loc) >= 2 and loc[0] == "services" and isinstance(loc[1], int) and loc[1] < len(names):
+        return ("services", names[loc[1]], *loc[2:])
+    if loc and loc[0] in keys.APP_SETTINGS:
+        return ("x-crane", *loc)
+    return tuple(loc)
+
+
+# --- writing -------------------------------------------------------------------------------
+def _escape(value: str) -> str:
+    """Compose interpolates $VAR in values; a literal $ must be written $$."""
+    return value.replace("$", "$$")
+
+
+def _escaped(value: list[str] | str) -> list[str] | str:
+    return [_escape(v) for v in value] if isinstance(value, list) else _escape(value)
+
+
+def _settings(service: ServiceSpec) -> dict[str, Any]:
+    """The service's x-crane block: CRANE's settings that Compose has no key for."""
+    settings: dict[str, Any] = {"min_scale": service.min_scale, "max_scale": service.max_scale}
+    if service.http_port:
+        settings["http_port"] = service.http_port
+    if service.autoscaling.enabled:
+        settings["autoscaling"] = service.autoscaling.model_dump(exclude_none=True)
+    if service.volume_scaling != "exclusive":
+        settings["volume_scaling"] = service.volume_scaling
+    return settings
+
+
+def _router_labels(record: AppRecord, service: ServiceSpec, port: int) -> dict[str, str]:
+    router = f"{record.id}-{service.name}"
+    hosts = [f"{service.name}.{record.id}.localhost"]
+    if record.spec.primary_service.name == service.name:
+        hosts.insert(0, f"{record.id}.localhost")
+    return {
+        "traefik.enable": "true",
+        EXPORT_LABEL: record.id,
+        f"traefik.http.routers.{router}.rule": " || ".join(f"Host(`{h}`)" for h in hosts),
+        f"traefik.http.routers.{router}.entrypoints": "web",
+        f"traefik.http.services.{router}.loadbalancer.server.port": str(port),
+    }
+
+
+def _render_service(record: AppRecord, service: ServiceSpec, limits: Limits) -> dict[str, Any]:
+    out: dict[str, Any] = {"image": service.image}
+    for key in ("command", "entrypoint"):
+        value = getattr(service, key)
+        if value is not None:
+            out[key] = _escaped(value)
+    if service.environment:
+        out["environment"] = {k: _escape(v) for k, v in service.environment.items()}
+    declared = [container_port(p) for p in [*service.ports, *service.expose]]
+    if declared:
+        out["expose"] = [str(p) for p in dict.fromkeys(declared)]
+    if service.volumes:
+        out["volumes"] = list(service.volumes)
+    labels = {k: _escape(v) for k, v in service.labels.items()}
+    if service.routed_port:
+        labels.update(_router_labels(record, service, service.routed_port))
+    if labels:
+        out["labels"] = labels
+    if service.healthcheck:
+        out["healthcheck"] = service.healthcheck.model_dump()
+    for key in ("user", "working_dir", "hostname", "stop_signal", "stop_grace_period"):
+        if getattr(service, key) is not None:
+            out[key] = _escape(getattr(service, key))
+    for key in ("init", "read_only"):
+        if getattr(service, key):
+            out[key] = True
+    if service.tmpfs:
+        out["tmpfs"] = list(service.tmpfs)
+    cpus, memory = service.limits(limits.cpus, limits.memory)
+    out["deploy"] = {
+        "replicas": service.replicas,
+        "resources": {"limits": {"cpus": str(cpus), "memory": memory, "pids": limits.pids}},
+    }
+    out["security_opt"] = ["no-new-privileges:true"]
+    out["cap_drop"] = [c for c in DROPPED_CAPABILITIES if c not in service.cap_add]
+    # Privileges the admission policy allowed travel with the app, exactly as they were granted.
+    if service.cap_add:
+        out["cap_add"] = list(service.cap_add)
+    if service.privileged:
+        out["privileged"] = True
+    for key in ("network_mode", "pid", "ipc"):
+        if getattr(service, key):
+            out[key] = getattr(service, key)
+    out["x-crane"] = _settings(service)
+    return out
+
+
+def _router(app_id: str) -> dict[str, Any]:
+    return {
+        "image": "${CRANE_TRAEFIK_IMAGE:-" + DEFAULT_TRAEFIK_IMAGE + "}",
+        "command": [
+            "--providers.docker=true",
+            "--providers.docker.exposedbydefault=false",
+            f"--providers.docker.constraints=Label(`{EXPORT_LABEL}`,`{app_id}`)",
+            "--entrypoints.web.address=:80",
+        ],
+        "ports": ["${CRANE_HTTP_PORT:-80}:80"],
+        "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro"],
+        "security_opt": ["no-new-privileges:true"],
+    }
+
+
+def render_compose(record: AppRecord, limits: Limits) -> str:
+    """The app as a compose file that ``docker compose up`` runs on any machine."""
+    services = {s.name: _render_service(record, s, limits) for s in record.spec.services}
+    if record.spec.routed_service:
+        services[ROUTER_SERVICE] = _router(record.id)
+    document: dict[str, Any] = {"name": record.id, "x-crane": {"name": record.spec.name}, "services": services}
+    volumes = sorted(
+        {v.source for s in record.spec.services for v in map(parse_volume, s.volumes) if not v.is_host_path}
+    )
+    if volumes:
+        document["volumes"] = {v: {} for v in volumes}
+    header = f"# {record.id}: exported by CRANE. Run with: docker compose up -d\n"
+    return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
