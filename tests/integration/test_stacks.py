@@ -1,0 +1,113 @@
+"""A multi-service stack from a compose file on the real Engine: each service runs its own
+replicas, services reach each other by name, a database over a named volume is never scaled
+by CRANE, and every key CRANE does not apply comes back as a warning."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from tests.integration.helpers import app_containers, app_objects, wait_app, wait_gone
+
+STACK = """
+name: shop
+x-common: &common
+  restart: unless-stopped
+services:
+  web:
+    <<: *common
+    image: {image}
+    container_name: shop-web
+    ports: ["8080"]
+    depends_on: [api, db]
+    deploy: {{replicas: 3}}
+  api:
+    <<: *common
+    image: {image}
+    expose: ["8080"]
+    environment: {{GREETING: "$${{NOT_INTERPOLATED}}", TAG: "${{TAG:-v1}}"}}
+  db:
+    image: {image}
+    volumes: ["data:/data"]
+"""
+
+
+def _containers_by_service(docker_client, suite, app_id) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for container in app_containers(docker_client, suite.suite, app_id, all_states=False):
+        out.setdefault(container.labels["crane.service"], []).append(container)
+    return out
+
+
+def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, docker_client, http_image):
+    created = user.post(
+        "/apps?wait=true", content=STACK.format(image=http_image), headers={"Content-Type": "application/yaml"}
+    )
+    assert created.status_code == 200, created.text
+    app = created.json()
+    app_id = app["id"]
+    assert app["status"] == "running" and app["running_replicas"] == 5, app
+    services = {s["name"]: (s["desired_replicas"], s["running_replicas"]) for s in app["services"]}
+    assert services == {"web": (3, 3), "api": (1, 1), "db": (1, 1)}
+    warned = {w.split(":")[0] for w in app["warnings"]}
+    assert {"services.web.container_name", "services.web.depends_on"} <= warned, app["warnings"]
+    assert app["spec"]["services"][1]["environment"] == {"GREETING": "${NOT_INTERPOLATED}", "TAG": "v1"}
+
+    running = _containers_by_service(docker_client, suite, app_id)
+    assert {name: len(c) for name, c in running.items()} == {"web": 3, "api": 1, "db": 1}
+    # Services find each other by name on the app's network (busybox's own resolver: its static
+    # wget cannot resolve names itself).
+    web = running["web"][0]
+    for peer in ("api", "db"):
+        code, answer = web.exec_run(["/bin/busybox", "nslookup", peer])
+        addresses = re.findall(r"Address:\s*(\d+\.\d+\.\d+\.\d+)$", answer.decode(), re.MULTILINE)
+        assert code == 0 and addresses, answer
+        expected = running[peer][0].attrs["Config"]["Hostname"]
+        deadline = time.monotonic() + 15  # a replica that runs may not listen yet
+        while True:
+            code, output = web.exec_run(["/bin/busybox", "wget", "-qO-", f"http://{addresses[-1]}:8080/"])
+            if (code == 0 and output.decode().strip() == expected) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert code == 0 and output.decode().strip() == expected, (answer, output)
+
+    # The database's only volume is never given a second replica by CRANE.
+    refused = user.post(f"/apps/{app_id}/scale", json={"service": "db", "replicas": 2})
+    assert refused.status_code == 409 and "data" in refused.json()["detail"], refused.text
+    assert user.post(f"/apps/{app_id}/scale", json={"service": "nope", "replicas": 2}).status_code == 422
+    assert user.post(f"/apps/{app_id}/scale", json={"service": "api", "replicas": 2}).status_code == 202
+    scaled = wait_app(user, app_id, lambda a: a["status"] == "running" and a["running_replicas"] == 6)
+    assert {s["name"]: s["running_replicas"] for s in scaled["services"]} == {"web": 3, "api": 2, "db": 1}
+    assert len(_containers_by_service(docker_client, suite, app_id)["db"]) == 1
+    volumes = [v.name for v in app_objects(docker_client, suite.suite, app_id)["volumes"]]
+    assert volumes == [f"{suite.suite}-{app_id}-data"]
+
+    # The export keeps each service's own count.
+    exported = user.get(f"/apps/{app_id}/compose").text
+    assert "replicas: 3" in exported and "replicas: 2" in exported and "replicas: 1" in exported
+
+    assert user.delete(f"/apps/{app_id}").status_code == 202
+    wait_gone(user, app_id)
+    assert not any(app_objects(docker_client, suite.suite, app_id).values())
+
+
+def test_a_service_opted_into_per_replica_volumes_scales_with_a_volume_each(suite, user, docker_client, http_image):
+    body = {
+        "name": "cache",
+        "services": [
+            {
+                "name": "kv",
+                "image": http_image,
+                "volumes": ["state:/data"],
+                "replicas": 1,
+                "volume_scaling": "per_replica",
+            }
+        ],
+    }
+    app_id = user.post("/apps?wait=true", json=body).json()["id"]
+    assert user.post(f"/apps/{app_id}/scale", json={"replicas": 2}).status_code == 202
+    wait_app(user, app_id, lambda a: a["status"] == "running" and a["running_replicas"] == 2)
+    volumes = sorted(v.name for v in app_objects(docker_client, suite.suite, app_id)["volumes"])
+    assert volumes == [f"{suite.suite}-{app_id}-state-r0", f"{suite.suite}-{app_id}-state-r1"]
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)
