@@ -81,6 +81,24 @@ class AppStore:
             return None
         return AppRecord.model_validate_json(entry.value) if entry.value else None
 
+    async def migrate(self) -> list[str]:
+        """Rewrite every record of an older model in the current one (reading one migrates it
+        in memory; this keeps it so). Returns the ids rewritten."""
+        migrated = []
+        for key in await kv_keys(self.kv, APP_PREFIX):
+            try:
+                entry = await self.kv.get(key)
+            except KeyNotFoundError:
+                continue
+            raw = json.loads(entry.value or b"null")
+            if not isinstance(raw, dict) or raw.get("version") == RECORD_VERSION:
+                continue
+            record = AppRecord.model_validate(raw)
+            with contextlib.suppress(KeyWrongLastSequenceError):  # changed meanwhile: by the current model
+                await self.kv.update(key, record.model_dump_json().encode(), last=entry.revision)
+                migrated.append(record.id)
+        return migrated
+
     async def list(self) -> list[AppRecord]:
         records = [await self.get(k[len(APP_PREFIX) :]) for k in await kv_keys(self.kv, APP_PREFIX)]
         return sorted((r for r in records if r), key=lambda r: r.created_at)
@@ -121,24 +139,6 @@ class AppStore:
                 continue
             return updated
         raise Conflict(f"app {app_id} kept changing; gave up after {attempts} attempts")
-
-    async def migrate(self) -> list[str]:
-        """Rewrite every record of an older model in the current one (reading one migrates it
-        in memory; this keeps it so). Returns the ids rewritten."""
-        migrated = []
-        for key in await kv_keys(self.kv, APP_PREFIX):
-            try:
-                entry = await self.kv.get(key)
-            except KeyNotFoundError:
-                continue
-            raw = json.loads(entry.value or b"null")
-            if not isinstance(raw, dict) or raw.get("version") == RECORD_VERSION:
-                continue
-            record = AppRecord.model_validate(raw)
-            with contextlib.suppress(KeyWrongLastSequenceError):  # changed meanwhile: by the current model
-                await self.kv.update(key, record.model_dump_json().encode(), last=entry.revision)
-                migrated.append(record.id)
-        return migrated
 
     async def remove(self, app_id: str) -> None:
         """Forget the app entirely (purge keeps no history behind)."""
