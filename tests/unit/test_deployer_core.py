@@ -33,12 +33,14 @@ def test_replica_spec_has_labels_limits_router_and_least_privilege():
     assert web.labels["crane.replica"] == "1" and web.labels["crane.owner"] == "ada@example.com"
     assert web.labels["traefik.http.services.suite1-shop-4-web.loadbalancer.server.port"] == "80"
     assert "Host(`shop-4.localhost`)" in web.labels["traefik.http.routers.suite1-shop-4-web.rule"]
-    assert web.extra_networks == ["suite1-edge"] and web.network == "suite1-shop-4" and web.aliases == ["web"]
+    # Its own app's network only (the router joins it), routed by Traefik over that network.
+    assert web.network == "suite1-net-shop-4" and web.aliases == ["web"]
+    assert web.labels["traefik.docker.network"] == "suite1-net-shop-4"
     assert web.nano_cpus == 500_000_000 and web.mem_limit == 128 * 1024**2 and web.pids_limit == 100
     assert "no-new-privileges:true" in web.security_opt and "NET_RAW" in web.cap_drop
 
     worker = replica_spec(record, record.spec.services[1], 0, NAMING, LIMITS)
-    assert "traefik.enable" not in worker.labels and worker.extra_networks == []
+    assert "traefik.enable" not in worker.labels and worker.network == web.network
     assert worker.nano_cpus == 1_500_000_000 and worker.mem_limit == 1024**3
     assert worker.volumes == {"suite1-shop-4-data": {"bind": "/d", "mode": "rw"}}
 

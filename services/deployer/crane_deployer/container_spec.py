@@ -23,9 +23,8 @@ class ReplicaSpec:
     command: list[str] | str | None
     environment: dict[str, str]
     labels: dict[str, str]
-    network: str
+    network: str  # the app's own network: only its replicas (and the router) are on it
     aliases: list[str]
-    extra_networks: list[str]
     volumes: dict[str, dict[str, str]]  # named volume or host path -> {"bind", "mode"}
     nano_cpus: int
     mem_limit: int
@@ -54,6 +53,9 @@ class ReplicaSpec:
         return [name for name in self.volumes if not name.startswith("/")]
 
 
+NETWORK_LAYOUT = 2
+
+
 def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
     """Changes whenever a replica of ``service`` must be recreated (its spec, or a restart);
     not when only its scale changes."""
@@ -62,6 +64,8 @@ def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
         "service": service.model_dump(mode="json", exclude=set(SCALE_FIELDS)),
         "routed": routed is not None and routed.name == service.name,
         "restart": record.restart_token,
+        # Replicas of the layout before per-app networks (a shared edge network) move once.
+        "networks": NETWORK_LAYOUT,
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -95,12 +99,10 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         LABEL_SPEC_HASH: spec_hash(record, service),
     }
     port = service.routed_port
-    extra_networks = []
     if port:
         labels.update(
             naming.router_labels(record.id, service.name, port, record.spec.primary_service.name == service.name)
         )
-        extra_networks.append(naming.edge_network)
     cpus, memory = service.limits(limits.cpus, limits.memory)
     volumes = {}
     for volume in map(parse_volume, service.volumes):
@@ -118,7 +120,6 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         labels=labels,
         network=naming.app_network(record.id),
         aliases=[service.name],
-        extra_networks=extra_networks,
         volumes=volumes,
         nano_cpus=int(cpus * 1e9),
         mem_limit=parse_memory(memory),

@@ -8,13 +8,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import IPAMConfig, IPAMPool
 
+from .addressing import PoolExhausted, free_subnet, gateway
 from .container_spec import ReplicaSpec
-from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, LABEL_SUITE, Naming
+from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .plan import Replica
 
 log = logging.getLogger("crane.deployer.engine")
@@ -33,18 +36,32 @@ def _explain(exc: Exception) -> str:
 PULL_RETRY_SECONDS = 60.0
 
 
+NETWORK_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """Where CRANE's networks get their subnets, and the router that joins routed apps' networks."""
+
+    pool: str = "10.203.0.0/16"
+    prefix: int = 25
+    router_container: str | None = None
+
+
 class Engine:
-    def __init__(self, client: docker.DockerClient, naming: Naming) -> None:
+    def __init__(self, client: docker.DockerClient, naming: Naming, addresses: Addressing | None = None) -> None:
         self.client = client
         self.api = client.api
         self.naming = naming
+        self.addresses = addresses or Addressing()
+        self._networks_lock = asyncio.Lock()
         # image -> (when a pull failed, why): a missing image is not pulled again on every
         # reconcile, so many failed apps cannot starve the others of the Engine.
         self._failed_pulls: dict[str, tuple[float, str]] = {}
 
     @classmethod
-    def from_env(cls, naming: Naming) -> Engine:
-        return cls(docker.from_env(timeout=120), naming)
+    def from_env(cls, naming: Naming, addresses: Addressing | None = None) -> Engine:
+        return cls(docker.from_env(timeout=120), naming, addresses)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -86,17 +103,57 @@ class Engine:
 
     # --- networks --------------------------------------------------------------------------
     async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
+        """A bridge network of the app's own, on a subnet of CRANE's address pool."""
         existing = await self._call(self.api.networks, names=[name])
         if any(n["Name"] == name for n in existing):
             return
-        try:
-            await self._call(self.api.create_network, name, driver="bridge", labels=labels, check_duplicate=True)
-        except APIError as exc:
-            if exc.status_code != 409:
-                raise EngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+        async with self._networks_lock:  # one allocation at a time: two creates never pick one subnet
+            for _ in range(NETWORK_ATTEMPTS):
+                rows = await self._call(self.api.networks)
+                if any(n["Name"] == name for n in rows):
+                    return
+                used = [c["Subnet"] for n in rows for c in (n.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")]
+                try:
+                    subnet = free_subnet(self.addresses.pool, self.addresses.prefix, used)
+                except PoolExhausted as exc:
+                    raise EngineError(f"cannot create network {name}: {exc}") from exc
+                ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway(subnet))])
+                try:
+                    await self._call(
+                        self.api.create_network, name, driver="bridge", labels=labels, ipam=ipam, check_duplicate=True
+                    )
+                    return
+                except APIError as exc:
+                    if exc.status_code == 409:
+                        return
+                    if "overlap" not in _explain(exc).lower():  # else another engine user took it: next
+                        raise EngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+        raise EngineError(f"cannot create network {name}: every free subnet was taken meanwhile")
 
-    async def ensure_edge_network(self) -> None:
-        await self.ensure_network(self.naming.edge_network, {LABEL_SUITE: self.naming.suite})
+    async def attach_router(self, network: str) -> None:
+        """Join the router's container (if CRANE runs one) to ``network``, once."""
+        router = self.addresses.router_container
+        if not router:
+            return
+        try:
+            info = await self._call(self.api.inspect_network, network)
+            if any(c.get("Name") == router for c in (info.get("Containers") or {}).values()):
+                return
+            await self._call(self.api.connect_container_to_network, router, network)
+        except NotFound as exc:
+            raise EngineError(f"cannot route {network}: the router container {router} is missing") from exc
+        except APIError as exc:
+            if exc.status_code not in (403, 409) or "already exists" not in _explain(exc):
+                raise EngineError(f"cannot route {network}: {_explain(exc)}") from exc
+
+    async def _remove_network(self, network_id: str) -> None:
+        """Remove a network, first detaching what is still on it (the router)."""
+        with contextlib.suppress(NotFound):
+            info = await self._call(self.api.inspect_network, network_id)
+            for container in info.get("Containers") or {}:
+                with contextlib.suppress(APIError):
+                    await self._call(self.api.disconnect_container_from_network, container, network_id, force=True)
+            await self._call(self.api.remove_network, network_id)
 
     # --- containers ------------------------------------------------------------------------
     async def create_and_start(self, spec: ReplicaSpec) -> str:
@@ -155,8 +212,6 @@ class Engine:
             stop_timeout=spec.stop_timeout,
             detach=True,
         )
-        for network in [] if spec.host_network else spec.extra_networks:
-            self.api.connect_container_to_network(created["Id"], network)
         return str(created["Id"])
 
     async def image_digest(self, image: str) -> str:
@@ -203,8 +258,7 @@ class Engine:
         for row in await self._call(self.api.containers, all=True, filters=filters):
             await self.remove(row["Id"])
         for net in await self._call(self.api.networks, filters=filters):
-            with contextlib.suppress(NotFound):
-                await self._call(self.api.remove_network, net["Id"])
+            await self._remove_network(net["Id"])
         volumes = (await self._call(self.api.volumes, filters=filters)).get("Volumes") or []
         for volume in volumes:
             with contextlib.suppress(NotFound):

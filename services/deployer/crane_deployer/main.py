@@ -20,7 +20,7 @@ from crane_shared.users import UserStore
 
 from .client_intents import ClientIntents
 from .docker_events import follow_container_events
-from .engine import Engine
+from .engine import Addressing, Engine
 from .exporter import StatsCollector, metrics_app
 from .intents import IntentHandlers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
@@ -130,8 +130,9 @@ async def serve(settings: DeployerSettings) -> None:
     auth = Authenticator(
         Tokens(await load_signing_key(config), timedelta(0)), UserStore(await bus.kv(s.USERS_BUCKET), config), config
     )
-    engine = Engine.from_env(naming)
-    await engine.ensure_edge_network()
+    engine = Engine.from_env(
+        naming, Addressing(settings.address_pool, settings.subnet_prefix, settings.router_container)
+    )
     gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
     deployer = Deployer(settings, bus, store, engine, gate)
     clients = ClientIntents(bus, store, auth, deployer.intents.admit)

@@ -22,7 +22,10 @@ class Naming:
         return f"{self.suite}-{app_id}-{service}-{index}"
 
     def app_network(self, app_id: str) -> str:
-        return f"{self.suite}-{app_id}"
+        # "net-" sorts after "edge": where the router joins app networks, the suite's own
+        # network stays its gateway (Docker picks the first by name), so its published ports
+        # keep pointing at it.
+        return f"{self.suite}-net-{app_id}"
 
     @property
     def edge_network(self) -> str:
@@ -52,7 +55,7 @@ class Naming:
         rule = " || ".join(f"Host(`{h}`)" for h in self.hosts(app_id, service, is_main))
         return {
             "traefik.enable": "true",
-            "traefik.docker.network": self.edge_network,
+            "traefik.docker.network": self.app_network(app_id),
             f"traefik.http.routers.{router}.rule": rule,
             f"traefik.http.routers.{router}.entrypoints": "web",
             f"traefik.http.routers.{router}.service": router,

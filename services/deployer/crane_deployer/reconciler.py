@@ -141,12 +141,14 @@ class Reconciler:
         desired = desired_slots(record)
         observed = await self._observe(record.id)
         actions = plan_replicas(desired, observed)
+        if record.desired_replicas:
+            # Checked on every pass, not only on changes: a recreated router joins again.
+            network = naming.app_network(record.id)
+            await self.engine.ensure_network(network, naming.app_labels(record.id, record.owner))
+            if record.spec.routed_service:
+                await self.engine.attach_router(network)
         if not actions:
             return
-        labels = naming.app_labels(record.id, record.owner)
-        if record.desired_replicas:
-            await self.engine.ensure_edge_network()
-            await self.engine.ensure_network(naming.app_network(record.id), labels)
         for action in actions:
             if isinstance(action, Remove):
                 log.info("%s: removing %s (%s)", record.id, action.name, action.reason)

@@ -1,6 +1,11 @@
 """Deployer settings (CRANE_* environment variables)."""
 
+from __future__ import annotations
+
+import ipaddress
 from pathlib import Path
+
+from pydantic import field_validator, model_validator
 
 from crane_shared.container_defaults import Limits
 from crane_shared.settings import CommonSettings
@@ -21,6 +26,27 @@ class DeployerSettings(CommonSettings):
     # are reported as "vulnerability database unavailable" and secrets/misconfigurations still found).
     trivy_update_db: bool = True
     scan_timeout_seconds: float = 600
+    # CRANE's own networks take their subnets from this pool (never from the daemon's defaults,
+    # which run out after about 30 networks), split into subnets of this prefix length.
+    address_pool: str = "10.203.0.0/16"
+    subnet_prefix: int = 25
+    # The router's container (the compose demo's Traefik), joined to each routed app's network
+    # so that apps never share one; unset where Traefik runs on the host (tests).
+    router_container: str | None = None
+
+    @field_validator("address_pool")
+    @classmethod
+    def _valid_pool(cls, value: str) -> str:
+        network = ipaddress.ip_network(value)  # ValueError names the bad pool
+        if network.version != 4:
+            raise ValueError("CRANE_ADDRESS_POOL must be an IPv4 network")
+        return str(network)
+
+    @model_validator(mode="after")
+    def _subnets_fit_the_pool(self) -> DeployerSettings:
+        if not ipaddress.ip_network(self.address_pool).prefixlen <= self.subnet_prefix <= 29:
+            raise ValueError(f"CRANE_SUBNET_PREFIX must be between the pool's prefix and 29, not {self.subnet_prefix}")
+        return self
 
     @property
     def limits(self) -> Limits:
