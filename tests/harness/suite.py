@@ -136,7 +136,6 @@ class LocalSuite:
             "--providers.providersThrottleDuration=200ms",
             "--providers.docker.exposedbydefault=false",
             f"--providers.docker.constraints=Label(`crane.suite`,`{self.suite}`)",
-            f"--providers.docker.network={self.suite}-edge",
             "--global.checknewversion=false",
             "--global.sendanonymoususage=false",
             "--log.level=INFO",
