@@ -121,3 +121,45 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     host_config = replicas[0].attrs["HostConfig"]
     assert host_config["Memory"] > 0 and host_config["NanoCpus"] > 0
     assert "no-new-privileges:true" in host_config["SecurityOpt"]
+
+    # Isolation: an app's container reaches nothing of the suite's and no other app's
+    # container; the router answers it only on the apps' port. The host still has the
+    # dashboard, and Prometheus still scrapes Traefik over the suite's own network.
+    suite_containers = {
+        c.labels.get("com.docker.compose.service"): c
+        for c in client.containers.list(filters={"label": f"com.docker.compose.project={demo['CRANE_SUITE']}"})
+    }
+    other = client.containers.list(
+        filters={"label": [f"crane.suite={demo['CRANE_SUITE']}", f"crane.app={via_bus[0]['id']}"]}
+    )[0]
+    prober = replicas[0]
+    traefik = suite_containers["traefik"]
+    traefik.reload()
+    own_network = next(iter(prober.attrs["NetworkSettings"]["Networks"]))
+    router_on_app_network = traefik.attrs["NetworkSettings"]["Networks"][own_network]["IPAddress"]
+    assert _probe(prober, router_on_app_network, 80)  # the apps' entrypoint: the public path anyway
+    targets = [(router_on_app_network, 8080, "Traefik's API and dashboard")]
+    for name, port in (("traefik", 8080), ("prometheus", 9090), ("alertmanager", 9093), ("nats", 8222), ("api", 8000)):
+        for network in suite_containers[name].attrs["NetworkSettings"]["Networks"].values():
+            targets.append((network["IPAddress"], port, name))
+    for network in other.attrs["NetworkSettings"]["Networks"].values():
+        targets.append((network["IPAddress"], 8080, "another app's replica"))
+    reached = [what for address, port, what in targets if _probe(prober, address, port)]
+    assert not reached, f"an app's container reached {reached}"
+    dashboard = httpx.get(f"http://127.0.0.1:{demo['CRANE_DASHBOARD_PORT']}/api/rawdata", timeout=10)
+    assert dashboard.status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, KeyError, IndexError):
+            up = httpx.get(f"{prometheus}/api/v1/query", params={"query": 'up{job="traefik"}'}).json()
+            if up["data"]["result"][0]["value"][1] == "1":
+                break
+        time.sleep(1)
+    else:
+        raise AssertionError("Prometheus does not scrape Traefik")
+
+
+def _probe(container, address: str, port: int) -> bool:
+    """Whether ``container`` can open a TCP connection to address:port within 3 s."""
+    probe = ["/bin/busybox", "timeout", "3", "/bin/sh", "-c", f"/bin/busybox nc {address} {port} </dev/null"]
+    return container.exec_run(probe).exit_code == 0
