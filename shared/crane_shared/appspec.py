@@ -6,6 +6,8 @@ API, the deployer and direct NATS publishers all get the same answers and the sa
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +15,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .build_context import DIGEST_PATTERN
+from .container_defaults import DROPPED_CAPABILITIES
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$"
 # An app id is a name, a dash and the suite-wide number (shop-7).
@@ -196,11 +201,45 @@ class Resources(_Strict):
         return value
 
 
+class BuildSpec(_Strict):
+    """A service built from source: Compose's build (dockerfile, args, target), with the
+    uploaded context named by its content digest (the context itself is in the object store)."""
+
+    context: Annotated[str, Field(pattern=DIGEST_PATTERN)]
+    dockerfile: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,254}$")] = "Dockerfile"
+    args: dict[str, str] = Field(default_factory=dict)
+    target: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] | None = None
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _inside_the_context(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError(f"dockerfile {value!r} must be inside the context")
+        return value
+
+    @property
+    def key(self) -> str:
+        """Names one build: the same context, Dockerfile, args and target give the same image."""
+        basis = json.dumps(self.model_dump(), sort_keys=True).encode()
+        return hashlib.sha256(basis).hexdigest()[:16]
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args_as_dict(cls, value: object) -> object:
+        if isinstance(value, list):  # Compose's list form: ["KEY=value", ...]
+            return dict(str(item).partition("=")[::2] for item in value)
+        if isinstance(value, dict):
+            return {k: "" if v is None else str(v) for k, v in value.items()}
+        return value
+
+
 class ServiceSpec(_Scaled):
     """One service of an app (a Compose service) with its own replicas, bounds and autoscaling."""
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    image: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")]
+    build: BuildSpec | None = None  # before image, so that image's check can see it
+    # The image to run; a service with ``build`` runs the image CRANE builds from its context.
+    image: Annotated[str | None, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$", validate_default=True)] = None
     command: list[str] | str | None = None
     entrypoint: list[str] | str | None = None
     environment: dict[str, str] = Field(default_factory=dict)
@@ -218,6 +257,8 @@ class ServiceSpec(_Scaled):
     pid: Literal["host"] | None = None
     ipc: Literal["host", "private", "shareable"] | None = None
     cap_add: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]] = Field(default_factory=list, max_length=40)
+    # Capabilities the service gives up beyond CRANE's own (Compose's cap_drop; ALL is allowed).
+    cap_drop: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]] = Field(default_factory=list, max_length=40)
     volume_scaling: VolumeScaling = "exclusive"
     # How the process runs (Compose's keys, passed to the Engine as they are).
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?$")] | None = None
@@ -303,6 +344,18 @@ class ServiceSpec(_Scaled):
         cpus = resources.cpus if resources and resources.cpus else default_cpus
         memory = resources.memory if resources and resources.memory else default_memory
         return cpus, memory
+
+    @field_validator("image")
+    @classmethod
+    def _image_or_build(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("build") is None:
+            raise ValueError("a service needs an image, or a build from an uploaded context")
+        return value
+
+    @field_validator("cap_drop")
+    @classmethod
+    def _beyond_cranes_own(cls, value: list[str]) -> list[str]:
+        return [c for c in value if c not in DROPPED_CAPABILITIES]  # CRANE drops those anyway
 
     @model_validator(mode="after")
     def _stateful_is_not_autoscaled(self) -> ServiceSpec:

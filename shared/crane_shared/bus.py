@@ -25,12 +25,14 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     KeyValueConfig,
+    ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 from prometheus_client import Counter
 from pydantic import BaseModel
 
@@ -67,6 +69,7 @@ class Bus:
         self.service = service
         self.buckets = buckets
         self._buckets: dict[str, KeyValue] = {}
+        self._objects: dict[str, ObjectStore] = {}
 
     @classmethod
     async def connect(
@@ -141,6 +144,17 @@ class Bus:
                 KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
             )
         return self._buckets[bucket]
+
+    async def objects(self, bucket: str) -> ObjectStore:
+        """The object store ``bucket`` (file storage), created on first use."""
+        if bucket not in self._objects:
+            try:
+                self._objects[bucket] = await self.js.object_store(bucket)
+            except NotFoundError:
+                self._objects[bucket] = await self.js.create_object_store(
+                    bucket, ObjectStoreConfig(bucket=bucket, storage=StorageType.FILE)
+                )
+        return self._objects[bucket]
 
     async def publish(self, event: Event) -> None:
         """Publish to the stream, deduplicated by the event id (Nats-Msg-Id)."""

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from . import compose_keys as keys
 from .appspec import AppRecord, AppSpec, ServiceSpec, container_port, parse_volume
 from .compose_interpolation import InterpolationError, interpolate
-from .container_defaults import DROPPED_CAPABILITIES, Limits
+from .container_defaults import Limits, dropped_capabilities
 
 MAX_COMPOSE_BYTES = 256 * 1024
 # A YAML alias bomb is small on disk and huge once walked; real files are far below these.
@@ -112,9 +112,6 @@ def _classify(body: dict[str, Any], loc: Loc, reading: _Reading) -> None:
         if name in keys.WARNED_SERVICE_KEYS:
             if name == "restart" and body[key] in ("always", "unless-stopped"):
                 continue  # what CRANE does anyway
-            if name == "build" and "image" not in body:
-                reading.refuse((*loc, "build"), "building from source is not supported yet: give the service an image")
-                continue
             reading.warn((*loc, name), keys.WARNED_SERVICE_KEYS[name])
         elif name in keys.REFUSED_SERVICE_KEYS:
             reading.refuse((*loc, name), f"not supported by CRANE: {keys.REFUSED_SERVICE_KEYS[name]}")
@@ -147,10 +144,33 @@ def _deploy(service: dict[str, Any], body: dict[str, Any], loc: Loc, reading: _R
         service["resources"] = {k: limits[k] for k in ("cpus", "memory") if k in limits}
 
 
-def _service(name: str, body: dict[str, Any], loc: Loc, reading: _Reading) -> dict[str, Any]:
+def _build(name: str, body: dict[str, Any], context: str | None, loc: Loc, reading: _Reading) -> dict[str, Any] | None:
+    """The service's build from its uploaded context (None: it runs its image)."""
+    if "build" not in body:
+        if context is not None:
+            reading.refuse((f"build.{name}",), f"service {name!r} has no build: key in the compose file")
+        return None
+    if context is None:
+        if "image" in body:
+            reading.warn((*loc, "build"), f"no context was uploaded (part build.{name}): the image is used")
+        else:
+            reading.refuse((*loc, "build"), f"upload the service's context as the multipart part build.{name}")
+        return None
+    raw = body["build"]
+    options = {"context": raw} if isinstance(raw, str) else reading.mapping(raw, (*loc, "build"))
+    _sub_keys(options, keys.BUILD_HONOURED, keys.BUILD_WARNED, (*loc, "build"), reading)
+    build: dict[str, Any] = {"context": context}
+    build.update({key: options[key] for key in ("dockerfile", "args", "target") if key in options})
+    return build
+
+
+def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, reading: _Reading) -> dict[str, Any]:
     _classify(body, loc, reading)
     service: dict[str, Any] = {"name": name}
-    copied = keys.HONOURED_SERVICE_KEYS - {"labels", "healthcheck", "deploy", "security_opt", "cap_drop"}
+    build = _build(name, body, context, loc, reading)
+    if build is not None:
+        service["build"] = build
+    copied = keys.HONOURED_SERVICE_KEYS - {"labels", "healthcheck", "deploy", "security_opt", "build"}
     service.update({key: body[key] for key in copied if key in body})
     if "labels" in body:
         labels = body["labels"]
@@ -195,8 +215,12 @@ def _top_level(document: dict[str, Any], reading: _Reading) -> None:
             reading.warn(("volumes", volume), "volume options are not applied; CRANE creates a local volume")
 
 
-def parse_compose(text: str | bytes, variables: dict[str, str] | None = None) -> ComposeApp:
-    """The app a compose document describes; raises ComposeError naming each bad field."""
+def parse_compose(
+    text: str | bytes, variables: dict[str, str] | None = None, contexts: dict[str, str] | None = None
+) -> ComposeApp:
+    """The app a compose document describes; raises ComposeError naming each bad field.
+    ``contexts`` maps a service to the digest of its uploaded build context."""
+    contexts = contexts or {}
     if len(text) > MAX_COMPOSE_BYTES:
         raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
     try:
@@ -221,8 +245,10 @@ def parse_compose(text: str | bytes, variables: dict[str, str] | None = None) ->
                 ("services", name, "profiles"), "not started: Compose starts a service with profiles only when asked"
             )
             continue
-        services.append(_service(str(name), body, ("services", name), reading))
+        services.append(_service(str(name), body, contexts.get(str(name)), ("services", name), reading))
         names.append(str(name))
+    for extra in sorted(set(contexts) - {str(n) for n in services_in}):
+        reading.refuse((f"build.{extra}",), f"the compose file has no service {extra!r}")
     if not services and not reading.problems:
         reading.refuse(("services",), "at least one service is required")
     if reading.problems:
@@ -284,7 +310,16 @@ def _router_labels(record: AppRecord, service: ServiceSpec, port: int) -> dict[s
 
 
 def _render_service(record: AppRecord, service: ServiceSpec, limits: Limits) -> dict[str, Any]:
-    out: dict[str, Any] = {"image": service.image}
+    out: dict[str, Any] = {}
+    if service.image:
+        out["image"] = service.image
+    if service.build:  # the source is not in the file: `docker compose up --build` next to ./<service>/
+        build: dict[str, Any] = {"context": f"./{service.name}", "dockerfile": service.build.dockerfile}
+        if service.build.args:
+            build["args"] = {k: _escape(v) for k, v in service.build.args.items()}
+        if service.build.target:
+            build["target"] = service.build.target
+        out["build"] = build
     for key in ("command", "entrypoint"):
         value = getattr(service, key)
         if value is not None:
@@ -317,7 +352,7 @@ def _render_service(record: AppRecord, service: ServiceSpec, limits: Limits) -> 
         "resources": {"limits": {"cpus": str(cpus), "memory": memory, "pids": limits.pids}},
     }
     out["security_opt"] = ["no-new-privileges:true"]
-    out["cap_drop"] = [c for c in DROPPED_CAPABILITIES if c not in service.cap_add]
+    out["cap_drop"] = dropped_capabilities(service)
     # Privileges the admission policy allowed travel with the app, exactly as they were granted.
     if service.cap_add:
         out["cap_add"] = list(service.cap_add)

@@ -5,8 +5,10 @@ is ever dropped silently.
 
 from __future__ import annotations
 
-# Service keys CRANE runs as Compose would (the app model has a field for each).
+# Service keys CRANE runs as Compose would (the app model has a field for each). ``build``
+# needs the service's context uploaded with the file (multipart part build.<service>).
 HONOURED_SERVICE_KEYS = {
+    "build",
     "image", "command", "entrypoint", "environment", "ports", "expose", "volumes", "labels", "healthcheck",
     "deploy", "user", "working_dir", "hostname", "stop_signal", "stop_grace_period", "init", "read_only",
     "tmpfs", "security_opt", "cap_drop",
@@ -23,7 +25,6 @@ WARNED_SERVICE_KEYS = {
     "the app's own networks and aliases are not applied yet",
     "links": "services reach each other by service name on the app's network",
     "restart": "CRANE replaces every replica that exits, with a back-off (restart: always)",
-    "build": "building from source is not supported yet: the service's image is used",
     "logging": "CRANE keeps each replica's log with the Engine's default driver",
     "stdin_open": "replicas run without a terminal",
     "tty": "replicas run without a terminal",
@@ -57,6 +58,23 @@ REFUSED_SERVICE_KEYS = {
     "runtime": "the Engine's default runtime runs every replica",
     "uts": "host namespaces are not given to apps",
     "oom_kill_disable": "not supported",
+}
+
+BUILD_HONOURED = {"context", "dockerfile", "args", "target"}
+BUILD_WARNED = {
+    "cache_from": "the Engine's own build cache is used",
+    "cache_to": "the Engine's own build cache is used",
+    "labels": "images CRANE builds carry its own labels",
+    "tags": "CRANE tags the image by its context's content",
+    "platforms": "images are built for the Engine's platform",
+    "no_cache": "an unchanged context is never rebuilt",
+    "pull": "base images are pulled when missing",
+    "shm_size": "the Engine's default applies",
+    "extra_hosts": "not applied to builds",
+    "network": "builds use the Engine's default network",
+    "secrets": "build secrets cannot be uploaded yet",
+    "ssh": "SSH agents are not forwarded to builds",
+    "dockerfile_inline": "put the Dockerfile in the uploaded context",
 }
 
 DEPLOY_HONOURED = {"replicas", "resources", "mode"}

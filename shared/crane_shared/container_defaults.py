@@ -4,6 +4,10 @@ capabilities CRANE takes away. The deployer applies them; the compose export wri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .appspec import ServiceSpec
 
 # Capabilities in Docker's default set that ordinary web apps never need.
 DROPPED_CAPABILITIES = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SYS_CHROOT", "SETFCAP"]
@@ -16,3 +20,9 @@ class Limits:
     cpus: float = 0.5
     memory: str = "256m"
     pids: int = 256
+
+
+def dropped_capabilities(service: ServiceSpec) -> list[str]:
+    """CRANE's dropped capabilities and the service's own cap_drop, less what it was granted."""
+    wanted = dict.fromkeys([*DROPPED_CAPABILITIES, *service.cap_drop])
+    return [c for c in wanted if c not in service.cap_add]

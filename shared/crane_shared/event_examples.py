@@ -47,6 +47,33 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "engine": "regopy",
         "outcome": "applied",
     },
+    s.BUILD_STARTED: {
+        "app_id": "shop-7",
+        "service": "web",
+        "build_id": "b-3f2a",
+        "context": "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
+        "image": "crane-build/shop-7-web:5d41402abc4b2a76",
+    },
+    s.BUILD_PROGRESS: {
+        "app_id": "shop-7",
+        "service": "web",
+        "build_id": "b-3f2a",
+        "lines": ["Step 1/3 : FROM python:3.12"],
+    },
+    s.BUILD_COMPLETED: {
+        "app_id": "shop-7",
+        "service": "web",
+        "build_id": "b-3f2a",
+        "image": "crane-build/shop-7-web:5d41402abc4b2a76",
+        "cached": False,
+        "seconds": 4.2,
+    },
+    s.BUILD_FAILED: {
+        "app_id": "shop-7",
+        "service": "web",
+        "build_id": "b-3f2a",
+        "error": "The command '/bin/sh -c pip install -r requirements.txt' returned a non-zero code: 1",
+    },
     s.SCAN_COMPLETED: {
         "app_id": "shop-7",
         "image": "nginx:1.27-alpine",

@@ -167,6 +167,46 @@ class ScanCompleted(_Payload):
     reasons: list[str] = Field(default_factory=list)
 
 
+class BuildStarted(_Payload):
+    """The deployer began building a service's image from its uploaded context."""
+
+    app_id: AppId
+    service: str
+    build_id: str
+    context: str  # the context's content digest
+    image: str  # the tag the image gets
+
+
+class BuildProgress(_Payload):
+    """Output lines of a running build (a few at a time)."""
+
+    app_id: AppId
+    service: str
+    build_id: str
+    lines: list[str] = Field(max_length=200)
+
+
+class BuildCompleted(_Payload):
+    """A service's image is built (or was built before from the same context: ``cached``)."""
+
+    app_id: AppId
+    service: str
+    build_id: str
+    image: str
+    cached: bool
+    seconds: float
+
+
+class BuildFailed(_Payload):
+    """A build failed; ``error`` is the builder's. The app is failed with it, and replicas of a
+    previous version keep running."""
+
+    app_id: AppId
+    service: str
+    build_id: str
+    error: str
+
+
 class EventRejected(_Payload):
     """A message some consumer could not accept; the original is kept on the dead-letter subject."""
 
@@ -191,6 +231,10 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     s.ALERT_RESOLVED: Alert,
     s.POLICY_DECISION: PolicyDecision,
     s.SCAN_COMPLETED: ScanCompleted,
+    s.BUILD_STARTED: BuildStarted,
+    s.BUILD_PROGRESS: BuildProgress,
+    s.BUILD_COMPLETED: BuildCompleted,
+    s.BUILD_FAILED: BuildFailed,
     s.EVENT_REJECTED: EventRejected,
 }
 

@@ -32,21 +32,27 @@ class Needs:
     requests: tuple[str, ...] = ()  # RPC subjects it asks
     serves: tuple[str, ...] = ()  # RPC subjects it answers
     consumes: dict[str, str] = field(default_factory=dict)  # stream -> durable consumer name
+    objects: tuple[str, ...] = ()  # object stores it reads
+    writes_objects: tuple[str, ...] = ()  # object stores it also writes
 
 
 SERVICES: dict[str, Needs] = {
     "api": Needs(
         buckets=(s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.POLICIES_BUCKET, s.DECISIONS_BUCKET,
-                 s.ALERTS_BUCKET, s.SCANS_BUCKET),
+                 s.ALERTS_BUCKET, s.SCANS_BUCKET, s.BUILDS_BUCKET),
         publishes=s.INTENTS,
         requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT,
                   s.RPC_ALERT_WEBHOOK),
+        objects=(s.CONTEXTS_OBJECTS,),
+        writes_objects=(s.CONTEXTS_OBJECTS,),
     ),
     "deployer": Needs(
-        buckets=(s.APPS_BUCKET, s.SCANS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET),
+        buckets=(s.APPS_BUCKET, s.SCANS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.BUILDS_BUCKET),
+        objects=(s.CONTEXTS_OBJECTS,),
         # Its own facts, and the intents of clients once their token and owner are checked.
         publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
-                   s.SCAN_COMPLETED, *s.INTENTS),
+                   s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED,
+                   *s.INTENTS),
         requests=(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
         serves=(s.RPC_APP_LOGS, s.RPC_APP_STATS),
         consumes={s.EVENTS_STREAM: "deployer", s.CLIENT_STREAM: "deployer-client"},
@@ -85,6 +91,25 @@ def _bucket_subjects(bucket: str) -> list[str]:
     ]
 
 
+def _object_subjects(bucket: str, write: bool) -> list[str]:
+    """Read an object store (its metadata, and its chunks through an ordered consumer), and
+    with ``write`` put objects into it."""
+    stream = f"OBJ_{bucket}"
+    subjects = [
+        f"$JS.API.STREAM.CREATE.{stream}",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}.>",
+        f"$JS.API.CONSUMER.CREATE.{stream}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.>",
+        f"$JS.API.CONSUMER.DELETE.{stream}.>",
+        f"$JS.API.CONSUMER.INFO.{stream}.>",
+        f"$JS.FC.{stream}.>",
+    ]
+    if write:
+        subjects += [f"$JS.API.STREAM.PURGE.{stream}", f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"]
+    return subjects
+
+
 def _consumer_subjects(stream: str, durable: str) -> list[str]:
     return [
         f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
@@ -105,6 +130,8 @@ def service_permissions(service: str) -> dict[str, Any]:
         publish += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
     for bucket in needs.buckets:
         publish += _bucket_subjects(bucket)
+    for bucket in needs.objects:
+        publish += _object_subjects(bucket, write=bucket in needs.writes_objects)
     for stream, durable in needs.consumes.items():
         publish += _consumer_subjects(stream, durable)
     if needs.consumes:  # a consumer dead-letters what it cannot accept

@@ -29,6 +29,9 @@ class CommonSettings(BaseSettings):
     # Applied to every replica whose spec sets no resources (and counted so against quotas).
     default_cpus: float = 0.5
     default_memory: str = "256m"
+    # Build contexts (multipart uploads): unpacked size and file count of one context at most.
+    max_context_bytes: int = 64 * 1024 * 1024
+    max_context_files: int = 10_000
 
     def nats_credentials(self) -> tuple[str, str] | None:
         if not self.nats_user:

@@ -43,6 +43,12 @@ POLICY_DECISION = "policy.decision"
 # Image scanning (deployer, before an image runs).
 SCAN_COMPLETED = "scan.completed"
 
+# Builds from source (deployer): started, output lines, completed or failed with the error.
+BUILD_STARTED = "build.started"
+BUILD_PROGRESS = "build.progress"
+BUILD_COMPLETED = "build.completed"
+BUILD_FAILED = "build.failed"
+
 # Errors: a message some consumer could not accept.
 EVENT_REJECTED = "event.rejected"
 
@@ -59,7 +65,7 @@ RPC_POLICY_SCAN = "rpc.policy.scan"
 RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"
-EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "scan.>", "event.>"]
+EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "scan.>", "build.>", "event.>"]
 # Client requests wait here until the deployer took them (work queue: then they are gone, and
 # the tokens in their headers with them).
 CLIENT_STREAM = "CRANE_CLIENT"
@@ -76,9 +82,15 @@ DECISIONS_BUCKET = "crane_decisions"
 ALERTS_BUCKET = "crane_alerts"
 # Scan reports by image digest (digest.<hex>) and each app's latest verdict (app.<id>).
 SCANS_BUCKET = "crane_scans"
+# Each app's latest builds with their logs (app.<id>), written by the deployer.
+BUILDS_BUCKET = "crane_builds"
 ALL_BUCKETS = (
     APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET, ALERTS_BUCKET, SCANS_BUCKET,
+    BUILDS_BUCKET,
 )  # fmt: skip
+# Object store (JetStream): uploaded build contexts, named by their content digest. The API
+# writes them, the deployer reads them; NATS messages stay small.
+CONTEXTS_OBJECTS = "crane_contexts"
 
 
 def deadletter_subject(original: str) -> str:

@@ -51,7 +51,7 @@ def test_deploy_replicas_is_used_when_x_crane_says_nothing():
         ("name: a\nservices:\n  w: {image: i, user: 'root; rm'}\n", ("services", "w", "user")),
         ("name: a\nservices:\n  w: {image: i, deploy: {mode: global}}\n", ("services", "w", "deploy", "mode")),
         ("name: a\nservices:\n  w: {image: 3, ports: [notaport]}\n", ("services", "w", "ports")),
-        ("name: a\nservices:\n  w: {command: x}\n", ("services", "w", "image")),
+        ("name: a\nservices:\n  w: {command: x}\n", ("services", "w")),  # "image: ... needs an image"
         ("name: a\nx-crane: {replicas: 99}\nservices:\n  w: {image: i}\n", ("x-crane", "replicas")),
         ("services:\n  w: {image: i}\n", ("x-crane", "name")),
         ("name: a\nservices: []\n", ("services",)),
@@ -205,3 +205,49 @@ def test_a_yaml_alias_bomb_and_deep_nesting_are_refused():
     deep = "name: x\nservices:\n  w: {image: i, x-deep: " + "[" * 200 + "]" * 200 + "}\n"
     with pytest.raises(ComposeError):
         parse_compose(deep)
+
+
+DIGEST = "ab" * 32
+
+
+def test_build_takes_the_uploaded_context_with_dockerfile_args_and_target():
+    text = (
+        "name: a\nservices:\n  web:\n    build: {context: ./web, dockerfile: docker/Dockerfile.prod, "
+        "args: [MODE=prod, EMPTY], target: final, cache_from: [x]}\n"
+    )
+    app = parse_compose(text, contexts={"web": DIGEST})
+    build = app.spec.services[0].build
+    assert (build.context, build.dockerfile, build.args, build.target) == (
+        DIGEST,
+        "docker/Dockerfile.prod",
+        {"MODE": "prod", "EMPTY": ""},
+        "final",
+    )
+    assert app.spec.services[0].image is None
+    assert [w.split(":")[0] for w in app.warnings] == ["services.web.build.cache_from"]
+
+
+@pytest.mark.parametrize(
+    ("text", "contexts", "path"),
+    [
+        ("name: a\nservices:\n  web: {build: .}\n", {}, ("services", "web", "build")),
+        ("name: a\nservices:\n  web: {image: i}\n", {"web": DIGEST}, ("build.web",)),
+        ("name: a\nservices:\n  web: {build: ., image: i}\n", {"db": DIGEST}, ("build.db",)),
+        (
+            "name: a\nservices:\n  web: {build: {context: ., dockerfile: ../../Dockerfile}}\n",
+            {"web": DIGEST},
+            ("services", "web", "build", "dockerfile"),
+        ),
+    ],
+)
+def test_builds_without_their_context_or_with_stray_contexts_are_refused(text, contexts, path):
+    with pytest.raises(ComposeError) as error:
+        parse_compose(text, contexts=contexts)
+    assert path in [loc[: len(path)] for loc, _ in error.value.problems], error.value.problems
+
+
+def test_build_options_crane_cannot_apply_are_warned_about():
+    app = parse_compose("name: a\nservices:\n  web: {build: {context: ., ssh: [default]}}\n", contexts={"web": DIGEST})
+    assert [w.split(":")[0] for w in app.warnings] == ["services.web.build.ssh"]
+    with_image = parse_compose("name: a\nservices:\n  web: {build: ., image: i}\n")
+    assert with_image.spec.services[0].image == "i" and "build.web" in with_image.warnings[0]

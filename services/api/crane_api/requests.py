@@ -3,18 +3,27 @@ Every problem becomes a 422 whose ``loc`` names the field."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
 from crane_shared.appspec import AppSpec
-from crane_shared.compose import ComposeError, parse_compose
+from crane_shared.build_context import ContextError, ContextLimits, ContextTooLarge, inspect_context
+from crane_shared.compose import ComposeApp, ComposeError, parse_compose
+
+from .schemas import AppUpdate
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 MAX_BODY_BYTES = 256 * 1024
+MULTIPART = "multipart/form-data"
+MAX_CONTEXTS = 20  # one per service at most
 
 
 def field_errors(problems: list[tuple[tuple[Any, ...], str]]) -> RequestValidationError:
@@ -39,36 +48,123 @@ def event_errors(message: str) -> RequestValidationError:
     return field_errors(problems)
 
 
-async def read_app_spec(request: Request) -> tuple[AppSpec, list[str]]:
-    """The app a request body describes, and the warnings of its compose file."""
+@dataclass
+class AppUpload:
+    """What a create (or replace) request brings: the app, the warnings of its compose file,
+    and the build contexts it uploaded (digest -> archive)."""
+
+    spec: AppSpec
+    warnings: list[str] = field(default_factory=list)
+    contexts: dict[str, bytes] = field(default_factory=dict)
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_upload(request: Request) -> bool:
+    """Whether the body is a compose file or a multipart upload (not the JSON model)."""
+    return _content_type(request) in (*YAML_TYPES, MULTIPART)
+
+
+def _compose(raw: bytes | str, contexts: dict[str, str] | None = None) -> ComposeApp:
+    try:
+        return parse_compose(raw, contexts=contexts)
+    except ComposeError as exc:
+        raise field_errors(exc.problems) from None
+
+
+async def read_app_spec(request: Request, limits: ContextLimits) -> AppUpload:
+    """The app a request body describes: JSON (the App model), a compose file, or a multipart
+    upload of a compose file with the build contexts of its services."""
+    content_type = _content_type(request)
+    if content_type == MULTIPART:
+        return await _read_multipart(request, limits)
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise field_errors([((), f"body larger than {MAX_BODY_BYTES} bytes")])
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in YAML_TYPES:
-        try:
-            app = parse_compose(raw)
-            return app.spec, app.warnings
-        except ComposeError as exc:
-            raise field_errors(exc.problems) from None
+        app = _compose(raw)
+        return AppUpload(app.spec, app.warnings)
     try:
         body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise field_errors([((), f"not valid JSON: {exc}")]) from None
     try:
-        return AppSpec.model_validate(body), []
+        return AppUpload(AppSpec.model_validate(body))
     except ValidationError as exc:
         raise validation_errors(exc) from None
 
 
+async def _read_multipart(request: Request, limits: ContextLimits) -> AppUpload:
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, "a multipart upload needs a Content-Length")
+    # Compressed contexts are smaller than their unpacked limit; the compose file is small.
+    most = limits.max_bytes * MAX_CONTEXTS + MAX_BODY_BYTES
+    if int(length) > most:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the upload is larger than {most} bytes")
+    try:
+        form = await request.form(max_files=MAX_CONTEXTS + 1, max_fields=MAX_CONTEXTS + 1, max_part_size=MAX_BODY_BYTES)
+    except (MultiPartException, ValueError) as exc:
+        raise field_errors([((), f"not a valid multipart upload: {exc}")]) from None
+    compose_text: bytes | None = None
+    archives: dict[str, bytes] = {}
+    for name, part in form.multi_items():
+        data = await part.read() if isinstance(part, UploadFile) else part.encode()
+        if name == "compose":
+            compose_text = data
+        elif name.startswith("build."):
+            archives[name.removeprefix("build.")] = data
+        elif name.startswith(("secret.", "config.", "bind.")):
+            raise field_errors([((name,), "uploading secrets, configs and bind-mount contents is not supported yet")])
+        else:
+            raise field_errors([((name,), "unknown part (expected compose, build.<service>)")])
+    await form.close()
+    if compose_text is None:
+        raise field_errors([(("compose",), "the upload needs a compose part holding the compose file")])
+    if len(compose_text) > MAX_BODY_BYTES:
+        raise field_errors([(("compose",), f"the compose file is larger than {MAX_BODY_BYTES} bytes")])
+    contexts: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
+    for service, archive in archives.items():
+        try:
+            info = await asyncio.to_thread(inspect_context, archive, limits)
+        except ContextTooLarge as exc:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"build.{service}: {exc}") from None
+        except ContextError as exc:
+            raise field_errors([((f"build.{service}",), str(exc))]) from None
+        digests[service] = info.digest
+        contexts[info.digest] = archive
+    app = _compose(compose_text, digests)
+    return AppUpload(app.spec, app.warnings, contexts)
+
+
+_UPLOADS: dict[str, Any] = {
+    "application/yaml": {"schema": {"type": "string", "description": "a Compose file; CRANE settings under x-crane"}},
+    MULTIPART: {
+        "schema": {
+            "type": "object",
+            "properties": {"compose": {"type": "string", "format": "binary", "description": "the compose file"}},
+            "additionalProperties": {
+                "type": "string",
+                "format": "binary",
+                "description": "build.<service>: the tar or tar.gz of that service's build context",
+            },
+            "required": ["compose"],
+        }
+    },
+}
 APP_BODY_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/AppSpec"}},
-            "application/yaml": {
-                "schema": {"type": "string", "description": "a Compose file; CRANE settings under x-crane"}
-            },
-        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppSpec"}}, **_UPLOADS},
+    }
+}
+
+PATCH_BODY_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": AppUpdate.model_json_schema()}, **_UPLOADS},
     }
 }

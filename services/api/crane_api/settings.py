@@ -1,5 +1,6 @@
 """API settings (CRANE_* environment variables)."""
 
+from crane_shared.build_context import ContextLimits
 from crane_shared.settings import CommonSettings
 
 
@@ -14,3 +15,7 @@ class ApiSettings(CommonSettings):
     login_window_seconds: float = 300.0
     # Upper bound for ?wait=true on POST /apps.
     max_wait_seconds: float = 120.0
+
+    @property
+    def context_limits(self) -> ContextLimits:
+        return ContextLimits(self.max_context_bytes, self.max_context_files)

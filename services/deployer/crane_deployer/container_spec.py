@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crane_shared.appspec import SCALE_FIELDS, AppRecord, ServiceSpec, parse_duration, parse_memory, parse_volume
-from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits
+from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits, dropped_capabilities
 
 from .naming import LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 
@@ -114,7 +114,7 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         volumes[source] = {"bind": volume.target, "mode": volume.mode}
     return ReplicaSpec(
         name=naming.container(record.id, service.name, index),
-        image=service.image,
+        image=naming.image(record.id, service),
         command=service.command,
         environment=dict(service.environment),
         labels=labels,
@@ -126,7 +126,7 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         pids_limit=limits.pids,
         healthcheck=healthcheck_config(service),
         cap_add=list(service.cap_add),
-        cap_drop=[c for c in DROPPED_CAPABILITIES if c not in service.cap_add],
+        cap_drop=dropped_capabilities(service),
         privileged=service.privileged,
         host_network=service.network_mode == "host",
         pid_mode=service.pid,

@@ -9,11 +9,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import IPAMConfig, IPAMPool
+
+from crane_shared.appspec import BuildSpec
 
 from .addressing import PoolExhausted, free_subnet, gateway
 from .container_spec import ReplicaSpec
@@ -37,6 +40,7 @@ PULL_RETRY_SECONDS = 60.0
 
 
 NETWORK_ATTEMPTS = 5
+BUILD_TIMEOUT_SECONDS = 1800
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,47 @@ class Engine:
         )
         return str(created["Id"])
 
+    async def has_image(self, image: str) -> bool:
+        try:
+            await self._call(self.api.inspect_image, image)
+        except ImageNotFound:
+            return False
+        except APIError as exc:
+            raise EngineError(f"cannot inspect image {image}: {_explain(exc)}") from exc
+        return True
+
+    async def build(
+        self, context: Path, tag: str, build: BuildSpec, labels: dict[str, str], on_line: Callable[[str], None]
+    ) -> None:
+        """Build ``context`` (a directory; its .dockerignore is honoured) into ``tag``, handing
+        each line of output to ``on_line``; EngineError carries the builder's error."""
+
+        def run() -> None:
+            try:
+                output = self.api.build(
+                    path=str(context),
+                    tag=tag,
+                    dockerfile=build.dockerfile,
+                    buildargs=build.args or None,
+                    target=build.target,
+                    labels=labels,
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                    timeout=BUILD_TIMEOUT_SECONDS,
+                )
+                for chunk in output:
+                    if "error" in chunk:
+                        raise EngineError((chunk.get("errorDetail") or {}).get("message") or chunk["error"])
+                    text = chunk.get("stream") or chunk.get("status") or ""
+                    for line in text.splitlines():
+                        if line.strip():
+                            on_line(line.rstrip())
+            except (APIError, DockerException) as exc:
+                raise EngineError(_explain(exc)) from exc
+
+        await asyncio.to_thread(run)
+
     async def image_digest(self, image: str) -> str:
         """The id (sha256 of the content) of a local image, pulled first if it is missing."""
         try:
@@ -259,6 +304,10 @@ class Engine:
             await self.remove(row["Id"])
         for net in await self._call(self.api.networks, filters=filters):
             await self._remove_network(net["Id"])
+        # Images CRANE built for the app (never any other image).
+        for image in await self._call(self.api.images, filters=filters):
+            with contextlib.suppress(NotFound, APIError):  # APIError: still used by a removing container
+                await self._call(self.api.remove_image, image["Id"], force=True)
         volumes = (await self._call(self.api.volumes, filters=filters)).get("Volumes") or []
         for volume in volumes:
             with contextlib.suppress(NotFound):

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from crane_shared import subjects as s
+from crane_shared.build_context import ContextLimits
 from crane_shared.bus import Bus
 from crane_shared.events import ContainerDied
 from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
@@ -18,6 +19,7 @@ from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
 
+from .builder import Builder
 from .client_intents import ClientIntents
 from .docker_events import follow_container_events
 from .engine import Addressing, Engine
@@ -35,13 +37,19 @@ log = logging.getLogger("crane.deployer")
 
 class Deployer:
     def __init__(
-        self, settings: DeployerSettings, bus: Bus, store: AppStore, engine: Engine, gate: ScanGate | None = None
+        self,
+        settings: DeployerSettings,
+        bus: Bus,
+        store: AppStore,
+        engine: Engine,
+        gate: ScanGate | None = None,
+        builder: Builder | None = None,
     ) -> None:
         self.settings = settings
         self.bus = bus
         self.store = store
         self.engine = engine
-        self.reconciler = Reconciler(bus, store, engine, settings, settings.limits, gate)
+        self.reconciler = Reconciler(bus, store, engine, settings, settings.limits, gate, builder)
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later
         self.intents = IntentHandlers(bus, store, self.queue.mark)
@@ -134,7 +142,14 @@ async def serve(settings: DeployerSettings) -> None:
         naming, Addressing(settings.address_pool, settings.subnet_prefix, settings.router_container)
     )
     gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
-    deployer = Deployer(settings, bus, store, engine, gate)
+    builder = Builder(
+        bus,
+        engine,
+        lambda: bus.objects(s.CONTEXTS_OBJECTS),
+        await bus.kv(s.BUILDS_BUCKET),
+        ContextLimits(settings.max_context_bytes, settings.max_context_files),
+    )
+    deployer = Deployer(settings, bus, store, engine, gate, builder)
     clients = ClientIntents(bus, store, auth, deployer.intents.admit)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)

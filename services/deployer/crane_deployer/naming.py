@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crane_shared.appspec import ServiceSpec
+
 LABEL_SUITE = "crane.suite"
 LABEL_APP = "crane.app"
 LABEL_SERVICE = "crane.service"
@@ -33,6 +35,13 @@ class Naming:
 
     def volume(self, app_id: str, name: str) -> str:
         return f"{self.suite}-{app_id}-{name}"
+
+    def image(self, app_id: str, service: ServiceSpec) -> str:
+        """The image a service's replicas run: the one CRANE builds for it, else its own."""
+        if service.build is not None:
+            return f"crane-build/{self.suite}-{app_id}-{service.name}:{service.build.key}"
+        assert service.image is not None  # a service has an image or a build (AppSpec checks)
+        return service.image
 
     def app_labels(self, app_id: str, owner: str) -> dict[str, str]:
         return {LABEL_SUITE: self.suite, LABEL_APP: app_id, LABEL_OWNER: owner}

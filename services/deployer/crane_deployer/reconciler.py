@@ -20,6 +20,7 @@ from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, A
 from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
+from .builder import Builder
 from .container_spec import desired_slots, replica_spec, spec_hash
 from .crashloop import CrashTracker
 from .engine import Engine, EngineError
@@ -79,9 +80,11 @@ class Reconciler:
         settings: CommonSettings,
         limits: Limits,
         gate: ScanGate | None = None,
+        builder: Builder | None = None,
     ) -> None:
         self.bus = bus
         self.gate = gate
+        self.builder = builder
         self.store = store
         self.engine = engine
         self.settings = settings
@@ -149,6 +152,8 @@ class Reconciler:
                 await self.engine.attach_router(network)
         if not actions:
             return
+        if self.builder:  # before any replica is replaced: a failed build leaves the old ones running
+            await self.builder.ensure_images(record)
         for action in actions:
             if isinstance(action, Remove):
                 log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
@@ -156,7 +161,8 @@ class Reconciler:
                 await self.engine.remove(action.container_id)
         bring_up = [a for a in actions if not isinstance(a, Remove)]
         if self.gate and any(isinstance(a, Create) for a in bring_up):
-            await self.gate.check(record)  # raises ScanBlocked (a failure) or ScanPending
+            images = [naming.image(record.id, s) for s in record.spec.services]
+            await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
         backing_off = [a for a in bring_up if isinstance(a, Create) and self._backoff(record, a) > 0]
         if backing_off:
             self.requeue(record.id, min(self._backoff(record, a) for a in backing_off))
@@ -233,3 +239,5 @@ class Reconciler:
         await self.store.kv.purge(COMPOSE_PREFIX + app_id)
         if self.gate:
             await self.gate.forget(app_id)
+        if self.builder:
+            await self.builder.forget(app_id)

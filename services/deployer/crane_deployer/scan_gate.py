@@ -49,9 +49,10 @@ class ScanGate:
         self._locks: dict[str, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(2)  # scans at once
 
-    async def check(self, record: AppRecord) -> None:
-        """Return when every image of the app may run; raise ScanBlocked or ScanPending if not."""
-        for image in dict.fromkeys(service.image for service in record.spec.services):
+    async def check(self, record: AppRecord, images: list[str]) -> None:
+        """Return when every image of the app (``images``: those its replicas run) may run;
+        raise ScanBlocked or ScanPending if not."""
+        for image in dict.fromkeys(images):
             digest = await self.image_digest(image)
             report, cached = await self._report(image, digest)
             verdict = await self._judge(report, cached)

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NotFoundError
 from pydantic import ValidationError
 
 from crane_shared import subjects as s
 from crane_shared.admission import AdmissionUnavailable, admission_refusals
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus, spec_changes
+from crane_shared.builds import AppBuilds, BuildRecord, builds_key
 from crane_shared.events import (
     AppCreated,
     AppDeleted,
@@ -29,7 +30,15 @@ from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.scan import AppScan, app_key
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
-from ..requests import APP_BODY_OPENAPI, event_errors, read_app_spec, validation_errors
+from ..requests import (
+    APP_BODY_OPENAPI,
+    PATCH_BODY_OPENAPI,
+    event_errors,
+    field_errors,
+    is_upload,
+    read_app_spec,
+    validation_errors,
+)
 from ..schemas import AppPublic, AppScanPublic, AppUpdate, LogsRequest, ScaleRequest
 
 router = APIRouter(prefix="/apps", tags=["apps"])
@@ -57,8 +66,29 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
         )
 
 
-async def _create(gateway: Gateway, owner: str, spec: AppSpec, warnings: list[str] | None = None) -> AppRecord:
+async def _store_contexts(gateway: Gateway, contexts: dict[str, bytes]) -> None:
+    """Put uploaded build contexts into the object store (by digest: one copy per content)."""
+    if not contexts:
+        return
+    store = await gateway.bus.objects(s.CONTEXTS_OBJECTS)
+    for digest, archive in contexts.items():
+        try:
+            await store.get_info(digest)
+            continue  # the same content was uploaded before
+        except NotFoundError:
+            pass
+        await store.put(digest, archive)
+
+
+async def _create(
+    gateway: Gateway,
+    owner: str,
+    spec: AppSpec,
+    warnings: list[str] | None = None,
+    contexts: dict[str, bytes] | None = None,
+) -> AppRecord:
     await _admit(gateway, owner, spec)
+    await _store_contexts(gateway, contexts or {})
     app_id = await gateway.apps.new_app_id(spec.name)
     record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=[*(warnings or []), *spec.scale_warnings()])
     await gateway.apps.insert(record)
@@ -121,8 +151,8 @@ async def create_app(
     timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
 ) -> AppPublic:
     """Create an app from the App payload (JSON) or a Compose file (Content-Type: application/yaml)."""
-    spec, warnings = await read_app_spec(request)
-    record = await _create(gateway, user.email, spec, warnings)
+    upload = await read_app_spec(request, gateway.settings.context_limits)
+    record = await _create(gateway, user.email, upload.spec, upload.warnings, upload.contexts)
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
         response.status_code = status.HTTP_200_OK
@@ -134,8 +164,26 @@ async def get_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
     return public(gateway, record)
 
 
-@router.patch("/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
-async def update_app(body: AppUpdate, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+@router.patch(
+    "/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic, openapi_extra=PATCH_BODY_OPENAPI
+)
+async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+    """Change an app: JSON fields (AppUpdate) are merged into it; a compose file or a
+    multipart upload (as for POST /apps, with build contexts) replaces its spec."""
+    if is_upload(request):
+        upload = await read_app_spec(request, gateway.settings.context_limits)
+        if upload.spec.name != record.spec.name:
+            raise field_errors([(("name",), f"the app is called {record.spec.name!r}; an update keeps its name")])
+        await _store_contexts(gateway, upload.contexts)
+        update = AppUpdated(app_id=record.id, spec=upload.spec)
+        changed = await _change(gateway, record, update)
+        warnings = [*upload.warnings, *upload.spec.scale_warnings()]
+        changed = await gateway.apps.mutate(record.id, lambda r: _with_warnings(r, warnings)) or changed
+        return public(gateway, changed)
+    try:
+        body = AppUpdate.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        raise validation_errors(exc) from None
     primary = record.spec.primary_service
     if body.services is None and body.replicas is not None and body.replicas > primary.replicas:
         refusal = primary.scale_refusal(body.replicas)
@@ -146,6 +194,11 @@ async def update_app(body: AppUpdate, record: OwnedApp, gateway: GatewayDep) -> 
     except ValidationError as exc:
         raise validation_errors(exc) from None
     return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, spec=spec)))
+
+
+def _with_warnings(record: AppRecord, warnings: list[str]) -> AppRecord:
+    record.warnings = warnings
+    return record
 
 
 @router.delete("/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
@@ -225,6 +278,17 @@ async def app_scan(record: OwnedApp, gateway: GatewayDep) -> AppScanPublic:
     except KeyNotFoundError:
         scan = None
     return AppScanPublic.of(record.id, scan)
+
+
+@router.get("/{app_id}/builds", response_model=list[BuildRecord])
+async def app_builds(record: OwnedApp, gateway: GatewayDep) -> list[BuildRecord]:
+    """The app's latest image builds (newest last), each with its log and outcome."""
+    kv = await gateway.bus.kv(s.BUILDS_BUCKET)
+    try:
+        entry = await kv.get(builds_key(record.id))
+    except KeyNotFoundError:
+        return []
+    return AppBuilds.model_validate_json(entry.value or b"{}").builds
 
 
 @router.get(
