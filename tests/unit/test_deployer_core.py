@@ -126,3 +126,33 @@ def test_transition_events_say_what_changed_once():
     failed = running.model_copy(update={"status": AppStatus.FAILED, "reason": "exit 1"})
     assert [e.type for e in transition_events(running, failed, "u")] == ["app.failed"]
     assert transition_events(failed, failed, "u") == []  # the same failure is told once
+
+
+def test_app_metrics_come_from_one_collection_shared_by_every_scrape():
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from crane_deployer.exporter import AppMetricsSnapshot
+
+    registry = CollectorRegistry()
+    gauge = Gauge("replicas", "r", ["app"], registry=registry)
+    gauge.labels("a-1").set(2)
+    gauge.labels("b-2").set(3)
+    collections = []
+    original = registry.collect
+
+    def counted():
+        collections.append(1)
+        return original()
+
+    registry.collect = counted
+    now = [0.0]
+    snapshot = AppMetricsSnapshot(registry, max_age=1.0, clock=lambda: now[0])
+    for app_id in ("a-1", "b-2", "a-1", "c-3"):
+        snapshot.for_app(app_id)
+    assert len(collections) == 1  # not one per scrape
+    assert [s.value for m in snapshot.for_app("b-2") for s in m.samples] == [3]
+    assert snapshot.for_app("c-3") == []
+    gauge.labels("a-1").set(5)
+    now[0] = 2.0
+    assert [s.value for m in snapshot.for_app("a-1") for s in m.samples] == [5]
+    assert len(collections) == 2
