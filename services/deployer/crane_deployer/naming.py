@@ -13,6 +13,8 @@ LABEL_SERVICE = "crane.service"
 LABEL_REPLICA = "crane.replica"
 LABEL_OWNER = "crane.owner"
 LABEL_SPEC_HASH = "crane.spec-hash"
+# Where the images CRANE builds are tagged (and the only images it ever removes).
+BUILD_REPOSITORY = "crane-build/"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Naming:
     def image(self, app_id: str, service: ServiceSpec) -> str:
         """The image a service's replicas run: the one CRANE builds for it, else its own."""
         if service.build is not None:
-            return f"crane-build/{self.suite}-{app_id}-{service.name}:{service.build.key}"
+            return f"{BUILD_REPOSITORY}{self.suite}-{app_id}-{service.name}:{service.build.key}"
         assert service.image is not None  # a service has an image or a build (AppSpec checks)
         return service.image
 
