@@ -233,6 +233,18 @@ class BuildSpec(_Strict):
         return value
 
 
+RestartPolicy = Annotated[str, Field(pattern=r"^(no|always|unless-stopped|on-failure(:[0-9]{1,4})?)$")]
+DependencyCondition = Literal["service_started", "service_healthy", "service_completed_successfully"]
+
+
+class DependsOn(_Strict):
+    """Compose's long depends_on form (the short list means service_started)."""
+
+    condition: DependencyCondition = "service_started"
+    required: bool = True
+    restart: bool = False
+
+
 class ServiceSpec(_Scaled):
     """One service of an app (a Compose service) with its own replicas, bounds and autoscaling."""
 
@@ -260,6 +272,11 @@ class ServiceSpec(_Scaled):
     # Capabilities the service gives up beyond CRANE's own (Compose's cap_drop; ALL is allowed).
     cap_drop: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]] = Field(default_factory=list, max_length=40)
     volume_scaling: VolumeScaling = "exclusive"
+    # Replicas of this service are created once these services meet their condition.
+    depends_on: dict[str, DependsOn] = Field(default_factory=dict)
+    # What CRANE does when a replica exits: replace it (always, unless-stopped), leave it
+    # (no), or replace it only when it failed (on-failure).
+    restart: RestartPolicy = "always"
     # How the process runs (Compose's keys, passed to the Engine as they are).
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}(:[A-Za-z0-9_.-]{1,64})?$")] | None = None
     working_dir: Annotated[str, Field(pattern=r"^/[^\s:]{0,255}$")] | None = None
@@ -272,6 +289,16 @@ class ServiceSpec(_Scaled):
     tmpfs: list[Annotated[str, Field(pattern=r"^/[^:\s]{0,255}(:[a-z0-9=,]{1,128})?$")]] = Field(
         default_factory=list, max_length=20
     )
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _depends_on_as_dict(cls, value: object) -> object:
+        return {str(name): {} for name in value} if isinstance(value, list) else value
+
+    @field_validator("restart", mode="before")
+    @classmethod
+    def _restart_no(cls, value: object) -> object:
+        return "no" if value is False else value  # YAML reads an unquoted `no` as false
 
     @field_validator("stop_grace_period")
     @classmethod
@@ -453,6 +480,21 @@ class AppSpec(_Scaled):
             raise ValueError(f"duplicate service names {duplicates}")
         return value
 
+    @field_validator("services")
+    @classmethod
+    def _dependencies_resolve(cls, value: list[ServiceSpec]) -> list[ServiceSpec]:
+        by_name = {s.name: s for s in value}
+        for service in value:
+            for name, needs in service.depends_on.items():
+                if name not in by_name or name == service.name:
+                    raise ValueError(f"{service.name}.depends_on: {name!r} is not another service of the app")
+                if needs.condition == "service_healthy" and by_name[name].healthcheck is None:
+                    raise ValueError(f"{service.name}.depends_on.{name}: service_healthy needs a healthcheck on {name}")
+        cycle = _dependency_cycle({s.name: list(s.depends_on) for s in value})
+        if cycle:
+            raise ValueError(f"depends_on: the services depend on each other in a cycle ({' -> '.join(cycle)})")
+        return value
+
     @property
     def routed_service(self) -> ServiceSpec | None:
         """The service reachable at http://<app-id>.<domain>/: the first with an HTTP port."""
@@ -482,6 +524,32 @@ class AppSpec(_Scaled):
             for s in self.services
             if s.replicas > 1 and s.exclusive_volumes
         ]
+
+
+def _dependency_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in ``graph`` (service -> the services it depends on) as a path, or None."""
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(node: str) -> list[str] | None:
+        if node in visiting:
+            return [*visiting[visiting.index(node) :], node]
+        if node in done:
+            return None
+        visiting.append(node)
+        for nxt in graph.get(node, []):
+            found = visit(nxt)
+            if found:
+                return found
+        visiting.pop()
+        done.add(node)
+        return None
+
+    for start in graph:
+        found = visit(start)
+        if found:
+            return found
+    return None
 
 
 def spec_changes(spec: AppSpec, changes: dict[str, Any]) -> dict[str, Any]:

@@ -110,8 +110,6 @@ def _classify(body: dict[str, Any], loc: Loc, reading: _Reading) -> None:
         if name in keys.HONOURED_SERVICE_KEYS or name == "x-crane":
             continue
         if name in keys.WARNED_SERVICE_KEYS:
-            if name == "restart" and body[key] in ("always", "unless-stopped"):
-                continue  # what CRANE does anyway
             reading.warn((*loc, name), keys.WARNED_SERVICE_KEYS[name])
         elif name in keys.REFUSED_SERVICE_KEYS:
             reading.refuse((*loc, name), f"not supported by CRANE: {keys.REFUSED_SERVICE_KEYS[name]}")
@@ -190,6 +188,11 @@ def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, rea
         _sub_keys(check, keys.HEALTHCHECK_KEYS, {}, (*loc, "healthcheck"), reading)
         if not check.get("disable"):
             service["healthcheck"] = {k: v for k, v in check.items() if k not in ("disable", "start_interval")}
+    dependencies = body.get("depends_on")
+    if isinstance(dependencies, dict):
+        for dependency, options in dependencies.items():
+            if isinstance(options, dict) and options.get("restart"):
+                reading.warn((*loc, "depends_on", dependency, "restart"), "dependents are not restarted with it")
     _deploy(service, body, loc, reading)
     extension = reading.mapping(body.get("x-crane"), (*loc, "x-crane"))
     _sub_keys(extension, keys.SERVICE_SETTINGS, {}, (*loc, "x-crane"), reading)
@@ -344,6 +347,10 @@ def _render_service(record: AppRecord, service: ServiceSpec, limits: Limits) -> 
     for key in ("init", "read_only"):
         if getattr(service, key):
             out[key] = True
+    if service.depends_on:
+        out["depends_on"] = {name: needs.model_dump() for name, needs in service.depends_on.items()}
+    if service.restart != "always":
+        out["restart"] = service.restart
     if service.tmpfs:
         out["tmpfs"] = list(service.tmpfs)
     cpus, memory = service.limits(limits.cpus, limits.memory)

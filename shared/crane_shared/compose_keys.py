@@ -8,7 +8,7 @@ from __future__ import annotations
 # Service keys CRANE runs as Compose would (the app model has a field for each). ``build``
 # needs the service's context uploaded with the file (multipart part build.<service>).
 HONOURED_SERVICE_KEYS = {
-    "build",
+    "build", "depends_on", "restart",
     "image", "command", "entrypoint", "environment", "ports", "expose", "volumes", "labels", "healthcheck",
     "deploy", "user", "working_dir", "hostname", "stop_signal", "stop_grace_period", "init", "read_only",
     "tmpfs", "security_opt", "cap_drop",
@@ -19,12 +19,9 @@ HONOURED_SERVICE_KEYS = {
 # Accepted, not applied: the warning says why.
 WARNED_SERVICE_KEYS = {
     "container_name": "CRANE names each replica itself (<suite>-<app>-<service>-<n>)",
-    "depends_on": "services start together; start order and conditions are not applied yet, so each "
-    "service must retry until what it needs answers",
     "networks": "all services of an app share one private network and reach each other by service name; "
     "the app's own networks and aliases are not applied yet",
     "links": "services reach each other by service name on the app's network",
-    "restart": "CRANE replaces every replica that exits, with a back-off (restart: always)",
     "logging": "CRANE keeps each replica's log with the Engine's default driver",
     "stdin_open": "replicas run without a terminal",
     "tty": "replicas run without a terminal",

@@ -50,7 +50,7 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
     services = {s["name"]: (s["desired_replicas"], s["running_replicas"]) for s in app["services"]}
     assert services == {"web": (3, 3), "api": (1, 1), "db": (1, 1)}
     warned = {w.split(":")[0] for w in app["warnings"]}
-    assert {"services.web.container_name", "services.web.depends_on"} <= warned, app["warnings"]
+    assert warned == {"services.web.container_name"}, app["warnings"]  # depends_on is honoured
     assert app["spec"]["services"][1]["environment"] == {"GREETING": "${NOT_INTERPOLATED}", "TAG": "v1"}
 
     running = _containers_by_service(docker_client, suite, app_id)
@@ -111,3 +111,60 @@ def test_a_service_opted_into_per_replica_volumes_scales_with_a_volume_each(suit
     assert volumes == [f"{suite.suite}-{app_id}-state-r0", f"{suite.suite}-{app_id}-state-r1"]
     user.delete(f"/apps/{app_id}")
     wait_gone(user, app_id)
+
+
+ORDERED = """
+name: ordered
+services:
+  migrate:
+    image: {image}
+    environment: {{EXIT_WITH: "0"}}
+    restart: no
+  db:
+    image: {image}
+    healthcheck:
+      test: ["CMD", "/bin/busybox", "wget", "-qO-", "http://127.0.0.1:8080/health"]
+      interval: 1s
+      retries: 30
+  web:
+    image: {image}
+    ports: ["8080"]
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+      db: {{condition: service_healthy}}
+"""
+
+
+def _by_service(docker_client, suite, app_id) -> dict[str, object]:
+    return {c.labels["crane.service"]: c for c in app_containers(docker_client, suite.suite, app_id)}
+
+
+def test_services_start_after_their_dependencies_and_one_shot_jobs_stay_done(suite, user, docker_client, http_image):
+    created = user.post(
+        "/apps?wait=true", content=ORDERED.format(image=http_image), headers={"Content-Type": "application/yaml"}
+    )
+    assert created.status_code == 200, created.text
+    app = created.json()
+    assert app["status"] == "running", app
+    containers = _by_service(docker_client, suite, app["id"])
+    migrate, db, web = (containers[name].attrs for name in ("migrate", "db", "web"))
+    assert migrate["State"]["Status"] == "exited" and migrate["State"]["ExitCode"] == 0
+    # web was created only once the job had finished and db answered its health check.
+    assert web["Created"] > migrate["State"]["FinishedAt"]
+    db_healthy = [h["End"] for h in db["State"]["Health"]["Log"] if h["ExitCode"] == 0]
+    assert db_healthy and web["Created"] > min(db_healthy)
+    time.sleep(3)  # several reconciles: the finished job is left as it is, not run again
+    assert _by_service(docker_client, suite, app["id"])["migrate"].id == containers["migrate"].id
+    user.delete(f"/apps/{app['id']}")
+    wait_gone(user, app["id"])
+
+
+def test_a_job_that_fails_without_restart_fails_the_app(suite, user, http_image):
+    body = {
+        "name": "failing",
+        "services": [{"name": "job", "image": http_image, "environment": {"EXIT_WITH": "3"}, "restart": "no"}],
+    }
+    app = user.post("/apps?wait=true", json=body).json()
+    assert app["status"] == "failed" and "job exited with code 3 (restart: no)" in app["reason"], app
+    user.delete(f"/apps/{app['id']}")
+    wait_gone(user, app["id"])

@@ -94,7 +94,7 @@ services:
     image: ${WEB_IMAGE:-nginx:1.27}
     container_name: shop-web
     ports: ["${WEB_PORT:-8080}:80"]
-    depends_on: {api: {condition: service_healthy}}
+    depends_on: {api: {condition: service_started, restart: true}, db: {condition: service_healthy}}
     networks: [front]
     deploy: {replicas: 3}
   api:
@@ -113,6 +113,7 @@ services:
   db:
     image: postgres:16
     volumes: ["pg:/var/lib/postgresql/data"]
+    healthcheck: {test: ["CMD", "pg_isready"], interval: 2s}
     deploy: {resources: {limits: {memory: 512m}, reservations: {memory: 256m}}}
   debug:
     image: busybox
@@ -139,15 +140,16 @@ def test_a_real_world_file_runs_with_every_ignored_key_named():
         ["/tmp"],
         True,
     )
-    assert api.labels == {"tier": "demo"}
+    assert api.labels == {"tier": "demo"} and api.restart == "on-failure" and services["db"].restart == "always"
+    needs = services["web"].depends_on
+    assert (needs["api"].condition, needs["db"].condition) == ("service_started", "service_healthy")
     warned = {w.split(":")[0] for w in app.warnings}
     assert {
         "version",
         "networks",
         "services.web.container_name",
-        "services.web.depends_on",
+        "services.web.depends_on.api.restart",
         "services.web.networks",
-        "services.api.restart",  # on-failure; unless-stopped is what CRANE does, so no warning
         "services.api.x-team",
         "services.db.deploy.resources.reservations",
         "services.debug.profiles",
@@ -251,3 +253,21 @@ def test_build_options_crane_cannot_apply_are_warned_about():
     assert [w.split(":")[0] for w in app.warnings] == ["services.web.build.ssh"]
     with_image = parse_compose("name: a\nservices:\n  web: {build: ., image: i}\n")
     assert with_image.spec.services[0].image == "i" and "build.web" in with_image.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ("  a: {image: i, depends_on: [b]}\n  b: {image: i, depends_on: [a]}\n", "cycle"),
+        ("  a: {image: i, depends_on: [nope]}\n", "not another service"),
+        ("  a: {image: i, depends_on: {b: {condition: service_healthy}}}\n  b: {image: i}\n", "healthcheck"),
+        ("  a: {image: i, restart: sometimes}\n", "restart"),
+    ],
+)
+def test_dependencies_and_restart_policies_are_checked(services, message):
+    with pytest.raises(ComposeError, match=message):
+        parse_compose("name: x\nservices:\n" + services)
+
+
+def test_an_unquoted_restart_no_means_no():
+    assert parse_compose("name: x\nservices:\n  job: {image: i, restart: no}\n").spec.services[0].restart == "no"

@@ -1,6 +1,8 @@
 """The deployer's planning core: desired replicas x observed containers -> actions."""
 
-from crane_deployer.plan import Create, Remove, Replica, Start, plan_replicas, ready_by_service
+from crane_deployer.ordering import waiting_services
+from crane_deployer.plan import Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
+from crane_shared.appspec import AppSpec
 
 
 def replica(service="web", index=0, spec_hash="h1", state="running", cid=None, health=None):
@@ -66,3 +68,67 @@ def test_readiness_is_per_service_counts_health_and_never_exceeds_the_desired():
         replica("db", 2, spec_hash="old"),
     ]
     assert ready_by_service(desired, observed) == {"web": 2, "db": 1}
+
+
+def exited(service="job", index=0, code=0, spec_hash="h1"):
+    return Replica(
+        f"{service}{index}x{code}", f"s-app-{service}-{index}", service, index, spec_hash, "exited", None, code
+    )
+
+
+def test_restart_policies_decide_whether_an_exited_replica_is_replaced():
+    desired = {"job": (1, "h1")}
+    recreate = [Remove("job0x3", "s-app-job-0", "container exited"), Create("job", 0)]
+    assert plan_replicas(desired, [exited(code=3)], {"job": "always"}) == recreate
+    assert plan_replicas(desired, [exited(code=0)], {"job": "unless-stopped"}) == [
+        Remove("job0x0", "s-app-job-0", "container exited"),
+        Create("job", 0),
+    ]
+    assert plan_replicas(desired, [exited(code=3)], {"job": "no"}) == []  # stays exited
+    assert plan_replicas(desired, [exited(code=0)], {"job": "on-failure"}) == []  # done
+    assert plan_replicas(desired, [exited(code=3)], {"job": "on-failure:5"}) == recreate
+    # A changed spec replaces even a replica that stays exited.
+    assert plan_replicas({"job": (1, "h2")}, [exited(code=0)], {"job": "no"})[-1] == Create("job", 0)
+
+
+def test_completed_one_shot_replicas_count_as_ready_and_failed_ones_fail_the_app():
+    desired = {"job": (1, "h1"), "web": (1, "h1")}
+    observed = [exited(code=0), replica("web", 0)]
+    assert ready_by_service(desired, observed, {"job": "no"}) == {"job": 1, "web": 1}
+    assert ready_by_service(desired, observed, {}) == {"job": 0, "web": 1}  # always: it must run
+    assert exit_failure(desired, observed, {"job": "no"}) is None
+    failed = [exited(code=2), replica("web", 0)]
+    assert exit_failure(desired, failed, {"job": "no"}) == "service job exited with code 2 (restart: no)"
+    assert exit_failure(desired, failed, {"job": "always"}) is None  # it is replaced instead
+
+
+def test_services_wait_for_their_dependencies_conditions():
+    spec = AppSpec.model_validate(
+        {
+            "name": "shop",
+            "services": [
+                {"name": "migrate", "image": "i", "restart": "no"},
+                {"name": "db", "image": "i", "healthcheck": {"test": ["CMD", "true"]}},
+                {
+                    "name": "web",
+                    "image": "i",
+                    "depends_on": {
+                        "db": {"condition": "service_healthy"},
+                        "migrate": {"condition": "service_completed_successfully"},
+                    },
+                },
+                {"name": "worker", "image": "i", "depends_on": ["db"]},
+                {"name": "extra", "image": "i", "depends_on": {"web": {"required": False}}},
+            ],
+        }
+    )
+    desired = {name: (1, "h1") for name in ("migrate", "db", "web", "worker", "extra")}
+    assert waiting_services(spec, desired, []) == {
+        "web": "waits for db (service_healthy)",
+        "worker": "waits for db (service_started)",
+    }
+    starting = [replica("db", 0, health="starting"), replica("migrate", 0)]
+    assert waiting_services(spec, desired, starting) == {"web": "waits for db (service_healthy)"}
+    healthy = [replica("db", 0, health="healthy"), replica("migrate", 0)]
+    assert waiting_services(spec, desired, healthy) == {"web": "waits for migrate (service_completed_successfully)"}
+    assert waiting_services(spec, desired, [replica("db", 0, health="healthy"), exited("migrate")]) == {}

@@ -75,6 +75,11 @@ def desired_slots(record: AppRecord) -> dict[str, tuple[int, str]]:
     return {s.name: (record.desired(s), spec_hash(record, s)) for s in record.spec.services}
 
 
+def restart_policies(record: AppRecord) -> dict[str, str]:
+    """service -> its restart policy: the input of plan_replicas and ready_by_service."""
+    return {s.name: s.restart for s in record.spec.services}
+
+
 def healthcheck_config(service: ServiceSpec) -> dict[str, Any] | None:
     check = service.healthcheck
     if check is None:

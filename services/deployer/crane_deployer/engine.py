@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from crane_shared.appspec import BuildSpec
 
 from .addressing import PoolExhausted, free_subnet, gateway
 from .container_spec import ReplicaSpec
-from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
+from .naming import BUILD_REPOSITORY, LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .plan import Replica
 
 log = logging.getLogger("crane.deployer.engine")
@@ -40,6 +41,7 @@ PULL_RETRY_SECONDS = 60.0
 
 
 NETWORK_ATTEMPTS = 5
+EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 BUILD_TIMEOUT_SECONDS = 1800
 
 
@@ -95,7 +97,9 @@ class Engine:
             health = "unhealthy"
         elif "(health: starting)" in status:
             health = "starting"
+        exited = EXIT_CODE.search(status)
         return Replica(
+            exit_code=int(exited.group(1)) if exited else None,
             container_id=row["Id"],
             name=row["Names"][0].lstrip("/"),
             service=labels.get(LABEL_SERVICE, ""),
@@ -304,10 +308,12 @@ class Engine:
             await self.remove(row["Id"])
         for net in await self._call(self.api.networks, filters=filters):
             await self._remove_network(net["Id"])
-        # Images CRANE built for the app (never any other image).
+        # Images CRANE built for the app: its labels and CRANE's build repository, never another image.
         for image in await self._call(self.api.images, filters=filters):
-            with contextlib.suppress(NotFound, APIError):  # APIError: still used by a removing container
-                await self._call(self.api.remove_image, image["Id"], force=True)
+            for tag in image.get("RepoTags") or []:
+                if tag.startswith(BUILD_REPOSITORY):
+                    with contextlib.suppress(NotFound, APIError):  # APIError: still used by a removing container
+                        await self._call(self.api.remove_image, tag)
         volumes = (await self._call(self.api.volumes, filters=filters)).get("Volumes") or []
         for volume in volumes:
             with contextlib.suppress(NotFound):

@@ -80,7 +80,7 @@ class Deployer:
     async def on_container_event(self, action: str, container_id: str, labels: dict[str, str]) -> None:
         app_id = labels[LABEL_APP]
         if action == "die":
-            self.reconciler.died.add(container_id)
+            self.reconciler.died[container_id] = _exit_code(labels)
         if action == "die" and container_id not in self.reconciler.removing:
             replica = int(labels.get(LABEL_REPLICA, "-1"))
             slot = (app_id, labels[LABEL_SERVICE], replica, labels.get(LABEL_SPEC_HASH, ""))
@@ -92,10 +92,10 @@ class Deployer:
                 exit_code=_exit_code(labels),
             )
             await self.bus.emit(s.CONTAINER_DIED, died)
-            log.info("%s: replica %s died (exit %s); healing", app_id, died.container, died.exit_code)
+            log.info("%s: replica %s exited (code %s)", app_id, died.container, died.exit_code)
         if action == "destroy":
             self.reconciler.removing.discard(container_id)
-            self.reconciler.died.discard(container_id)
+            self.reconciler.died.pop(container_id, None)
         self.queue.mark(app_id)
 
     async def answer_logs(self, body: dict[str, Any]) -> dict[str, Any]:

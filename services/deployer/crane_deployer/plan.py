@@ -8,6 +8,7 @@ dies half way and runs the plan again can never create a second container for a 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 LIVE_STATES = {"running", "restarting"}
@@ -24,10 +25,26 @@ class Replica:
     spec_hash: str
     state: str  # created, running, restarting, exited, dead, paused, removing
     health: str | None = None  # None when the image has no healthcheck
+    exit_code: int | None = None  # of an exited container
 
     @property
     def ready(self) -> bool:
         return self.state == "running" and self.health in (None, "healthy")
+
+    @property
+    def completed(self) -> bool:
+        """Exited by itself with success (a one-shot job that is done)."""
+        return self.state == "exited" and self.exit_code == 0
+
+
+def stays_exited(replica: Replica, restart: str) -> bool:
+    """Whether an exited replica is left as it is, by Compose's restart policy: ``no`` keeps
+    every exit, ``on-failure`` keeps a success; ``always`` and ``unless-stopped`` replace it."""
+    if replica.state not in ("exited", "dead"):
+        return False
+    if restart == "no":
+        return True
+    return restart.startswith("on-failure") and replica.exit_code == 0
 
 
 @dataclass(frozen=True)
@@ -52,11 +69,15 @@ class Remove:
 Action = Create | Start | Remove
 
 
-def plan_replicas(desired: dict[str, tuple[int, str]], observed: list[Replica]) -> list[Action]:
-    """Actions that turn ``observed`` into ``desired`` (service -> (replicas, spec hash)).
+def plan_replicas(
+    desired: dict[str, tuple[int, str]], observed: list[Replica], restart: Mapping[str, str] | None = None
+) -> list[Action]:
+    """Actions that turn ``observed`` into ``desired`` (service -> (replicas, spec hash)), with
+    each service's restart policy (``always`` when absent).
 
     Removals come first, so a slot's old container is gone before its new one takes the name.
     """
+    restart = restart or {}
     by_slot: dict[tuple[str, int], list[Replica]] = defaultdict(list)
     for replica in observed:
         by_slot[(replica.service, replica.index)].append(replica)
@@ -65,7 +86,7 @@ def plan_replicas(desired: dict[str, tuple[int, str]], observed: list[Replica]) 
     rest: list[Action] = []
     for service, (count, spec_hash) in sorted(desired.items()):
         for index in range(count):
-            keep = _pick_keeper(by_slot.pop((service, index), []), spec_hash, removes)
+            keep = _pick_keeper(by_slot.pop((service, index), []), spec_hash, restart.get(service, "always"), removes)
             if keep is None:
                 rest.append(Create(service, index))
             elif keep.state == "created":
@@ -76,9 +97,13 @@ def plan_replicas(desired: dict[str, tuple[int, str]], observed: list[Replica]) 
     return removes + rest
 
 
-def _pick_keeper(candidates: list[Replica], spec_hash: str, removes: list[Action]) -> Replica | None:
+def _pick_keeper(candidates: list[Replica], spec_hash: str, restart: str, removes: list[Action]) -> Replica | None:
     """Keep the best current container of a slot; queue every other one for removal."""
-    current = [r for r in candidates if r.spec_hash == spec_hash and r.state in LIVE_STATES | {"created"}]
+    current = [
+        r
+        for r in candidates
+        if r.spec_hash == spec_hash and (r.state in LIVE_STATES | {"created"} or stays_exited(r, restart))
+    ]
     current.sort(key=lambda r: (r.state != "running", r.container_id))
     keep = current[0] if current else None
     for replica in candidates:
@@ -94,15 +119,40 @@ def _pick_keeper(candidates: list[Replica], spec_hash: str, removes: list[Action
     return keep
 
 
-def ready_by_service(desired: dict[str, tuple[int, str]], observed: list[Replica]) -> dict[str, int]:
-    """Ready, current replicas of each service (never more than it should have)."""
+def ready_by_service(
+    desired: dict[str, tuple[int, str]], observed: list[Replica], restart: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Ready, current replicas of each service (never more than it should have). A one-shot
+    replica (restart no or on-failure) that completed counts as ready: its work is done."""
+    restart = restart or {}
+
+    def counts(replica: Replica) -> bool:
+        return replica.ready or (replica.completed and restart.get(replica.service, "always") != "always")
+
     return {
         service: len(
             {
                 r.index
                 for r in observed
-                if r.service == service and r.spec_hash == spec_hash and r.ready and r.index < count
+                if r.service == service and r.spec_hash == spec_hash and r.index < count and counts(r)
             }
         )
         for service, (count, spec_hash) in desired.items()
     }
+
+
+def exit_failure(
+    desired: dict[str, tuple[int, str]], observed: list[Replica], restart: Mapping[str, str]
+) -> str | None:
+    """Why the app failed when a replica that is not replaced exited with an error."""
+    for replica in sorted(observed, key=lambda r: (r.service, r.index)):
+        count, spec_hash = desired.get(replica.service, (0, ""))
+        policy = restart.get(replica.service, "always")
+        if (
+            replica.spec_hash == spec_hash
+            and replica.index < count
+            and stays_exited(replica, policy)
+            and not replica.completed
+        ):
+            return f"service {replica.service} exited with code {replica.exit_code} (restart: {policy})"
+    return None

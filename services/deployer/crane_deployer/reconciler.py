@@ -21,12 +21,13 @@ from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
 from .builder import Builder
-from .container_spec import desired_slots, replica_spec, spec_hash
+from .container_spec import desired_slots, replica_spec, restart_policies, spec_hash
 from .crashloop import CrashTracker
 from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .naming import LABEL_SPEC_HASH
-from .plan import Create, Remove, Replica, Start, plan_replicas, ready_by_service
+from .ordering import waiting_services
+from .plan import Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
 from .scan_gate import ScanGate, ScanPending
 
 log = logging.getLogger("crane.deployer.reconciler")
@@ -92,7 +93,7 @@ class Reconciler:
         self.removing: set[str] = set()  # containers the deployer itself is removing
         # Containers the Engine reported dead. Its container list can still say "running" for a
         # moment after the die event, and CRANE never restarts a container in place.
-        self.died: set[str] = set()
+        self.died: dict[str, int | None] = {}  # container id -> its exit code
         self.crashes = CrashTracker()
         # How to ask for another reconcile later (set by the deployer to its work queue).
         self.requeue: Callable[[str, float], None] = lambda app_id, delay: None
@@ -123,13 +124,15 @@ class Reconciler:
             log.info("app %s waits for its scan verdict: %s", app_id, exc)
             self.requeue(app_id, 2.0)
         desired = desired_slots(record)
+        restart = restart_policies(record)
         failure = failure or self.crashes.failure(
             (app_id, service, index, spec_hash)
             for service, (count, spec_hash) in desired.items()
             for index in range(count)
         )
         observed = await self._observe(app_id)
-        ready = ready_by_service(desired, observed)
+        failure = failure or exit_failure(desired, observed, restart)
+        ready = ready_by_service(desired, observed, restart)
         await self._record_outcome(app_id, ready, failure)
         await self._export_compose(record)
         record_replicas(app_id, {name: count for name, (count, _) in desired.items()}, ready)
@@ -137,13 +140,16 @@ class Reconciler:
 
     async def _observe(self, app_id: str) -> list[Replica]:
         replicas = await self.engine.observe(app_id)
-        return [replace(r, state="exited") if r.container_id in self.died else r for r in replicas]
+        return [
+            replace(r, state="exited", exit_code=self.died[r.container_id]) if r.container_id in self.died else r
+            for r in replicas
+        ]
 
     async def _converge(self, record: AppRecord) -> None:
         naming = self.engine.naming
         desired = desired_slots(record)
         observed = await self._observe(record.id)
-        actions = plan_replicas(desired, observed)
+        actions = plan_replicas(desired, observed, restart_policies(record))
         if record.desired_replicas:
             # Checked on every pass, not only on changes: a recreated router joins again.
             network = naming.app_network(record.id)
@@ -160,6 +166,11 @@ class Reconciler:
                 self.removing.add(action.container_id)
                 await self.engine.remove(action.container_id)
         bring_up = [a for a in actions if not isinstance(a, Remove)]
+        waiting = waiting_services(record.spec, desired, observed)
+        if waiting:  # created once what they depend on is up (a reconcile comes back for them)
+            log.info("%s: %s", record.id, "; ".join(f"{name} {why}" for name, why in sorted(waiting.items())))
+            bring_up = [a for a in bring_up if not (isinstance(a, Create) and a.service in waiting)]
+            self.requeue(record.id, 1.0)
         if self.gate and any(isinstance(a, Create) for a in bring_up):
             images = [naming.image(record.id, s) for s in record.spec.services]
             await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
