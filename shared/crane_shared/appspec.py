@@ -233,6 +233,41 @@ class BuildSpec(_Strict):
         return value
 
 
+FILE_ID_PATTERN = r"^f-[0-9a-f]{32}$"
+FileKind = Literal["secret", "config"]
+
+
+class FileMount(_Strict):
+    """A secret or config mounted into a service's replicas (Compose's long syntax). The target
+    defaults to /run/secrets/<source> for secrets and /<source> for configs; a relative secret
+    target is under /run/secrets."""
+
+    source: Annotated[str, Field(pattern=KEY_PATTERN)]
+    target: Annotated[str, Field(pattern=r"^[^\s:]{1,255}$")] | None = None
+    mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
+    uid: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] | None = None
+    gid: Annotated[str, Field(pattern=r"^[0-9]{1,10}$")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        return {"source": data} if isinstance(data, str) else data
+
+    @field_validator("target")
+    @classmethod
+    def _no_dot_dot(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value.split("/"):
+            raise ValueError(f"target {value!r} must not contain '..'")
+        return value
+
+    def path(self, kind: FileKind) -> str:
+        """Where the file lands in the container."""
+        target = self.target or self.source
+        if target.startswith("/"):
+            return target
+        return f"/run/secrets/{target}" if kind == "secret" else f"/{target}"
+
+
 RestartPolicy = Annotated[str, Field(pattern=r"^(no|always|unless-stopped|on-failure(:[0-9]{1,4})?)$")]
 DependencyCondition = Literal["service_started", "service_healthy", "service_completed_successfully"]
 
@@ -272,6 +307,9 @@ class ServiceSpec(_Scaled):
     # Capabilities the service gives up beyond CRANE's own (Compose's cap_drop; ALL is allowed).
     cap_drop: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,31}$")]] = Field(default_factory=list, max_length=40)
     volume_scaling: VolumeScaling = "exclusive"
+    # Files uploaded with the app (AppSpec.secrets / .configs), mounted read-only.
+    secrets: list[FileMount] = Field(default_factory=list, max_length=50)
+    configs: list[FileMount] = Field(default_factory=list, max_length=50)
     # Replicas of this service are created once these services meet their condition.
     depends_on: dict[str, DependsOn] = Field(default_factory=dict)
     # What CRANE does when a replica exits: replace it (always, unless-stopped), leave it
@@ -444,6 +482,14 @@ class AppSpec(_Scaled):
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     services: Annotated[list[ServiceSpec], Field(min_length=1, max_length=20)]
+    # Uploaded files by name: the id of each in the files object store (never the content,
+    # which stays out of events, logs and exports).
+    secrets: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_ID_PATTERN)]] = Field(
+        default_factory=dict
+    )
+    configs: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_ID_PATTERN)]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -494,6 +540,29 @@ class AppSpec(_Scaled):
         if cycle:
             raise ValueError(f"depends_on: the services depend on each other in a cycle ({' -> '.join(cycle)})")
         return value
+
+    @model_validator(mode="after")
+    def _mounted_files_exist(self) -> AppSpec:
+        for service in self.services:
+            for kind, mounts, known in (
+                ("secret", service.secrets, self.secrets),
+                ("config", service.configs, self.configs),
+            ):
+                for mount in mounts:
+                    if mount.source not in known:
+                        raise ValueError(f"services.{service.name}.{kind}s: no {kind} {mount.source!r} was uploaded")
+            if service.read_only and (service.secrets or service.configs):
+                raise ValueError(
+                    f"services.{service.name}: secrets and configs on a read_only service are not supported yet"
+                )
+        return self
+
+    def files_of(self, service: ServiceSpec) -> list[tuple[str, str, FileMount]]:
+        """(path in the container, file id, mount) of every secret and config of ``service``."""
+        return [
+            *((m.path("secret"), self.secrets[m.source], m) for m in service.secrets),
+            *((m.path("config"), self.configs[m.source], m) for m in service.configs),
+        ]
 
     @property
     def routed_service(self) -> ServiceSpec | None:

@@ -14,6 +14,9 @@ same app. Nothing of this machine goes in: no host names, suite names or secrets
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +51,12 @@ class ComposeError(ValueError):
 
 @dataclass
 class ComposeApp:
-    """What a compose file describes: the app, and what CRANE accepted without applying."""
+    """What a compose file describes: the app, what CRANE accepted without applying, and the
+    content of configs given inline (file id -> bytes), to be stored like uploaded ones."""
 
     spec: AppSpec
     warnings: list[str] = field(default_factory=list)
+    inline_files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -162,6 +167,54 @@ def _build(name: str, body: dict[str, Any], context: str | None, loc: Loc, readi
     return build
 
 
+def _bind_volume(source: str, loc: Loc, reading: _Reading) -> str | None:
+    """The app volume a relative bind mount (./src) becomes: the project folder is not on this
+    machine, so its content cannot be mounted; the volume starts empty."""
+    path = posixpath.normpath(source)
+    if path == ".." or path.startswith("../") or source.startswith("~"):
+        reading.refuse(loc, f"{source!r} is outside the project folder")
+        return None
+    name = "bind-" + (re.sub(r"[^a-z0-9_.-]+", "-", path.lower()).strip("-.") or "root")
+    reading.warn(loc, f"{source!r} is a folder of the uploader's machine: it becomes the app volume {name!r}, empty")
+    return name
+
+
+def _volumes(service: dict[str, Any], entries: Any, loc: Loc, reading: _Reading) -> None:
+    """Compose's short and long volume syntax as CRANE's NAME:/path[:ro] (tmpfs to tmpfs)."""
+    if not isinstance(entries, list):
+        service["volumes"] = entries  # the model says what is wrong with it
+        return
+    volumes: list[Any] = []
+    for index, entry in enumerate(entries):
+        here = (*loc, "volumes", index)
+        if isinstance(entry, dict):
+            kind, source, target = entry.get("type", "volume"), entry.get("source"), entry.get("target")
+            if kind == "tmpfs":
+                present = service.get("tmpfs", [])
+                service["tmpfs"] = [*([present] if isinstance(present, str) else present), str(target)]
+                continue
+            if kind not in ("volume", "bind") or not isinstance(source, str) or not isinstance(target, str):
+                reading.refuse(here, "a volume needs type volume or bind, a source and a target")
+                continue
+            mode = ":ro" if entry.get("read_only") else ""
+            extra = set(entry) - {"type", "source", "target", "read_only"}
+            if extra:
+                reading.warn(here, f"options {sorted(extra)} are not applied")
+        elif isinstance(entry, str) and entry.count(":") in (1, 2):
+            source, target, *rest = entry.split(":")
+            mode = f":{rest[0]}" if rest else ""
+        else:
+            volumes.append(entry)  # an anonymous volume or a malformed entry: the model refuses it
+            continue
+        if source.startswith((".", "~")):
+            named = _bind_volume(source, here, reading)
+            if named is None:
+                continue
+            source = named
+        volumes.append(f"{source}:{target}{mode}")
+    service["volumes"] = volumes
+
+
 def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, reading: _Reading) -> dict[str, Any]:
     _classify(body, loc, reading)
     service: dict[str, Any] = {"name": name}
@@ -169,7 +222,9 @@ def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, rea
     if build is not None:
         service["build"] = build
     copied = keys.HONOURED_SERVICE_KEYS - {"labels", "healthcheck", "deploy", "security_opt", "build"}
-    service.update({key: body[key] for key in copied if key in body})
+    service.update({key: body[key] for key in copied - {"volumes"} if key in body})
+    if "volumes" in body:
+        _volumes(service, body["volumes"], loc, reading)
     if "labels" in body:
         labels = body["labels"]
         if isinstance(labels, list):  # Compose's list form: ["key=value", ...]
@@ -218,12 +273,42 @@ def _top_level(document: dict[str, Any], reading: _Reading) -> None:
             reading.warn(("volumes", volume), "volume options are not applied; CRANE creates a local volume")
 
 
+def _files(
+    document: dict[str, Any], kind: str, uploaded: dict[str, str], inline: dict[str, bytes], reading: _Reading
+) -> dict[str, str]:
+    """name -> file id of the top-level secrets or configs: each must have its content uploaded
+    (part <kind>.<name>) or, for a config, given inline."""
+    ids: dict[str, str] = {}
+    for name, options in reading.mapping(document.get(f"{kind}s"), (f"{kind}s",)).items():
+        options = reading.mapping(options, (f"{kind}s", name))
+        part = f"{kind}.{name}"
+        if part in uploaded:
+            ids[str(name)] = uploaded[part]
+        elif kind == "config" and isinstance(options.get("content"), str):
+            content = options["content"].encode()
+            file_id = "f-" + hashlib.sha256(content).hexdigest()[:32]
+            inline[file_id] = content
+            ids[str(name)] = file_id
+        elif options.get("external"):
+            reading.refuse((f"{kind}s", name, "external"), f"an app cannot use a {kind} it does not own")
+        else:
+            reading.refuse((f"{kind}s", name), f"upload its content as the multipart part {part}")
+    for part in sorted(uploaded):
+        if part.startswith(f"{kind}.") and part.removeprefix(f"{kind}.") not in ids:
+            reading.refuse((part,), f"the compose file declares no {kind} {part.removeprefix(kind + '.')!r}")
+    return ids
+
+
 def parse_compose(
-    text: str | bytes, variables: dict[str, str] | None = None, contexts: dict[str, str] | None = None
+    text: str | bytes,
+    variables: dict[str, str] | None = None,
+    contexts: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
 ) -> ComposeApp:
     """The app a compose document describes; raises ComposeError naming each bad field.
-    ``contexts`` maps a service to the digest of its uploaded build context."""
-    contexts = contexts or {}
+    ``contexts`` maps a service to the digest of its uploaded build context, ``files`` an
+    uploaded part (secret.<name>, config.<name>) to the id its content is kept under."""
+    contexts, files = contexts or {}, files or {}
     if len(text) > MAX_COMPOSE_BYTES:
         raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
     try:
@@ -256,7 +341,17 @@ def parse_compose(
         reading.refuse(("services",), "at least one service is required")
     if reading.problems:
         raise ComposeError(reading.problems)
-    app: dict[str, Any] = {"name": settings.get("name") or document.get("name"), "services": services}
+    inline: dict[str, bytes] = {}
+    secrets = _files(document, "secret", files, inline, reading)
+    configs = _files(document, "config", files, inline, reading)
+    if reading.problems:
+        raise ComposeError(reading.problems)
+    app: dict[str, Any] = {
+        "name": settings.get("name") or document.get("name"),
+        "services": services,
+        "secrets": secrets,
+        "configs": configs,
+    }
     app.update({key: settings[key] for key in keys.APP_SETTINGS - {"name"} if key in settings})
     if app["name"] is None:
         raise ComposeError([(("x-crane", "name"), "the app needs a name (x-crane.name or name)")])
@@ -264,7 +359,7 @@ def parse_compose(
         spec = AppSpec.model_validate(app)
     except ValidationError as exc:
         raise ComposeError([(_compose_loc(err["loc"], names), err["msg"]) for err in exc.errors()]) from None
-    return ComposeApp(spec, reading.warnings)
+    return ComposeApp(spec, reading.warnings, inline)
 
 
 def _compose_loc(loc: tuple[Any, ...], names: list[str]) -> Loc:
@@ -347,6 +442,10 @@ def _render_service(record: AppRecord, service: ServiceSpec, limits: Limits) -> 
     for key in ("init", "read_only"):
         if getattr(service, key):
             out[key] = True
+    for kind in ("secrets", "configs"):  # the content never: the file lists where it goes
+        mounts = getattr(service, kind)
+        if mounts:
+            out[kind] = [m.model_dump(exclude_none=True) for m in mounts]
     if service.depends_on:
         out["depends_on"] = {name: needs.model_dump() for name, needs in service.depends_on.items()}
     if service.restart != "always":
@@ -398,5 +497,9 @@ def render_compose(record: AppRecord, limits: Limits) -> str:
     )
     if volumes:
         document["volumes"] = {v: {} for v in volumes}
+    # Secrets and configs by name only: their content stays in CRANE; put the files beside this one.
+    for kind, files in (("secrets", record.spec.secrets), ("configs", record.spec.configs)):
+        if files:
+            document[kind] = {name: {"file": f"./{kind}/{name}"} for name in files}
     header = f"# {record.id}: exported by CRANE. Run with: docker compose up -d\n"
     return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 # Service keys CRANE runs as Compose would (the app model has a field for each). ``build``
 # needs the service's context uploaded with the file (multipart part build.<service>).
 HONOURED_SERVICE_KEYS = {
-    "build", "depends_on", "restart",
+    "build", "depends_on", "restart", "secrets", "configs",
     "image", "command", "entrypoint", "environment", "ports", "expose", "volumes", "labels", "healthcheck",
     "deploy", "user", "working_dir", "hostname", "stop_signal", "stop_grace_period", "init", "read_only",
     "tmpfs", "security_opt", "cap_drop",
@@ -41,8 +41,6 @@ WARNED_SERVICE_KEYS = {
 
 # Refused with a 422 naming the key: honouring it is unsafe or not possible yet.
 REFUSED_SERVICE_KEYS = {
-    "secrets": "secrets cannot be uploaded yet",
-    "configs": "configs cannot be uploaded yet",
     "env_file": "files cannot be uploaded yet; put the variables under environment",
     "devices": "host devices are not given to apps",
     "volumes_from": "a service cannot mount another container's volumes",
@@ -88,14 +86,14 @@ RESOURCES_WARNED = {"reservations": "reservations are not enforced by CRANE (lim
 LIMITS_KEYS = {"cpus", "memory", "pids"}
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"}
 
-TOP_LEVEL_HONOURED = {"name", "services", "volumes", "x-crane"}
+# secrets and configs: each file's content is uploaded with the compose file (multipart parts
+# secret.<name>, config.<name>), or given inline (a config's content).
+TOP_LEVEL_HONOURED = {"name", "services", "volumes", "secrets", "configs", "x-crane"}
 TOP_LEVEL_WARNED = {
     "version": "obsolete in the Compose specification, ignored",
     "networks": "all services of an app share one private network; the app's own networks are not applied yet",
 }
 TOP_LEVEL_REFUSED = {
-    "secrets": "secrets cannot be uploaded yet",
-    "configs": "configs cannot be uploaded yet",
     "include": "a file cannot include others",
 }
 

@@ -43,12 +43,13 @@ SERVICES: dict[str, Needs] = {
         publishes=s.INTENTS,
         requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT,
                   s.RPC_ALERT_WEBHOOK),
-        objects=(s.CONTEXTS_OBJECTS,),
-        writes_objects=(s.CONTEXTS_OBJECTS,),
+        objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS),
+        writes_objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS),
     ),
     "deployer": Needs(
         buckets=(s.APPS_BUCKET, s.SCANS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.BUILDS_BUCKET),
-        objects=(s.CONTEXTS_OBJECTS,),
+        objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS),
+        writes_objects=(s.FILES_OBJECTS,),  # removes an app's files with it
         # Its own facts, and the intents of clients once their token and owner are checked.
         publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
                    s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED,

@@ -91,6 +91,9 @@ ALL_BUCKETS = (
 # Object store (JetStream): uploaded build contexts, named by their content digest. The API
 # writes them, the deployer reads them; NATS messages stay small.
 CONTEXTS_OBJECTS = "crane_contexts"
+# Object store: the content of uploaded secrets and configs under random ids (API writes, the
+# deployer reads them to mount and removes them with the app).
+FILES_OBJECTS = "crane_files"
 
 
 def deadletter_subject(original: str) -> str:

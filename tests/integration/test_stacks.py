@@ -4,10 +4,14 @@ by CRANE, and every key CRANE does not apply comes back as a warning."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
 
 from tests.integration.helpers import app_containers, app_objects, wait_app, wait_gone
+from tests.integration.test_builds import context_tar
+from tests.integration.test_deploy_e2e import _events_about
 
 STACK = """
 name: shop
@@ -16,7 +20,7 @@ x-common: &common
 services:
   web:
     <<: *common
-    image: {image}
+    build: ./web
     container_name: shop-web
     ports: ["8080"]
     depends_on: [api, db]
@@ -29,7 +33,14 @@ services:
   db:
     image: {image}
     volumes: ["data:/data"]
+    secrets: [db_password]
+    configs: [{{source: db_conf, target: /etc/db.conf}}]
+secrets:
+  db_password: {{file: ./db_password.txt}}
+configs:
+  db_conf: {{content: "max_connections=20"}}
 """
+SECRET = "correct-horse-battery-staple-7f3a"
 
 
 def _containers_by_service(docker_client, suite, app_id) -> dict[str, list]:
@@ -40,14 +51,18 @@ def _containers_by_service(docker_client, suite, app_id) -> dict[str, list]:
 
 
 def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, docker_client, http_image):
-    created = user.post(
-        "/apps?wait=true", content=STACK.format(image=http_image), headers={"Content-Type": "application/yaml"}
-    )
+    files = {
+        "compose": ("compose.yaml", STACK.format(image=http_image), "application/yaml"),
+        "build.web": ("web.tar", context_tar({"Dockerfile": f"FROM {http_image}\n"}), "application/x-tar"),
+        "secret.db_password": ("db_password.txt", SECRET, "text/plain"),
+    }
+    created = user.post("/apps?wait=true&timeout=120", files=files)
     assert created.status_code == 200, created.text
     app = created.json()
     app_id = app["id"]
     assert app["status"] == "running" and app["running_replicas"] == 5, app
     services = {s["name"]: (s["desired_replicas"], s["running_replicas"]) for s in app["services"]}
+    assert app["spec"]["services"][0]["build"]["context"]  # web was built from the upload
     assert services == {"web": (3, 3), "api": (1, 1), "db": (1, 1)}
     warned = {w.split(":")[0] for w in app["warnings"]}
     assert warned == {"services.web.container_name"}, app["warnings"]  # depends_on is honoured
@@ -71,6 +86,14 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
             time.sleep(0.5)
         assert code == 0 and output.decode().strip() == expected, (answer, output)
 
+    # The secret and the config are in the database's replica, read-only, and nowhere else.
+    code, output = running["db"][0].exec_run(["/bin/busybox", "cat", "/run/secrets/db_password", "/etc/db.conf"])
+    assert code == 0 and output.decode() == SECRET + "max_connections=20", output
+    code, _ = running["db"][0].exec_run(["/bin/busybox", "sh", "-c", "echo x > /run/secrets/db_password"])
+    assert code != 0  # a read-only mount: not even root in the replica can change it
+    code, _ = running["api"][0].exec_run(["/bin/busybox", "cat", "/run/secrets/db_password"])
+    assert code != 0  # only the services that ask for it get it
+
     # The database's only volume is never given a second replica by CRANE.
     refused = user.post(f"/apps/{app_id}/scale", json={"service": "db", "replicas": 2})
     assert refused.status_code == 409 and "data" in refused.json()["detail"], refused.text
@@ -79,12 +102,20 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
     scaled = wait_app(user, app_id, lambda a: a["status"] == "running" and a["running_replicas"] == 6)
     assert {s["name"]: s["running_replicas"] for s in scaled["services"]} == {"web": 3, "api": 2, "db": 1}
     assert len(_containers_by_service(docker_client, suite, app_id)["db"]) == 1
-    volumes = [v.name for v in app_objects(docker_client, suite.suite, app_id)["volumes"]]
-    assert volumes == [f"{suite.suite}-{app_id}-data"]
+    volumes = sorted(v.name for v in app_objects(docker_client, suite.suite, app_id)["volumes"])
+    assert volumes[0].startswith(f"{suite.suite}-{app_id}-crane-files-db-") and volumes[1:] == [
+        f"{suite.suite}-{app_id}-data"
+    ]
 
-    # The export keeps each service's own count.
+    # The export keeps each service's own count; the secret is named, never given.
     exported = user.get(f"/apps/{app_id}/compose").text
     assert "replicas: 3" in exported and "replicas: 2" in exported and "replicas: 1" in exported
+    assert "db_password" in exported and SECRET not in exported
+    subjects = ("app.>", "container.>", "scan.>", "build.>", "policy.>", "event.>")
+    events = [e for subject in subjects for e in asyncio.run(_events_about(suite.nats_url, subject, app_id))]
+    assert events and SECRET not in json.dumps(events)
+    assert SECRET not in user.get(f"/apps/{app_id}").text
+    assert not [p.name for p in suite.workdir.glob("*.log") if SECRET in p.read_text(errors="replace")]
 
     assert user.delete(f"/apps/{app_id}").status_code == 202
     wait_gone(user, app_id)

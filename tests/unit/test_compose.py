@@ -42,7 +42,9 @@ def test_deploy_replicas_is_used_when_x_crane_says_nothing():
     [
         ("name: a\nservices:\n  w: {image: i, network_mode: 'container:x'}\n", ("services", "w", "network_mode")),
         ("name: a\nservices:\n  w: {image: i, devices: ['/dev/mem']}\n", ("services", "w", "devices")),
-        ("name: a\nservices:\n  w: {image: i, secrets: [s]}\n", ("services", "w", "secrets")),
+        ("name: a\nservices:\n  w: {image: i, secrets: [s]}\nsecrets: {s: {file: ./s.txt}}\n", ("secrets", "s")),
+        ("name: a\nservices:\n  w: {image: i}\nsecrets: {s: {environment: TOKEN}}\n", ("secrets", "s")),
+        ("name: a\nservices:\n  w: {image: i}\nconfigs: {c: {external: true}}\n", ("configs", "c", "external")),
         ("name: a\nservices:\n  w: {image: i, env_file: .env}\n", ("services", "w", "env_file")),
         ("name: a\nservices:\n  w: {build: .}\n", ("services", "w", "build")),
         ("name: a\nservices:\n  w: {image: i, colour: blue}\n", ("services", "w", "colour")),
@@ -271,3 +273,76 @@ def test_dependencies_and_restart_policies_are_checked(services, message):
 
 def test_an_unquoted_restart_no_means_no():
     assert parse_compose("name: x\nservices:\n  job: {image: i, restart: no}\n").spec.services[0].restart == "no"
+
+
+def test_secrets_and_configs_are_uploaded_or_inline_and_only_their_ids_are_in_the_spec():
+    text = """
+name: a
+services:
+  db:
+    image: pg
+    secrets: [db_password, {source: api_key, target: keys/api, mode: 0400, uid: "70"}]
+    configs: [{source: pg_conf, target: /etc/pg.conf}, motd]
+secrets:
+  db_password: {file: ./db_password.txt}
+  api_key: {file: ./api.key}
+configs:
+  pg_conf: {file: ./pg.conf}
+  motd: {content: "hello $$USER"}
+"""
+    uploaded = {
+        "secret.db_password": "f-" + "1" * 32,
+        "secret.api_key": "f-" + "2" * 32,
+        "config.pg_conf": "f-" + "3" * 32,
+    }
+    app = parse_compose(text, files=uploaded)
+    db = app.spec.services[0]
+    paths = {path: (file_id, mount.mode) for path, file_id, mount in app.spec.files_of(db)}
+    motd_id = app.spec.configs["motd"]
+    assert paths == {
+        "/run/secrets/db_password": ("f-" + "1" * 32, None),
+        "/run/secrets/keys/api": ("f-" + "2" * 32, 0o400),
+        "/etc/pg.conf": ("f-" + "3" * 32, None),
+        "/motd": (motd_id, None),
+    }
+    assert app.inline_files == {motd_id: b"hello $USER"}
+    assert "hello" not in app.spec.model_dump_json()  # contents never ride in the spec
+    with pytest.raises(ComposeError, match="declares no secret"):
+        parse_compose(text, files={**uploaded, "secret.stray": "f-" + "4" * 32})
+    with pytest.raises(ComposeError, match="no secret 'nope' was uploaded"):
+        parse_compose("name: a\nservices:\n  w: {image: i, secrets: [nope]}\n")
+
+
+def test_volumes_in_short_and_long_syntax_and_relative_binds_as_app_volumes():
+    text = """
+name: x
+services:
+  w:
+    image: i
+    tmpfs: /run
+    volumes:
+      - ./src:/app
+      - data:/var/data:ro
+      - {type: bind, source: ./conf, target: /etc/conf, read_only: true}
+      - {type: tmpfs, target: /cache}
+      - {type: volume, source: pg, target: /pg, volume: {nocopy: true}}
+      - /srv/shared:/shared:ro
+"""
+    app = parse_compose(text)
+    service = app.spec.services[0]
+    assert service.volumes == [
+        "bind-src:/app",
+        "data:/var/data:ro",
+        "bind-conf:/etc/conf:ro",
+        "pg:/pg",
+        "/srv/shared:/shared:ro",
+    ]
+    assert service.tmpfs == ["/run", "/cache"] and service.host_paths == ["/srv/shared"]
+    assert [w.split(":")[0] for w in app.warnings] == [
+        "services.w.volumes.0",
+        "services.w.volumes.2",
+        "services.w.volumes.4",
+    ]
+    for outside in ("../secrets:/s", "~/.ssh:/s"):
+        with pytest.raises(ComposeError, match="outside the project"):
+            parse_compose(f"name: x\nservices:\n  w: {{image: i, volumes: ['{outside}']}}\n")

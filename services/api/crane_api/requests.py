@@ -17,6 +17,7 @@ from starlette.formparsers import MultiPartException
 from crane_shared.appspec import AppSpec
 from crane_shared.build_context import ContextError, ContextLimits, ContextTooLarge, inspect_context
 from crane_shared.compose import ComposeApp, ComposeError, parse_compose
+from crane_shared.files import new_file_id
 
 from .schemas import AppUpdate
 
@@ -24,6 +25,8 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 MAX_BODY_BYTES = 256 * 1024
 MULTIPART = "multipart/form-data"
 MAX_CONTEXTS = 20  # one per service at most
+MAX_FILE_BYTES = 1024 * 1024  # one secret or config
+MAX_PARTS = 1 + MAX_CONTEXTS + 100  # the compose file, contexts, secrets and configs
 
 
 def field_errors(problems: list[tuple[tuple[Any, ...], str]]) -> RequestValidationError:
@@ -56,6 +59,7 @@ class AppUpload:
     spec: AppSpec
     warnings: list[str] = field(default_factory=list)
     contexts: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # secrets' and configs' content by file id
 
 
 def _content_type(request: Request) -> str:
@@ -67,9 +71,11 @@ def is_upload(request: Request) -> bool:
     return _content_type(request) in (*YAML_TYPES, MULTIPART)
 
 
-def _compose(raw: bytes | str, contexts: dict[str, str] | None = None) -> ComposeApp:
+def _compose(
+    raw: bytes | str, contexts: dict[str, str] | None = None, files: dict[str, str] | None = None
+) -> ComposeApp:
     try:
-        return parse_compose(raw, contexts=contexts)
+        return parse_compose(raw, contexts=contexts, files=files)
     except ComposeError as exc:
         raise field_errors(exc.problems) from None
 
@@ -85,7 +91,7 @@ async def read_app_spec(request: Request, limits: ContextLimits) -> AppUpload:
         raise field_errors([((), f"body larger than {MAX_BODY_BYTES} bytes")])
     if content_type in YAML_TYPES:
         app = _compose(raw)
-        return AppUpload(app.spec, app.warnings)
+        return AppUpload(app.spec, app.warnings, files=app.inline_files)
     try:
         body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -105,21 +111,32 @@ async def _read_multipart(request: Request, limits: ContextLimits) -> AppUpload:
     if int(length) > most:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the upload is larger than {most} bytes")
     try:
-        form = await request.form(max_files=MAX_CONTEXTS + 1, max_fields=MAX_CONTEXTS + 1, max_part_size=MAX_BODY_BYTES)
+        form = await request.form(max_files=MAX_PARTS, max_fields=MAX_PARTS, max_part_size=MAX_FILE_BYTES)
     except (MultiPartException, ValueError) as exc:
         raise field_errors([((), f"not a valid multipart upload: {exc}")]) from None
     compose_text: bytes | None = None
     archives: dict[str, bytes] = {}
+    uploaded: dict[str, str] = {}  # part -> file id
+    files: dict[str, bytes] = {}
     for name, part in form.multi_items():
         data = await part.read() if isinstance(part, UploadFile) else part.encode()
         if name == "compose":
             compose_text = data
         elif name.startswith("build."):
             archives[name.removeprefix("build.")] = data
-        elif name.startswith(("secret.", "config.", "bind.")):
-            raise field_errors([((name,), "uploading secrets, configs and bind-mount contents is not supported yet")])
+        elif name.startswith(("secret.", "config.")):
+            if len(data) > MAX_FILE_BYTES:
+                raise HTTPException(
+                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{name}: larger than {MAX_FILE_BYTES} bytes"
+                )
+            uploaded[name] = new_file_id()
+            files[uploaded[name]] = data
+        elif name.startswith("bind."):
+            raise field_errors([((name,), "uploading the content of bind-mounted folders is not supported yet")])
         else:
-            raise field_errors([((name,), "unknown part (expected compose, build.<service>)")])
+            raise field_errors(
+                [((name,), "unknown part (expected compose, build.<service>, secret.<name>, config.<name>)")]
+            )
     await form.close()
     if compose_text is None:
         raise field_errors([(("compose",), "the upload needs a compose part holding the compose file")])
@@ -136,8 +153,8 @@ async def _read_multipart(request: Request, limits: ContextLimits) -> AppUpload:
             raise field_errors([((f"build.{service}",), str(exc))]) from None
         digests[service] = info.digest
         contexts[info.digest] = archive
-    app = _compose(compose_text, digests)
-    return AppUpload(app.spec, app.warnings, contexts)
+    app = _compose(compose_text, digests, uploaded)
+    return AppUpload(app.spec, app.warnings, contexts, {**files, **app.inline_files})
 
 
 _UPLOADS: dict[str, Any] = {

@@ -11,6 +11,7 @@ from typing import Any
 from crane_shared.appspec import SCALE_FIELDS, AppRecord, ServiceSpec, parse_duration, parse_memory, parse_volume
 from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits, dropped_capabilities
 
+from .mounted_files import SECRETS_DIR, MountedFile, files_volume, links_archive, service_files
 from .naming import LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 
 
@@ -47,6 +48,11 @@ class ReplicaSpec:
     init: bool = False
     read_only: bool = False
     tmpfs: dict[str, str] = field(default_factory=dict)
+    # Secrets and configs: the files volume (mounted read-only at /run/secrets) to fill before
+    # the replica starts, with these files, and the links to unpack for targets elsewhere.
+    files_volume: str | None = None
+    files: list[MountedFile] = field(default_factory=list)
+    links: bytes | None = None
 
     @property
     def named_volumes(self) -> list[str]:
@@ -63,6 +69,7 @@ def spec_hash(record: AppRecord, service: ServiceSpec) -> str:
     basis = {
         "service": service.model_dump(mode="json", exclude=set(SCALE_FIELDS)),
         "routed": routed is not None and routed.name == service.name,
+        "files": [(f.path, f.file_id, f.mode, f.uid, f.gid) for f in service_files(record.spec, service)],
         "restart": record.restart_token,
         # Replicas of the layout before per-app networks (a shared edge network) move once.
         "networks": NETWORK_LAYOUT,
@@ -117,6 +124,10 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
             own = service.volume_scaling == "per_replica" and volume.mode == "rw"
             source = naming.volume(record.id, f"{source}-r{index}" if own else source)
         volumes[source] = {"bind": volume.target, "mode": volume.mode}
+    files = service_files(record.spec, service)
+    files_at = naming.volume(record.id, files_volume(service.name, files)) if files else None
+    if files_at:
+        volumes[files_at] = {"bind": SECRETS_DIR, "mode": "ro"}
     return ReplicaSpec(
         name=naming.container(record.id, service.name, index),
         image=naming.image(record.id, service),
@@ -145,4 +156,7 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         init=service.init,
         read_only=service.read_only,
         tmpfs=dict(path.partition(":")[::2] for path in service.tmpfs),
+        files_volume=files_at,
+        files=files,
+        links=links_archive(files),
     )

@@ -21,7 +21,16 @@ from crane_shared.appspec import BuildSpec
 
 from .addressing import PoolExhausted, free_subnet, gateway
 from .container_spec import ReplicaSpec
-from .naming import BUILD_REPOSITORY, LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
+from .mounted_files import COMPLETE_MARKER
+from .naming import (
+    BUILD_REPOSITORY,
+    LABEL_APP,
+    LABEL_FILES_HOLDER,
+    LABEL_REPLICA,
+    LABEL_SERVICE,
+    LABEL_SPEC_HASH,
+    Naming,
+)
 from .plan import Replica
 
 log = logging.getLogger("crane.deployer.engine")
@@ -61,6 +70,7 @@ class Engine:
         self.naming = naming
         self.addresses = addresses or Addressing()
         self._networks_lock = asyncio.Lock()
+        self._files_lock = asyncio.Lock()
         # image -> (when a pull failed, why): a missing image is not pulled again on every
         # reconcile, so many failed apps cannot starve the others of the Engine.
         self._failed_pulls: dict[str, tuple[float, str]] = {}
@@ -75,7 +85,7 @@ class Engine:
     # --- observing -------------------------------------------------------------------------
     async def observe(self, app_id: str) -> list[Replica]:
         rows = await self._call(self.api.containers, all=True, filters=self.naming.app_filter(app_id))
-        return [self._replica(row) for row in rows]
+        return [self._replica(row) for row in rows if LABEL_FILES_HOLDER not in (row.get("Labels") or {})]
 
     async def suite_app_ids(self) -> set[str]:
         """Apps that own at least one container or network of this suite."""
@@ -176,7 +186,7 @@ class Engine:
                 container_id = (await self._call(self.api.inspect_container, spec.name))["Id"]
             else:
                 raise EngineError(f"cannot create {spec.name}: {_explain(exc)}") from exc
-        await self.start(container_id, spec.name)
+        await self.start(container_id, spec.name, spec.links)
         return str(container_id)
 
     def _create(self, spec: ReplicaSpec) -> str:
@@ -286,8 +296,11 @@ class Engine:
             raise EngineError(reason) from exc
         self._failed_pulls.pop(image, None)
 
-    async def start(self, container_id: str, name: str) -> None:
+    async def start(self, container_id: str, name: str, links: bytes | None = None) -> None:
+        """Start a replica; ``links`` (a tar of links to its files) is unpacked first."""
         try:
+            if links and (await self._call(self.api.inspect_container, container_id))["State"]["Status"] == "created":
+                await self._call(self.api.put_archive, container_id, "/", links)
             await self._call(self.api.start, container_id)
         except APIError as exc:
             raise EngineError(f"cannot start {name}: {_explain(exc)}") from exc
@@ -318,6 +331,31 @@ class Engine:
         for volume in volumes:
             with contextlib.suppress(NotFound):
                 await self._call(self.api.remove_volume, volume["Name"], force=True)
+
+    async def fill_files_volume(self, volume: str, image: str, archive: bytes, labels: dict[str, str]) -> None:
+        """Fill a files volume once, through a container that is never started (so nothing of
+        the app runs while the volume is writable); a volume without the completion marker
+        (its filler was interrupted) is filled again."""
+        async with self._files_lock:
+            holder = await self._call(
+                self.api.create_container,
+                image,
+                command=["true"],
+                labels={**labels, LABEL_FILES_HOLDER: volume},
+                host_config=self.api.create_host_config(binds={volume: {"bind": "/files", "mode": "rw"}}),
+                network_disabled=True,
+            )
+            try:
+                try:
+                    await self._call(self.api.get_archive, holder["Id"], f"/files/{COMPLETE_MARKER}")
+                    return  # filled before
+                except NotFound:
+                    await self._call(self.api.put_archive, holder["Id"], "/files", archive)
+            except APIError as exc:
+                raise EngineError(f"cannot fill the files volume {volume}: {_explain(exc)}") from exc
+            finally:
+                with contextlib.suppress(NotFound, APIError):
+                    await self._call(self.api.remove_container, holder["Id"], force=True)
 
     async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:
         for name in spec.named_volumes:

@@ -49,7 +49,9 @@ class Deployer:
         self.bus = bus
         self.store = store
         self.engine = engine
-        self.reconciler = Reconciler(bus, store, engine, settings, settings.limits, gate, builder)
+        self.reconciler = Reconciler(
+            bus, store, engine, settings, settings.limits, gate, builder, lambda: bus.objects(s.FILES_OBJECTS)
+        )
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later
         self.intents = IntentHandlers(bus, store, self.queue.mark)

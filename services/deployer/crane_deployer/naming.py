@@ -13,6 +13,8 @@ LABEL_SERVICE = "crane.service"
 LABEL_REPLICA = "crane.replica"
 LABEL_OWNER = "crane.owner"
 LABEL_SPEC_HASH = "crane.spec-hash"
+# On the short-lived container that fills an app's files volume (never a replica).
+LABEL_FILES_HOLDER = "crane.files-holder"
 # Where the images CRANE builds are tagged (and the only images it ever removes).
 BUILD_REPOSITORY = "crane-build/"
 

@@ -4,12 +4,14 @@ status and publish what changed (app.deployed, app.scaled, app.stopped, app.fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.object_store import ObjectStore
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppStatus
@@ -21,10 +23,11 @@ from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
 from .builder import Builder
-from .container_spec import desired_slots, replica_spec, restart_policies, spec_hash
+from .container_spec import ReplicaSpec, desired_slots, replica_spec, restart_policies, spec_hash
 from .crashloop import CrashTracker
 from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
+from .mounted_files import volume_archive
 from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
 from .plan import Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
@@ -82,10 +85,13 @@ class Reconciler:
         limits: Limits,
         gate: ScanGate | None = None,
         builder: Builder | None = None,
+        files: Callable[[], Awaitable[ObjectStore]] | None = None,
     ) -> None:
         self.bus = bus
         self.gate = gate
         self.builder = builder
+        # Where the content of secrets and configs is kept (None: apps have none here).
+        self.files = files
         self.store = store
         self.engine = engine
         self.settings = settings
@@ -190,16 +196,38 @@ class Reconciler:
         return self.crashes.wait_before_create((record.id, action.service, action.index, spec_hash(record, service)))
 
     async def _bring_up(self, record: AppRecord, action: Create | Start) -> None:
-        if isinstance(action, Start):
-            await self.engine.start(action.container_id, action.name)
-            return
         naming = self.engine.naming
+        if isinstance(action, Start):
+            replica = next((r for r in await self._observe(record.id) if r.container_id == action.container_id), None)
+            service = record.spec.service(replica.service) if replica else None
+            if replica is None or service is None:
+                return  # gone meanwhile: the next reconcile sees what is there
+            spec = replica_spec(record, service, replica.index, naming, self.limits)
+            await self._fill_files(record, spec)
+            await self.engine.start(action.container_id, action.name, spec.links)
+            return
         service = next(s for s in record.spec.services if s.name == action.service)
         spec = replica_spec(record, service, action.index, naming, self.limits)
         await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
+        await self._fill_files(record, spec)
         log.info("%s: creating %s", record.id, spec.name)
         self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
         await self.engine.create_and_start(spec)
+
+    async def _fill_files(self, record: AppRecord, spec: ReplicaSpec) -> None:
+        """Fill the replica's files volume with its secrets and configs (read from the files
+        object store; their content is never logged)."""
+        if spec.files_volume is None or self.files is None:
+            return
+        store = await self.files()
+        contents = []
+        for file in spec.files:
+            try:
+                contents.append((file, bytes((await store.get(file.file_id)).data or b"")))
+            except NotFoundError as exc:
+                raise EngineError(f"the content of {file.path} is missing: upload it again") from exc
+        labels = self.engine.naming.app_labels(record.id, record.owner)
+        await self.engine.fill_files_volume(spec.files_volume, spec.image, volume_archive(contents), labels)
 
     async def _record_outcome(self, app_id: str, ready: dict[str, int], failure: str | None) -> None:
         def change(record: AppRecord) -> AppRecord:
@@ -239,14 +267,29 @@ class Reconciler:
             pass
         await self.store.kv.put(key, text)
 
+    async def _forget_files(self, record: AppRecord) -> None:
+        ids = {*record.spec.secrets.values(), *record.spec.configs.values()}
+        if not ids or self.files is None:
+            return
+        for other in await self.store.list():
+            ids -= {*other.spec.secrets.values(), *other.spec.configs.values()}
+        store = await self.files()
+        for file_id in ids:
+            with contextlib.suppress(NotFoundError):
+                await store.delete(file_id)
+
     async def forget(self, app_id: str) -> None:
-        """Remove everything the app had: containers, networks, volumes, record, compose file."""
+        """Remove everything the app had: containers, networks, volumes, images, record,
+        compose file, and the content of its secrets and configs (unless a clone shares it)."""
+        record = await self.store.get(app_id)
         for replica in await self.engine.observe(app_id):
             self.removing.add(replica.container_id)
         await self.engine.remove_app(app_id)
         self.crashes.forget(app_id)
         forget_app(app_id)
         await self.store.remove(app_id)
+        if record is not None:
+            await self._forget_files(record)
         await self.store.kv.purge(COMPOSE_PREFIX + app_id)
         if self.gate:
             await self.gate.forget(app_id)

@@ -33,6 +33,7 @@ from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
 from ..requests import (
     APP_BODY_OPENAPI,
     PATCH_BODY_OPENAPI,
+    AppUpload,
     event_errors,
     field_errors,
     is_upload,
@@ -66,29 +67,27 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
         )
 
 
-async def _store_contexts(gateway: Gateway, contexts: dict[str, bytes]) -> None:
-    """Put uploaded build contexts into the object store (by digest: one copy per content)."""
-    if not contexts:
-        return
-    store = await gateway.bus.objects(s.CONTEXTS_OBJECTS)
-    for digest, archive in contexts.items():
-        try:
-            await store.get_info(digest)
-            continue  # the same content was uploaded before
-        except NotFoundError:
-            pass
-        await store.put(digest, archive)
+async def _store_upload(gateway: Gateway, upload: AppUpload) -> None:
+    """Put uploaded build contexts (by digest: one copy per content) and the content of secrets
+    and configs (by their ids) into the object stores, before anything refers to them."""
+    if upload.contexts:
+        contexts = await gateway.bus.objects(s.CONTEXTS_OBJECTS)
+        for digest, archive in upload.contexts.items():
+            try:
+                await contexts.get_info(digest)
+                continue  # the same content was uploaded before
+            except NotFoundError:
+                await contexts.put(digest, archive)
+    if upload.files:
+        files = await gateway.bus.objects(s.FILES_OBJECTS)
+        for file_id, content in upload.files.items():
+            await files.put(file_id, content)
 
 
-async def _create(
-    gateway: Gateway,
-    owner: str,
-    spec: AppSpec,
-    warnings: list[str] | None = None,
-    contexts: dict[str, bytes] | None = None,
-) -> AppRecord:
+async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
+    spec, warnings = upload.spec, upload.warnings
     await _admit(gateway, owner, spec)
-    await _store_contexts(gateway, contexts or {})
+    await _store_upload(gateway, upload)
     app_id = await gateway.apps.new_app_id(spec.name)
     record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=[*(warnings or []), *spec.scale_warnings()])
     await gateway.apps.insert(record)
@@ -151,8 +150,7 @@ async def create_app(
     timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
 ) -> AppPublic:
     """Create an app from the App payload (JSON) or a Compose file (Content-Type: application/yaml)."""
-    upload = await read_app_spec(request, gateway.settings.context_limits)
-    record = await _create(gateway, user.email, upload.spec, upload.warnings, upload.contexts)
+    record = await _create(gateway, user.email, await read_app_spec(request, gateway.settings.context_limits))
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
         response.status_code = status.HTTP_200_OK
@@ -174,7 +172,7 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) ->
         upload = await read_app_spec(request, gateway.settings.context_limits)
         if upload.spec.name != record.spec.name:
             raise field_errors([(("name",), f"the app is called {record.spec.name!r}; an update keeps its name")])
-        await _store_contexts(gateway, upload.contexts)
+        await _store_upload(gateway, upload)
         update = AppUpdated(app_id=record.id, spec=upload.spec)
         changed = await _change(gateway, record, update)
         warnings = [*upload.warnings, *upload.spec.scale_warnings()]
@@ -241,7 +239,7 @@ async def restart_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 @router.post("/{app_id}/clone", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
 async def clone_app(record: OwnedApp, user: CurrentUser, gateway: GatewayDep) -> AppPublic:
     """A new app with the same configuration (and a new id), owned by the caller."""
-    return public(gateway, await _create(gateway, user.email, record.spec, record.warnings))
+    return public(gateway, await _create(gateway, user.email, AppUpload(record.spec, record.warnings)))
 
 
 async def _ask_deployer(gateway: Gateway, subject: str, body: dict[str, Any]) -> dict[str, Any]:
