@@ -167,6 +167,10 @@ def _build(name: str, body: dict[str, Any], context: str | None, loc: Loc, readi
     return build
 
 
+def _volume_slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", path.lower()).strip("-.")[:60] or "root"
+
+
 def _bind_volume(source: str, loc: Loc, reading: _Reading) -> str | None:
     """The app volume a relative bind mount (./src) becomes: the project folder is not on this
     machine, so its content cannot be mounted; the volume starts empty."""
@@ -174,7 +178,7 @@ def _bind_volume(source: str, loc: Loc, reading: _Reading) -> str | None:
     if path == ".." or path.startswith("../") or source.startswith("~"):
         reading.refuse(loc, f"{source!r} is outside the project folder")
         return None
-    name = "bind-" + (re.sub(r"[^a-z0-9_.-]+", "-", path.lower()).strip("-.") or "root")
+    name = "bind-" + _volume_slug(path)
     reading.warn(loc, f"{source!r} is a folder of the uploader's machine: it becomes the app volume {name!r}, empty")
     return name
 
@@ -203,6 +207,10 @@ def _volumes(service: dict[str, Any], entries: Any, loc: Loc, reading: _Reading)
         elif isinstance(entry, str) and entry.count(":") in (1, 2):
             source, target, *rest = entry.split(":")
             mode = f":{rest[0]}" if rest else ""
+        elif isinstance(entry, str) and entry.startswith("/"):
+            # An anonymous volume (Compose gives each container a fresh one): a volume of the app's.
+            source, target, mode = "anon-" + _volume_slug(entry), entry, ""
+            reading.warn(here, f"the anonymous volume {entry!r} becomes the app volume {source!r}")
         else:
             volumes.append(entry)  # an anonymous volume or a malformed entry: the model refuses it
             continue
@@ -229,11 +237,12 @@ def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, rea
         labels = body["labels"]
         if isinstance(labels, list):  # Compose's list form: ["key=value", ...]
             labels = dict(str(item).partition("=")[::2] for item in labels)
-        service["labels"] = (
-            {k: v for k, v in labels.items() if not str(k).startswith(MANAGED_LABEL_PREFIXES)}
-            if isinstance(labels, dict)
-            else labels
-        )
+        if isinstance(labels, dict):
+            managed = sorted(str(k) for k in labels if str(k).startswith(MANAGED_LABEL_PREFIXES))
+            if managed and EXPORT_LABEL not in labels:  # a file CRANE exported: its own labels, read back silently
+                reading.warn((*loc, "labels"), f"{', '.join(managed)}: CRANE sets its own router and crane.* labels")
+            labels = {k: v for k, v in labels.items() if not str(k).startswith(MANAGED_LABEL_PREFIXES)}
+        service["labels"] = labels
     # Options that only take privileges away are accepted: CRANE applies them to every replica.
     for option in body.get("security_opt") or []:
         if option not in ALLOWED_SECURITY_OPTS:
@@ -304,10 +313,12 @@ def parse_compose(
     variables: dict[str, str] | None = None,
     contexts: dict[str, str] | None = None,
     files: dict[str, str] | None = None,
+    default_name: str | None = None,
 ) -> ComposeApp:
     """The app a compose document describes; raises ComposeError naming each bad field.
     ``contexts`` maps a service to the digest of its uploaded build context, ``files`` an
-    uploaded part (secret.<name>, config.<name>) to the id its content is kept under."""
+    uploaded part (secret.<name>, config.<name>) to the id its content is kept under;
+    ``default_name`` names an app whose file has no name (Compose takes the folder's)."""
     contexts, files = contexts or {}, files or {}
     if len(text) > MAX_COMPOSE_BYTES:
         raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
@@ -347,14 +358,14 @@ def parse_compose(
     if reading.problems:
         raise ComposeError(reading.problems)
     app: dict[str, Any] = {
-        "name": settings.get("name") or document.get("name"),
+        "name": settings.get("name") or document.get("name") or default_name,
         "services": services,
         "secrets": secrets,
         "configs": configs,
     }
     app.update({key: settings[key] for key in keys.APP_SETTINGS - {"name"} if key in settings})
     if app["name"] is None:
-        raise ComposeError([(("x-crane", "name"), "the app needs a name (x-crane.name or name)")])
+        raise ComposeError([(("x-crane", "name"), "the app needs a name (name, x-crane.name, or ?name= on upload)")])
     try:
         spec = AppSpec.model_validate(app)
     except ValidationError as exc:

@@ -102,6 +102,9 @@ def test_openapi_docs_are_served(suite):
     assert httpx.get(f"{suite.api_url}/docs").status_code == 200
     spec = httpx.get(f"{suite.api_url}/openapi.json").json()
     body = spec["paths"]["/api/v1/apps"]["post"]["requestBody"]["content"]
-    assert set(body) == {"application/json", "application/yaml"}
+    assert set(body) == {"application/json", "application/yaml", "multipart/form-data"}
+    assert body["multipart/form-data"]["schema"]["required"] == ["compose"]
+    patch = spec["paths"]["/api/v1/apps/{app_id}"]["patch"]["requestBody"]["content"]
+    assert set(patch) == set(body) and "replicas" in patch["application/json"]["schema"]["properties"]
     ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert ref in spec["components"]["schemas"]

@@ -72,25 +72,29 @@ def is_upload(request: Request) -> bool:
 
 
 def _compose(
-    raw: bytes | str, contexts: dict[str, str] | None = None, files: dict[str, str] | None = None
+    raw: bytes | str,
+    contexts: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+    default_name: str | None = None,
 ) -> ComposeApp:
     try:
-        return parse_compose(raw, contexts=contexts, files=files)
+        return parse_compose(raw, contexts=contexts, files=files, default_name=default_name)
     except ComposeError as exc:
         raise field_errors(exc.problems) from None
 
 
-async def read_app_spec(request: Request, limits: ContextLimits) -> AppUpload:
+async def read_app_spec(request: Request, limits: ContextLimits, default_name: str | None = None) -> AppUpload:
     """The app a request body describes: JSON (the App model), a compose file, or a multipart
-    upload of a compose file with the build contexts of its services."""
+    upload of a compose file with the build contexts of its services (``default_name`` names
+    an app whose compose file has no name)."""
     content_type = _content_type(request)
     if content_type == MULTIPART:
-        return await _read_multipart(request, limits)
+        return await _read_multipart(request, limits, default_name)
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise field_errors([((), f"body larger than {MAX_BODY_BYTES} bytes")])
     if content_type in YAML_TYPES:
-        app = _compose(raw)
+        app = _compose(raw, default_name=default_name)
         return AppUpload(app.spec, app.warnings, files=app.inline_files)
     try:
         body = json.loads(raw or b"null")
@@ -102,7 +106,7 @@ async def read_app_spec(request: Request, limits: ContextLimits) -> AppUpload:
         raise validation_errors(exc) from None
 
 
-async def _read_multipart(request: Request, limits: ContextLimits) -> AppUpload:
+async def _read_multipart(request: Request, limits: ContextLimits, default_name: str | None) -> AppUpload:
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, "a multipart upload needs a Content-Length")
@@ -153,7 +157,7 @@ async def _read_multipart(request: Request, limits: ContextLimits) -> AppUpload:
             raise field_errors([((f"build.{service}",), str(exc))]) from None
         digests[service] = info.digest
         contexts[info.digest] = archive
-    app = _compose(compose_text, digests, uploaded)
+    app = _compose(compose_text, digests, uploaded, default_name)
     return AppUpload(app.spec, app.warnings, contexts, {**files, **app.inline_files})
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from crane_shared import subjects as s
 from crane_shared.admission import AdmissionUnavailable, admission_refusals
-from crane_shared.appspec import AppRecord, AppSpec, AppStatus, spec_changes
+from crane_shared.appspec import NAME_PATTERN, AppRecord, AppSpec, AppStatus, spec_changes
 from crane_shared.builds import AppBuilds, BuildRecord, builds_key
 from crane_shared.events import (
     AppCreated,
@@ -148,9 +148,15 @@ async def create_app(
     gateway: GatewayDep,
     wait: Annotated[bool, Query(description="answer when the app is running or failed")] = False,
     timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
+    name: Annotated[
+        str | None, Query(pattern=NAME_PATTERN, description="the app's name when its compose file has none")
+    ] = None,
 ) -> AppPublic:
-    """Create an app from the App payload (JSON) or a Compose file (Content-Type: application/yaml)."""
-    record = await _create(gateway, user.email, await read_app_spec(request, gateway.settings.context_limits))
+    """Create an app from the App payload (JSON), a Compose file (Content-Type:
+    application/yaml), or a multipart upload of a Compose file with build contexts, secrets
+    and configs."""
+    upload = await read_app_spec(request, gateway.settings.context_limits, name)
+    record = await _create(gateway, user.email, upload)
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
         response.status_code = status.HTTP_200_OK
