@@ -14,6 +14,9 @@ KEPT_BUILDS = 20
 MAX_LOG_CHARS = 64 * 1024  # the end of a longer log is kept: that is where errors are
 
 
+INTERRUPTED = "interrupted: the deployer stopped during the build (built again after its restart)"
+
+
 def builds_key(app_id: str) -> str:
     return f"app.{app_id}"
 
@@ -52,5 +55,13 @@ class AppBuilds(BaseModel):
     builds: list[BuildRecord] = Field(default_factory=list)
 
     def with_build(self, record: BuildRecord) -> AppBuilds:
-        kept = [b for b in self.builds if b.id != record.id]
+        """With ``record`` added (or updated). A build of the same service that still says
+        running was cut off (its deployer stopped): it is marked failed, saying so."""
+        kept = [
+            b.finished("failed", b.log, INTERRUPTED)
+            if b.status == "running" and b.service == record.service and b.id != record.id
+            else b
+            for b in self.builds
+            if b.id != record.id
+        ]
         return AppBuilds(builds=[*kept, record][-KEPT_BUILDS:])

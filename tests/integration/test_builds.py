@@ -150,3 +150,36 @@ def test_hostile_contexts_are_refused_naming_the_part(suite, user, http_image):
     stray = upload(user, "POST", "/apps", compose, {"web": web_context(http_image), "nope": web_context(http_image)})
     assert stray.status_code == 422 and "build.nope" in stray.text, stray.text
     assert [a for a in user.get("/apps").json() if a["name"] == "built"] == []
+
+
+def test_a_deployer_killed_during_a_build_builds_again_after_restart_without_duplicates(
+    suite, user, docker_client, http_image
+):
+    slow = (
+        f'FROM {http_image}\nSHELL ["/bin/busybox", "sh", "-c"]\n'
+        "RUN /bin/busybox sleep 4 && /bin/busybox mkdir -p /site\nCOPY site/ /site/\n"
+    )
+    compose = 'name: slowbuild\nservices:\n  web:\n    build: ./web\n    ports: ["8080"]\n    deploy: {replicas: 2}\n'
+    created = upload(user, "POST", "/apps", compose, {"web": web_context(http_image, dockerfile=slow)})
+    assert created.status_code == 202, created.text
+    app_id = created.json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        builds = user.get(f"/apps/{app_id}/builds").json()
+        if builds and builds[-1]["status"] == "running":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the build never started")
+    time.sleep(1)  # well inside the RUN step
+    suite.procs["deployer"].kill()
+    suite.start_service("deployer")
+    app = wait_app(user, app_id, lambda a: a["status"] == "running" and a["running_replicas"] == 2, timeout=180)
+    replicas = app_containers(docker_client, suite.suite, app_id)
+    assert sorted(int(c.labels["crane.replica"]) for c in replicas) == [0, 1], "one container per slot"
+    builds = user.get(f"/apps/{app_id}/builds").json()
+    assert [b["status"] for b in builds] == ["failed", "succeeded"], builds
+    assert builds[0]["error"].startswith("interrupted") and app["status"] == "running"
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)
+    assert docker_client.images.list(filters={"label": [f"crane.suite={suite.suite}", f"crane.app={app_id}"]}) == []
