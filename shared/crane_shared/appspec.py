@@ -268,6 +268,24 @@ class FileMount(_Strict):
         return f"/run/secrets/{target}" if kind == "secret" else f"/{target}"
 
 
+DEFAULT_NETWORK = "default"
+NETWORK_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,30}$"
+
+
+class ServiceNetwork(_Strict):
+    """A service's place on one of the app's networks: the extra names it answers to there."""
+
+    aliases: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]] = Field(
+        default_factory=list, max_length=10
+    )
+
+
+class AppNetwork(_Strict):
+    """A network of the app's own (Compose's top-level networks); internal: no way out."""
+
+    internal: bool = False
+
+
 RestartPolicy = Annotated[str, Field(pattern=r"^(no|always|unless-stopped|on-failure(:[0-9]{1,4})?)$")]
 DependencyCondition = Literal["service_started", "service_healthy", "service_completed_successfully"]
 
@@ -310,6 +328,10 @@ class ServiceSpec(_Scaled):
     # Files uploaded with the app (AppSpec.secrets / .configs), mounted read-only.
     secrets: list[FileMount] = Field(default_factory=list, max_length=50)
     configs: list[FileMount] = Field(default_factory=list, max_length=50)
+    # The app's networks this service is on (none: the app's default network), by name.
+    networks: dict[Annotated[str, Field(pattern=NETWORK_NAME_PATTERN)], ServiceNetwork] = Field(
+        default_factory=dict, max_length=10
+    )
     # Replicas of this service are created once these services meet their condition.
     depends_on: dict[str, DependsOn] = Field(default_factory=dict)
     # What CRANE does when a replica exits: replace it (always, unless-stopped), leave it
@@ -332,6 +354,20 @@ class ServiceSpec(_Scaled):
     @classmethod
     def _depends_on_as_dict(cls, value: object) -> object:
         return {str(name): {} for name in value} if isinstance(value, list) else value
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _networks_as_dict(cls, value: object) -> object:
+        if isinstance(value, list):
+            return {str(name): {} for name in value}
+        if isinstance(value, dict):
+            return {name: {} if options is None else options for name, options in value.items()}
+        return value
+
+    @property
+    def network_names(self) -> list[str]:
+        """The app networks the service is on, the first being the one it is routed on."""
+        return list(self.networks) or [DEFAULT_NETWORK]
 
     @field_validator("restart", mode="before")
     @classmethod
@@ -482,6 +518,10 @@ class AppSpec(_Scaled):
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     services: Annotated[list[ServiceSpec], Field(min_length=1, max_length=20)]
+    # The app's own networks besides its default one; no other app's containers are on any.
+    networks: dict[Annotated[str, Field(pattern=NETWORK_NAME_PATTERN)], AppNetwork] = Field(
+        default_factory=dict, max_length=10
+    )
     # Uploaded files by name: the id of each in the files object store (never the content,
     # which stays out of events, logs and exports).
     secrets: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_ID_PATTERN)]] = Field(
@@ -540,6 +580,19 @@ class AppSpec(_Scaled):
         if cycle:
             raise ValueError(f"depends_on: the services depend on each other in a cycle ({' -> '.join(cycle)})")
         return value
+
+    @model_validator(mode="after")
+    def _service_networks_exist(self) -> AppSpec:
+        for service in self.services:
+            for name in service.networks:
+                if name != DEFAULT_NETWORK and name not in self.networks:
+                    raise ValueError(f"services.{service.name}.networks: the app has no network {name!r}")
+        return self
+
+    @property
+    def used_networks(self) -> list[str]:
+        """Every app network some service is on, in a stable order."""
+        return sorted({name for service in self.services for name in service.network_names})
 
     @model_validator(mode="after")
     def _mounted_files_exist(self) -> AppSpec:

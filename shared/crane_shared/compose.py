@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from . import compose_keys as keys
-from .appspec import AppRecord, AppSpec, ServiceSpec, container_port, parse_volume
+from .appspec import DEFAULT_NETWORK, AppRecord, AppSpec, ServiceSpec, container_port, parse_volume
 from .compose_interpolation import InterpolationError, interpolate
 from .container_defaults import Limits, dropped_capabilities
 
@@ -223,6 +223,39 @@ def _volumes(service: dict[str, Any], entries: Any, loc: Loc, reading: _Reading)
     service["volumes"] = volumes
 
 
+def _service_networks(value: Any, loc: Loc, reading: _Reading) -> Any:
+    """A service's networks with their aliases (other per-network options are named in a warning)."""
+    if not isinstance(value, dict):
+        return value  # a list of names, or something the model refuses
+    networks: dict[str, Any] = {}
+    for name, options in value.items():
+        options = reading.mapping(options, (*loc, "networks", name))
+        extra = sorted(set(options) - keys.SERVICE_NETWORK_HONOURED)
+        if extra:
+            reading.warn((*loc, "networks", name), f"{', '.join(extra)}: not applied (CRANE addresses replicas itself)")
+        networks[str(name)] = {k: v for k, v in options.items() if k in keys.SERVICE_NETWORK_HONOURED}
+    return networks
+
+
+def _app_networks(document: dict[str, Any], reading: _Reading) -> dict[str, Any]:
+    """The app's own networks (its default one is always there)."""
+    networks: dict[str, Any] = {}
+    for name, options in reading.mapping(document.get("networks"), ("networks",)).items():
+        options = reading.mapping(options, ("networks", name))
+        if options.get("external"):
+            reading.refuse(("networks", name, "external"), "an app cannot join a network it does not own")
+            continue
+        if options.get("driver", "bridge") != "bridge":
+            reading.refuse(("networks", name, "driver"), "CRANE's app networks are bridge networks")
+            continue
+        extra = sorted(set(options) - keys.NETWORK_HONOURED)
+        if extra:
+            reading.warn(("networks", name), f"{', '.join(extra)}: not applied (CRANE gives each network its subnet)")
+        if name != DEFAULT_NETWORK:
+            networks[str(name)] = {"internal": bool(options.get("internal", False))}
+    return networks
+
+
 def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, reading: _Reading) -> dict[str, Any]:
     _classify(body, loc, reading)
     service: dict[str, Any] = {"name": name}
@@ -230,9 +263,11 @@ def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, rea
     if build is not None:
         service["build"] = build
     copied = keys.HONOURED_SERVICE_KEYS - {"labels", "healthcheck", "deploy", "security_opt", "build"}
-    service.update({key: body[key] for key in copied - {"volumes"} if key in body})
+    service.update({key: body[key] for key in copied - {"volumes", "networks"} if key in body})
     if "volumes" in body:
         _volumes(service, body["volumes"], loc, reading)
+    if "networks" in body:
+        service["networks"] = _service_networks(body["networks"], loc, reading)
     if "labels" in body:
         labels = body["labels"]
         if isinstance(labels, list):  # Compose's list form: ["key=value", ...]
@@ -355,6 +390,7 @@ def parse_compose(
     inline: dict[str, bytes] = {}
     secrets = _files(document, "secret", files, inline, reading)
     configs = _files(document, "config", files, inline, reading)
+    networks = _app_networks(document, reading)
     if reading.problems:
         raise ComposeError(reading.problems)
     app: dict[str, Any] = {
@@ -362,6 +398,7 @@ def parse_compose(
         "services": services,
         "secrets": secrets,
         "configs": configs,
+        "networks": networks,
     }
     app.update({key: settings[key] for key in keys.APP_SETTINGS - {"name"} if key in settings})
     if app["name"] is None:
@@ -457,6 +494,10 @@ def _render_service(record: AppRecord, service: ServiceSpec, limits: Limits) -> 
         mounts = getattr(service, kind)
         if mounts:
             out[kind] = [m.model_dump(exclude_none=True) for m in mounts]
+    if service.networks:
+        out["networks"] = {
+            name: net.model_dump(exclude_defaults=True) or None for name, net in service.networks.items()
+        }
     if service.depends_on:
         out["depends_on"] = {name: needs.model_dump() for name, needs in service.depends_on.items()}
     if service.restart != "always":
@@ -508,6 +549,10 @@ def render_compose(record: AppRecord, limits: Limits) -> str:
     )
     if volumes:
         document["volumes"] = {v: {} for v in volumes}
+    if record.spec.networks:
+        document["networks"] = {
+            name: net.model_dump(exclude_defaults=True) or None for name, net in record.spec.networks.items()
+        }
     # Secrets and configs by name only: their content stays in CRANE; put the files beside this one.
     for kind, files in (("secrets", record.spec.secrets), ("configs", record.spec.configs)):
         if files:

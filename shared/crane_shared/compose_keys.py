@@ -8,7 +8,7 @@ from __future__ import annotations
 # Service keys CRANE runs as Compose would (the app model has a field for each). ``build``
 # needs the service's context uploaded with the file (multipart part build.<service>).
 HONOURED_SERVICE_KEYS = {
-    "build", "depends_on", "restart", "secrets", "configs",
+    "build", "depends_on", "restart", "secrets", "configs", "networks",
     "image", "command", "entrypoint", "environment", "ports", "expose", "volumes", "labels", "healthcheck",
     "deploy", "user", "working_dir", "hostname", "stop_signal", "stop_grace_period", "init", "read_only",
     "tmpfs", "security_opt", "cap_drop",
@@ -19,8 +19,6 @@ HONOURED_SERVICE_KEYS = {
 # Accepted, not applied: the warning says why.
 WARNED_SERVICE_KEYS = {
     "container_name": "CRANE names each replica itself (<suite>-<app>-<service>-<n>)",
-    "networks": "all services of an app share one private network and reach each other by service name; "
-    "the app's own networks and aliases are not applied yet",
     "links": "services reach each other by service name on the app's network",
     "logging": "CRANE keeps each replica's log with the Engine's default driver",
     "stdin_open": "replicas run without a terminal",
@@ -88,10 +86,11 @@ HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "s
 
 # secrets and configs: each file's content is uploaded with the compose file (multipart parts
 # secret.<name>, config.<name>), or given inline (a config's content).
-TOP_LEVEL_HONOURED = {"name", "services", "volumes", "secrets", "configs", "x-crane"}
+TOP_LEVEL_HONOURED = {"name", "services", "volumes", "networks", "secrets", "configs", "x-crane"}
+NETWORK_HONOURED = {"internal", "driver"}  # driver: bridge only
+SERVICE_NETWORK_HONOURED = {"aliases"}
 TOP_LEVEL_WARNED = {
     "version": "obsolete in the Compose specification, ignored",
-    "networks": "all services of an app share one private network; the app's own networks are not applied yet",
 }
 TOP_LEVEL_REFUSED = {
     "include": "a file cannot include others",

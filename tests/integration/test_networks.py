@@ -85,3 +85,53 @@ def test_sixty_apps_fit_on_one_engine(suite, admin, docker_client, http_image):
             admin.delete(f"/apps/{app_id}")
         for app_id in ids:
             wait_gone(admin, app_id, timeout=120)
+
+
+SEGMENTED = """
+name: segmented
+services:
+  web: {{image: {image}, ports: ["8080"], networks: [front]}}
+  api:
+    image: {image}
+    expose: ["8080"]
+    networks:
+      front: {{aliases: [backend]}}
+      back:
+  db: {{image: {image}, expose: ["8080"], networks: [back]}}
+networks:
+  front: {{}}
+  back: {{internal: true}}
+"""
+
+
+def _addresses(container) -> dict[str, str]:
+    container.reload()
+    return {name: net["IPAddress"] for name, net in container.attrs["NetworkSettings"]["Networks"].items()}
+
+
+def test_an_apps_own_networks_keep_its_services_apart_as_compose_would(suite, user, docker_client, http_image):
+    created = user.post(
+        "/apps?wait=true", content=SEGMENTED.format(image=http_image), headers={"Content-Type": "application/yaml"}
+    )
+    assert created.status_code == 200 and created.json()["status"] == "running", created.text
+    app_id = created.json()["id"]
+    try:
+        by_service = {c.labels["crane.service"]: c for c in app_containers(docker_client, suite.suite, app_id)}
+        front, back = f"{suite.suite}-net-{app_id}.front", f"{suite.suite}-net-{app_id}.back"
+        assert set(_addresses(by_service["web"])) == {front}
+        assert set(_addresses(by_service["api"])) == {front, back}
+        assert set(_addresses(by_service["db"])) == {back}
+        assert docker_client.networks.get(back).attrs["Internal"] is True
+        # web finds api by its alias on front; web cannot reach db; api can.
+        code, answer = by_service["web"].exec_run(["/bin/busybox", "nslookup", "backend"])
+        assert code == 0 and _addresses(by_service["api"])[front] in answer.decode(), answer
+        deadline = time.monotonic() + 15
+        while not _connects(by_service["api"], _addresses(by_service["db"])[back]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _connects(by_service["api"], _addresses(by_service["db"])[back])
+        assert not _connects(by_service["web"], _addresses(by_service["db"])[back])
+        assert suite.wait_distinct_backends(f"{app_id}.localhost", 1)  # routed on front
+    finally:
+        user.delete(f"/apps/{app_id}")
+        wait_gone(user, app_id)
+    assert not docker_client.networks.list(filters={"label": [f"crane.suite={suite.suite}", f"crane.app={app_id}"]})

@@ -3,6 +3,7 @@ about or refused naming the field."""
 
 import pytest
 
+from crane_shared.appspec import AppNetwork
 from crane_shared.compose import ComposeError, parse_compose
 from crane_shared.compose_interpolation import InterpolationError, interpolate
 
@@ -145,13 +146,13 @@ def test_a_real_world_file_runs_with_every_ignored_key_named():
     assert api.labels == {"tier": "demo"} and api.restart == "on-failure" and services["db"].restart == "always"
     needs = services["web"].depends_on
     assert (needs["api"].condition, needs["db"].condition) == ("service_started", "service_healthy")
+    assert services["web"].network_names == ["front"] and services["api"].network_names == ["default"]
+    assert app.spec.networks == {"front": AppNetwork()}
     warned = {w.split(":")[0] for w in app.warnings}
     assert {
         "version",
-        "networks",
         "services.web.container_name",
         "services.web.depends_on.api.restart",
-        "services.web.networks",
         "services.api.x-team",
         "services.db.deploy.resources.reservations",
         "services.debug.profiles",
@@ -346,3 +347,34 @@ services:
     for outside in ("../secrets:/s", "~/.ssh:/s"):
         with pytest.raises(ComposeError, match="outside the project"):
             parse_compose(f"name: x\nservices:\n  w: {{image: i, volumes: ['{outside}']}}\n")
+
+
+def test_an_apps_own_networks_with_aliases_and_internal():
+    text = """
+name: x
+services:
+  web: {image: i, ports: ["80"], networks: [front]}
+  api:
+    image: i
+    networks:
+      front: {aliases: [backend], ipv4_address: 10.0.0.9}
+      back:
+  db: {image: i, networks: [back]}
+networks:
+  front: {}
+  back: {internal: true, driver_opts: {x: y}}
+"""
+    app = parse_compose(text)
+    api = app.spec.services[1]
+    assert api.network_names == ["front", "back"] and api.networks["front"].aliases == ["backend"]
+    assert app.spec.networks["back"].internal and app.spec.used_networks == ["back", "front"]
+    assert [w.split(":")[0] for w in app.warnings] == ["services.api.networks.front", "networks.back"]
+    for bad, path in (
+        ("networks: {x: {external: true}}\n", ("networks", "x", "external")),
+        ("networks: {x: {driver: overlay}}\n", ("networks", "x", "driver")),
+    ):
+        with pytest.raises(ComposeError) as error:
+            parse_compose("name: x\nservices:\n  w: {image: i}\n" + bad)
+        assert path in [loc for loc, _ in error.value.problems]
+    with pytest.raises(ComposeError, match="no network 'nope'"):
+        parse_compose("name: x\nservices:\n  w: {image: i, networks: [nope]}\n")

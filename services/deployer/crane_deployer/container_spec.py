@@ -8,7 +8,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crane_shared.appspec import SCALE_FIELDS, AppRecord, ServiceSpec, parse_duration, parse_memory, parse_volume
+from crane_shared.appspec import (
+    SCALE_FIELDS,
+    AppRecord,
+    ServiceNetwork,
+    ServiceSpec,
+    parse_duration,
+    parse_memory,
+    parse_volume,
+)
 from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits, dropped_capabilities
 
 from .mounted_files import SECRETS_DIR, MountedFile, files_volume, links_archive, service_files
@@ -31,6 +39,8 @@ class ReplicaSpec:
     mem_limit: int
     pids_limit: int
     healthcheck: dict[str, Any] | None
+    # The app's other networks this replica is on, with its names there (Compose's networks).
+    extra_networks: list[tuple[str, list[str]]] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=lambda: ["no-new-privileges:true"])
     cap_drop: list[str] = field(default_factory=lambda: list(DROPPED_CAPABILITIES))
     # Only set when the admission policy allowed the spec to ask for them.
@@ -113,7 +123,13 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
     port = service.routed_port
     if port:
         labels.update(
-            naming.router_labels(record.id, service.name, port, record.spec.primary_service.name == service.name)
+            naming.router_labels(
+                record.id,
+                service.name,
+                port,
+                record.spec.primary_service.name == service.name,
+                service.network_names[0],
+            )
         )
     cpus, memory = service.limits(limits.cpus, limits.memory)
     volumes = {}
@@ -134,8 +150,12 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         command=service.command,
         environment=dict(service.environment),
         labels=labels,
-        network=naming.app_network(record.id),
-        aliases=[service.name],
+        network=naming.app_network(record.id, service.network_names[0]),
+        aliases=[service.name, *service.networks.get(service.network_names[0], ServiceNetwork()).aliases],
+        extra_networks=[
+            (naming.app_network(record.id, name), [service.name, *service.networks[name].aliases])
+            for name in service.network_names[1:]
+        ],
         volumes=volumes,
         nano_cpus=int(cpus * 1e9),
         mem_limit=parse_memory(memory),

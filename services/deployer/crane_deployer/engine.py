@@ -120,8 +120,9 @@ class Engine:
         )
 
     # --- networks --------------------------------------------------------------------------
-    async def ensure_network(self, name: str, labels: dict[str, str]) -> None:
-        """A bridge network of the app's own, on a subnet of CRANE's address pool."""
+    async def ensure_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None:
+        """A bridge network of the app's own, on a subnet of CRANE's address pool (``internal``:
+        with no way out of the machine)."""
         existing = await self._call(self.api.networks, names=[name])
         if any(n["Name"] == name for n in existing):
             return
@@ -138,7 +139,13 @@ class Engine:
                 ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway(subnet))])
                 try:
                     await self._call(
-                        self.api.create_network, name, driver="bridge", labels=labels, ipam=ipam, check_duplicate=True
+                        self.api.create_network,
+                        name,
+                        driver="bridge",
+                        labels=labels,
+                        ipam=ipam,
+                        internal=internal,
+                        check_duplicate=True,
                     )
                     return
                 except APIError as exc:
@@ -230,6 +237,8 @@ class Engine:
             stop_timeout=spec.stop_timeout,
             detach=True,
         )
+        for network, aliases in [] if spec.host_network else spec.extra_networks:
+            self.api.connect_container_to_network(created["Id"], network, aliases=aliases)
         return str(created["Id"])
 
     async def has_image(self, image: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crane_shared.appspec import ServiceSpec
+from crane_shared.appspec import DEFAULT_NETWORK, ServiceSpec
 
 LABEL_SUITE = "crane.suite"
 LABEL_APP = "crane.app"
@@ -27,11 +27,12 @@ class Naming:
     def container(self, app_id: str, service: str, index: int) -> str:
         return f"{self.suite}-{app_id}-{service}-{index}"
 
-    def app_network(self, app_id: str) -> str:
+    def app_network(self, app_id: str, network: str = DEFAULT_NETWORK) -> str:
         # "net-" sorts after "edge": where the router joins app networks, the suite's own
         # network stays its gateway (Docker picks the first by name), so its published ports
         # keep pointing at it.
-        return f"{self.suite}-net-{app_id}"
+        base = f"{self.suite}-net-{app_id}"
+        return base if network == DEFAULT_NETWORK else f"{base}.{network}"
 
     @property
     def edge_network(self) -> str:
@@ -62,13 +63,15 @@ class Naming:
         hosts = [f"{service}.{app_id}.{self.app_domain}"]
         return [f"{app_id}.{self.app_domain}", *hosts] if is_main else hosts
 
-    def router_labels(self, app_id: str, service: str, port: int, is_main: bool) -> dict[str, str]:
+    def router_labels(
+        self, app_id: str, service: str, port: int, is_main: bool, network: str = DEFAULT_NETWORK
+    ) -> dict[str, str]:
         """Traefik labels: all replicas share one router and one load-balanced service."""
         router = f"{self.suite}-{app_id}-{service}"
         rule = " || ".join(f"Host(`{h}`)" for h in self.hosts(app_id, service, is_main))
         return {
             "traefik.enable": "true",
-            "traefik.docker.network": self.app_network(app_id),
+            "traefik.docker.network": self.app_network(app_id, network),
             f"traefik.http.routers.{router}.rule": rule,
             f"traefik.http.routers.{router}.entrypoints": "web",
             f"traefik.http.routers.{router}.service": router,

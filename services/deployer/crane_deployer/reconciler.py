@@ -158,10 +158,13 @@ class Reconciler:
         actions = plan_replicas(desired, observed, restart_policies(record))
         if record.desired_replicas:
             # Checked on every pass, not only on changes: a recreated router joins again.
-            network = naming.app_network(record.id)
-            await self.engine.ensure_network(network, naming.app_labels(record.id, record.owner))
-            if record.spec.routed_service:
-                await self.engine.attach_router(network)
+            labels = naming.app_labels(record.id, record.owner)
+            for name in record.spec.used_networks:
+                internal = name in record.spec.networks and record.spec.networks[name].internal
+                await self.engine.ensure_network(naming.app_network(record.id, name), labels, internal)
+            routed = record.spec.routed_service
+            if routed:
+                await self.engine.attach_router(naming.app_network(record.id, routed.network_names[0]))
         if not actions:
             return
         if self.builder:  # before any replica is replaced: a failed build leaves the old ones running
