@@ -30,7 +30,7 @@ sys.path[:0] = [str(REPO), str(REPO / "shared"), str(REPO / "deploy")]
 import docker  # noqa: E402
 import httpx  # noqa: E402
 from crane_images import local_traefik_image  # noqa: E402
-from measures import percentile  # noqa: E402
+from measures import print_table  # noqa: E402
 
 from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
@@ -119,17 +119,12 @@ def main() -> None:
         suite.stop()
         remove_image(tag)
     print()
-    print(f"{'measure':<34}{'median':>9}{'p95':>9}{'min':>9}{'max':>9}")
     labels = {
         "crane_deploy": "POST /apps (3) -> 3 answering",
         "compose_up": "compose up (export) -> 3 answering",
         "heal": "docker kill -> replacement answers",
     }
-    for key, values in samples.items():
-        print(
-            f"{labels[key]:<34}{statistics.median(values):>8.2f}s{percentile(values, 0.95):>8.2f}s"
-            f"{min(values):>8.2f}s{max(values):>8.2f}s"
-        )
+    print_table(labels, samples)
     ratio = statistics.median(samples["crane_deploy"]) / statistics.median(samples["compose_up"])
     print(f"\nCRANE deploy / compose up (medians): {ratio:.2f}x  over {args.trials} trials")
 

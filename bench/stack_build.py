@@ -34,6 +34,7 @@ sys.path[:0] = [str(REPO), str(REPO / "shared"), str(REPO / "deploy")]
 
 import docker  # noqa: E402
 import httpx  # noqa: E402
+from measures import print_table  # noqa: E402
 
 from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
@@ -184,11 +185,7 @@ def main() -> None:
         "compose": "compose up --build -> serving",
         "unchanged": "PATCH, unchanged -> serving",
     }
-    for key, values in samples.items():
-        print(
-            f"{labels[key]:<34}median {statistics.median(values):6.2f}s"
-            f"  min {min(values):6.2f}s  max {max(values):6.2f}s"
-        )
+    print_table(labels, samples)
     ratio = statistics.median(samples["crane"]) / statistics.median(samples["compose"])
     print(f"\nCRANE / compose up --build (medians): {ratio:.2f}x over {args.trials} trials (goal: 1.3x or less)")
 

@@ -77,35 +77,29 @@ SERVICES: dict[str, Needs] = {
 STREAMS = (s.EVENTS_STREAM, s.DEADLETTER_STREAM, s.CLIENT_STREAM)
 
 
-def _bucket_subjects(bucket: str) -> list[str]:
-    stream = f"KV_{bucket}"
+def _stream_reader_subjects(stream: str) -> list[str]:
+    """Declare a stream, read its messages directly and through consumers of one's own."""
     return [
         f"$JS.API.STREAM.CREATE.{stream}",
-        f"$JS.API.STREAM.UPDATE.{stream}",
         f"$JS.API.STREAM.MSG.GET.{stream}",
         f"$JS.API.DIRECT.GET.{stream}.>",
         f"$JS.API.CONSUMER.CREATE.{stream}",
         f"$JS.API.CONSUMER.CREATE.{stream}.>",
         f"$JS.API.CONSUMER.DELETE.{stream}.>",
         f"$JS.API.CONSUMER.INFO.{stream}.>",
-        f"$KV.{bucket}.>",
     ]
+
+
+def _bucket_subjects(bucket: str) -> list[str]:
+    stream = f"KV_{bucket}"
+    return [*_stream_reader_subjects(stream), f"$JS.API.STREAM.UPDATE.{stream}", f"$KV.{bucket}.>"]
 
 
 def _object_subjects(bucket: str, write: bool) -> list[str]:
-    """Read an object store (its metadata, and its chunks through an ordered consumer), and
-    with ``write`` put objects into it."""
+    """Read an object store (its metadata, and its chunks through an ordered consumer, whose
+    flow control it answers), and with ``write`` put objects into it."""
     stream = f"OBJ_{bucket}"
-    subjects = [
-        f"$JS.API.STREAM.CREATE.{stream}",
-        f"$JS.API.STREAM.MSG.GET.{stream}",
-        f"$JS.API.DIRECT.GET.{stream}.>",
-        f"$JS.API.CONSUMER.CREATE.{stream}",
-        f"$JS.API.CONSUMER.CREATE.{stream}.>",
-        f"$JS.API.CONSUMER.DELETE.{stream}.>",
-        f"$JS.API.CONSUMER.INFO.{stream}.>",
-        f"$JS.FC.{stream}.>",
-    ]
+    subjects = [*_stream_reader_subjects(stream), f"$JS.FC.{stream}.>"]
     if write:
         subjects += [f"$JS.API.STREAM.PURGE.{stream}", f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"]
     return subjects
