@@ -7,7 +7,8 @@ deployer's exporter (crane_container_*), replica counts from crane_app_replicas.
 
 from __future__ import annotations
 
-from .appspec import AppSpec, ServiceSpec
+from .appspec import AppSpec
+from .servicespec import ServiceSpec
 
 # Must span several scrape intervals (CRANE scrapes every 0.5 s; use 2m with 1m scrapes).
 RATE_WINDOW = "4s"

@@ -24,9 +24,11 @@ import yaml
 from pydantic import ValidationError
 
 from . import compose_keys as keys
-from .appspec import DEFAULT_NETWORK, AppRecord, AppSpec, ServiceSpec, container_port, parse_volume
+from .appspec import AppRecord, AppSpec
 from .compose_interpolation import InterpolationError, interpolate
 from .container_defaults import Limits, dropped_capabilities
+from .servicespec import DEFAULT_NETWORK, ServiceSpec
+from .units import container_port, parse_volume
 
 MAX_COMPOSE_BYTES = 256 * 1024
 # A YAML alias bomb is small on disk and huge once walked; real files are far below these.

@@ -3,18 +3,11 @@
 import pytest
 from pydantic import ValidationError
 
-from crane_shared.appspec import (
-    AppRecord,
-    AppSpec,
-    AppStatus,
-    container_port,
-    parse_duration,
-    parse_memory,
-    spec_changes,
-)
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus, spec_changes
 from crane_shared.events import AppUpdated, InvalidEvent
 from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.store import format_app_id
+from crane_shared.units import container_port, parse_duration, parse_memory
 
 
 def spec(**overrides):

@@ -3,9 +3,9 @@ about or refused naming the field."""
 
 import pytest
 
-from crane_shared.appspec import AppNetwork
 from crane_shared.compose import ComposeError, parse_compose
 from crane_shared.compose_interpolation import InterpolationError, interpolate
+from crane_shared.servicespec import AppNetwork
 
 GOOD = """
 name: shop

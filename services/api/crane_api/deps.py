@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from crane_shared.appspec import APP_ID_PATTERN, AppRecord
+from crane_shared.appspec import AppRecord
 from crane_shared.bus import Bus
+from crane_shared.servicespec import APP_ID_PATTERN
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, TokenError, Tokens
 from crane_shared.users import User, UserStore

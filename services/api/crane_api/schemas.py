@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from crane_shared.appspec import MAX_REPLICAS, AppRecord, AppSpec, AppStatus
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 from crane_shared.scan import AppScan, ScanReport
+from crane_shared.servicespec import MAX_REPLICAS
 from crane_shared.users import Quota
 
 

@@ -26,11 +26,12 @@ from nats.js.object_store import ObjectStore
 from prometheus_client import Counter
 
 from crane_shared import subjects as s
-from crane_shared.appspec import AppRecord, ServiceSpec
+from crane_shared.appspec import AppRecord
 from crane_shared.build_context import ContextError, ContextLimits, unpack_context
 from crane_shared.builds import AppBuilds, BuildRecord, builds_key
 from crane_shared.bus import Bus
 from crane_shared.events import BuildCompleted, BuildFailed, BuildProgress, BuildStarted
+from crane_shared.servicespec import ServiceSpec
 
 from .engine import Engine, EngineError
 

@@ -8,16 +8,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from crane_shared.appspec import (
-    SCALE_FIELDS,
-    AppRecord,
-    ServiceNetwork,
-    ServiceSpec,
-    parse_duration,
-    parse_memory,
-    parse_volume,
-)
+from crane_shared.appspec import AppRecord
 from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits, dropped_capabilities
+from crane_shared.servicespec import SCALE_FIELDS, ServiceNetwork, ServiceSpec
+from crane_shared.units import parse_duration, parse_memory, parse_volume
 
 from .mounted_files import SECRETS_DIR, MountedFile, files_volume, links_archive, service_files
 from .naming import LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming

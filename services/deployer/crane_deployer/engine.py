@@ -17,7 +17,7 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
-from crane_shared.appspec import BuildSpec
+from crane_shared.servicespec import BuildSpec
 
 from .addressing import PoolExhausted, free_subnet, gateway
 from .container_spec import ReplicaSpec

@@ -15,7 +15,8 @@ import posixpath
 import tarfile
 from dataclasses import dataclass
 
-from crane_shared.appspec import AppSpec, ServiceSpec
+from crane_shared.appspec import AppSpec
+from crane_shared.servicespec import ServiceSpec
 
 SECRETS_DIR = "/run/secrets"
 LINKED_DIR = ".linked"  # inside the volume: files whose target is outside /run/secrets

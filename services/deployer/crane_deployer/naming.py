@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crane_shared.appspec import DEFAULT_NETWORK, ServiceSpec
+from crane_shared.servicespec import DEFAULT_NETWORK, ServiceSpec
 
 LABEL_SUITE = "crane.suite"
 LABEL_APP = "crane.app"

@@ -16,7 +16,8 @@ from crane_shared.app_metrics import (
     metric_query,
     request_metrics,
 )
-from crane_shared.appspec import AppRecord, ServiceSpec
+from crane_shared.appspec import AppRecord
+from crane_shared.servicespec import ServiceSpec
 
 HIGH_LOAD = "CraneHighLoad"
 LOW_LOAD = "CraneLowLoad"

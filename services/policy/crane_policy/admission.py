@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crane_shared.appspec import AppSpec, parse_memory
+from crane_shared.appspec import AppSpec
+from crane_shared.units import parse_memory
 from crane_shared.users import User
 
 ADMISSION_PACKAGE = "crane/admission"

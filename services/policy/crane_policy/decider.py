@@ -15,9 +15,10 @@ from prometheus_client import Counter
 
 from crane_shared import subjects as s
 from crane_shared.app_metrics import metric_query
-from crane_shared.appspec import AppRecord, AppStatus, ServiceSpec
+from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import AppRestartRequested, AppUpdated, PolicyDecision
+from crane_shared.servicespec import ServiceSpec
 from crane_shared.store import AppStore
 
 from .engines import PolicyEngine, PolicyError, autoscale_decision

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crane_shared.appspec import ServiceSpec
+from crane_shared.servicespec import ServiceSpec
 
 
 @dataclass

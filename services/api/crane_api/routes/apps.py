@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from crane_shared import subjects as s
 from crane_shared.admission import AdmissionUnavailable, admission_refusals
-from crane_shared.appspec import NAME_PATTERN, AppRecord, AppSpec, AppStatus, spec_changes
+from crane_shared.appspec import AppRecord, AppSpec, AppStatus, spec_changes
 from crane_shared.builds import AppBuilds, BuildRecord, builds_key
 from crane_shared.events import (
     AppCreated,
@@ -28,6 +28,7 @@ from crane_shared.events import (
 )
 from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.scan import AppScan, app_key
+from crane_shared.servicespec import NAME_PATTERN
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
 from ..requests import (
