@@ -4,7 +4,7 @@ about or refused naming the field."""
 import pytest
 
 from crane_shared.compose import ComposeError, parse_compose
-from crane_shared.compose_interpolation import InterpolationError, interpolate
+from crane_shared.compose.interpolation import InterpolationError, interpolate
 from crane_shared.servicespec import AppNetwork
 
 GOOD = """
