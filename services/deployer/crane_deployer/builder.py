@@ -101,7 +101,9 @@ class Builder:
             with tempfile.TemporaryDirectory(prefix="crane-build-", dir=self.scratch) as scratch:
                 context_dir = Path(scratch, "context")
                 context_dir.mkdir()
-                await asyncio.to_thread(unpack_context, data, context_dir, self.limits)
+                unpacked = await asyncio.to_thread(unpack_context, data, context_dir, self.limits)
+                if unpacked.digest != service.build.context:  # the store holds what was asked for, or nothing
+                    raise ContextError(f"context {service.build.context[:12]} does not hold what it was uploaded as")
                 await self._run_build(record, service, build, context_dir, tag, lines)
         except (ContextError, EngineError) as exc:
             error = f"build of {service.name} failed: {exc}"
