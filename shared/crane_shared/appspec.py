@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from .build_context import DIGEST_PATTERN
 from .servicespec import (
     APP_ID_PATTERN,
     DEFAULT_NETWORK,
@@ -54,6 +55,11 @@ class AppSpec(_Scaled):
     configs: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_ID_PATTERN)]] = Field(
         default_factory=dict
     )
+    # App volumes that start with uploaded content (a bind-mounted folder's): volume -> the
+    # digest of its tar in the contexts object store. Applied when CRANE creates the volume.
+    seeds: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")], Annotated[str, Field(pattern=DIGEST_PATTERN)]
+    ] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

@@ -183,3 +183,39 @@ def test_a_deployer_killed_during_a_build_builds_again_after_restart_without_dup
     user.delete(f"/apps/{app_id}")
     wait_gone(user, app_id)
     assert docker_client.images.list(filters={"label": [f"crane.suite={suite.suite}", f"crane.app={app_id}"]}) == []
+
+
+def test_an_uploaded_folder_fills_the_volume_its_bind_mount_becomes(suite, user, docker_client, http_image):
+    compose = "name: seeded\nservices:\n  web:\n    image: IMAGE\n    volumes: ['./site:/site']\n".replace(
+        "IMAGE", http_image
+    )
+    files = {
+        "compose": ("compose.yaml", compose, "application/yaml"),
+        "bind.site": (
+            "site.tar",
+            context_tar({"index.html": "from the laptop\n", "css/a.css": "b{}"}),
+            "application/x-tar",
+        ),
+    }
+    created = user.post("/apps?wait=true", files=files)
+    assert created.status_code == 200 and created.json()["status"] == "running", created.text
+    app_id = created.json()["id"]
+    (web,) = app_containers(docker_client, suite.suite, app_id, all_states=False)
+    code, output = web.exec_run(["/bin/busybox", "cat", "/site/index.html", "/site/css/a.css"])
+    assert code == 0 and output.decode() == "from the laptop\nb{}", output
+    # The volume's data is the app's from then on: a replacement replica finds what was written.
+    web.exec_run(["/bin/busybox", "sh", "-c", "echo changed > /site/index.html"])
+    assert user.post(f"/apps/{app_id}/restart").status_code == 202
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        fresh = app_containers(docker_client, suite.suite, app_id, all_states=False)
+        if fresh and fresh[0].id != web.id and fresh[0].status == "running":
+            break
+        time.sleep(0.3)
+    code, output = fresh[0].exec_run(["/bin/busybox", "cat", "/site/index.html"])
+    assert output.decode() == "changed\n", output
+    hostile = {**files, "bind.site": ("site.tar", context_tar({"../../etc/x": "x"}), "application/x-tar")}
+    refused = user.post("/apps", files=hostile)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "bind.site"], refused.text
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)

@@ -378,3 +378,13 @@ networks:
         assert path in [loc for loc, _ in error.value.problems]
     with pytest.raises(ComposeError, match="no network 'nope'"):
         parse_compose("name: x\nservices:\n  w: {image: i, networks: [nope]}\n")
+
+
+def test_uploaded_folders_seed_the_volumes_their_binds_become():
+    text = "name: x\nservices:\n  w: {image: i, volumes: ['./src:/app', './conf/:/etc/conf:ro', './empty:/e']}\n"
+    app = parse_compose(text, binds={"src": "ab" * 32, "./conf": "cd" * 32})
+    assert app.spec.seeds == {"bind-src": "ab" * 32, "bind-conf": "cd" * 32}
+    assert [w.split(":")[0] for w in app.warnings] == ["services.w.volumes.2"]  # ./empty starts empty
+    with pytest.raises(ComposeError) as error:
+        parse_compose(text, binds={"nowhere": "ab" * 32})
+    assert ("bind.nowhere",) in [loc for loc, _ in error.value.problems]

@@ -76,9 +76,10 @@ def _compose(
     contexts: dict[str, str] | None = None,
     files: dict[str, str] | None = None,
     default_name: str | None = None,
+    binds: dict[str, str] | None = None,
 ) -> ComposeApp:
     try:
-        return parse_compose(raw, contexts=contexts, files=files, default_name=default_name)
+        return parse_compose(raw, contexts=contexts, files=files, default_name=default_name, binds=binds)
     except ComposeError as exc:
         raise field_errors(exc.problems) from None
 
@@ -106,6 +107,19 @@ async def read_app_spec(request: Request, limits: ContextLimits, default_name: s
         raise validation_errors(exc) from None
 
 
+async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, contexts: dict[str, bytes]) -> str:
+    """The digest of an uploaded tar (a build context or a folder's content), kept in
+    ``contexts``; 413 past the limits, 422 naming the part when it is unsafe."""
+    try:
+        info = await asyncio.to_thread(inspect_context, archive, limits)
+    except ContextTooLarge as exc:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{part}: {exc}") from None
+    except ContextError as exc:
+        raise field_errors([((part,), str(exc))]) from None
+    contexts[info.digest] = archive
+    return info.digest
+
+
 async def _read_multipart(request: Request, limits: ContextLimits, default_name: str | None) -> AppUpload:
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
@@ -120,6 +134,7 @@ async def _read_multipart(request: Request, limits: ContextLimits, default_name:
         raise field_errors([((), f"not a valid multipart upload: {exc}")]) from None
     compose_text: bytes | None = None
     archives: dict[str, bytes] = {}
+    folders: dict[str, bytes] = {}  # bind-mounted path -> the folder's tar
     uploaded: dict[str, str] = {}  # part -> file id
     files: dict[str, bytes] = {}
     for name, part in form.multi_items():
@@ -136,7 +151,7 @@ async def _read_multipart(request: Request, limits: ContextLimits, default_name:
             uploaded[name] = new_file_id()
             files[uploaded[name]] = data
         elif name.startswith("bind."):
-            raise field_errors([((name,), "uploading the content of bind-mounted folders is not supported yet")])
+            folders[name.removeprefix("bind.")] = data
         else:
             raise field_errors(
                 [((name,), "unknown part (expected compose, build.<service>, secret.<name>, config.<name>)")]
@@ -147,17 +162,12 @@ async def _read_multipart(request: Request, limits: ContextLimits, default_name:
     if len(compose_text) > MAX_BODY_BYTES:
         raise field_errors([(("compose",), f"the compose file is larger than {MAX_BODY_BYTES} bytes")])
     contexts: dict[str, bytes] = {}
-    digests: dict[str, str] = {}
-    for service, archive in archives.items():
-        try:
-            info = await asyncio.to_thread(inspect_context, archive, limits)
-        except ContextTooLarge as exc:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"build.{service}: {exc}") from None
-        except ContextError as exc:
-            raise field_errors([((f"build.{service}",), str(exc))]) from None
-        digests[service] = info.digest
-        contexts[info.digest] = archive
-    app = _compose(compose_text, digests, uploaded, default_name)
+    digests = {
+        service: await _checked_tar(f"build.{service}", archive, limits, contexts)
+        for service, archive in archives.items()
+    }
+    binds = {path: await _checked_tar(f"bind.{path}", archive, limits, contexts) for path, archive in folders.items()}
+    app = _compose(compose_text, digests, uploaded, default_name, binds)
     return AppUpload(app.spec, app.warnings, contexts, {**files, **app.inline_files})
 
 

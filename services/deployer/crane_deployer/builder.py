@@ -27,7 +27,7 @@ from prometheus_client import Counter
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord
-from crane_shared.build_context import ContextError, ContextLimits, unpack_context
+from crane_shared.build_context import ContextError, ContextLimits, inspect_context, unpack_context
 from crane_shared.builds import AppBuilds, BuildRecord, builds_key
 from crane_shared.bus import Bus
 from crane_shared.events import BuildCompleted, BuildFailed, BuildProgress, BuildStarted
@@ -129,6 +129,17 @@ class Builder:
                 seconds=finished.seconds or 0.0,
             ),
         )
+
+    async def context_bytes(self, digest: str) -> bytes:
+        """An uploaded tar (a context, or a folder's content), checked: safe to unpack, and
+        holding the content its digest names."""
+        try:
+            data = await self._context(digest)
+            if (await asyncio.to_thread(inspect_context, data, self.limits)).digest != digest:
+                raise ContextError(f"upload {digest[:12]} does not hold what it was uploaded as")
+        except ContextError as exc:
+            raise EngineError(str(exc)) from exc
+        return data
 
     async def _context(self, digest: str) -> bytes:
         try:

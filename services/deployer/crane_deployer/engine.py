@@ -366,6 +366,33 @@ class Engine:
                 with contextlib.suppress(NotFound, APIError):
                     await self._call(self.api.remove_container, holder["Id"], force=True)
 
+    async def seed_volume(self, volume: str, image: str, archive: bytes, labels: dict[str, str]) -> bool:
+        """Create ``volume`` holding ``archive``'s content (through a container that is never
+        started); an existing volume is left as it is (its data is the app's). True if seeded."""
+        async with self._files_lock:
+            try:
+                await self._call(self.api.inspect_volume, volume)
+                return False
+            except NotFound:
+                pass
+            await self._call(self.api.create_volume, name=volume, labels=labels)
+            holder = await self._call(
+                self.api.create_container,
+                image,
+                command=["true"],
+                labels={**labels, LABEL_FILES_HOLDER: volume},
+                host_config=self.api.create_host_config(binds={volume: {"bind": "/seed", "mode": "rw"}}),
+                network_disabled=True,
+            )
+            try:
+                await self._call(self.api.put_archive, holder["Id"], "/seed", archive)
+            except APIError as exc:
+                raise EngineError(f"cannot fill the volume {volume}: {_explain(exc)}") from exc
+            finally:
+                with contextlib.suppress(NotFound, APIError):
+                    await self._call(self.api.remove_container, holder["Id"], force=True)
+            return True
+
     async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:
         for name in spec.named_volumes:
             await self._call(self.api.create_volume, name=name, labels=labels)

@@ -211,11 +211,25 @@ class Reconciler:
             return
         service = next(s for s in record.spec.services if s.name == action.service)
         spec = replica_spec(record, service, action.index, naming, self.limits)
+        await self._seed_volumes(record, spec)
         await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
         await self._fill_files(record, spec)
         log.info("%s: creating %s", record.id, spec.name)
         self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
         await self.engine.create_and_start(spec)
+
+    async def _seed_volumes(self, record: AppRecord, spec: ReplicaSpec) -> None:
+        """Create the replica's seeded volumes (bind-mounted folders uploaded with the app) with
+        their content; a volume that exists keeps its data."""
+        naming = self.engine.naming
+        for volume, digest in record.spec.seeds.items():
+            full = naming.volume(record.id, volume)
+            if full not in spec.named_volumes or self.builder is None:
+                continue
+            archive = await self.builder.context_bytes(digest)
+            labels = naming.app_labels(record.id, record.owner)
+            if await self.engine.seed_volume(full, spec.image, archive, labels):
+                log.info("%s: volume %s filled with its uploaded folder", record.id, full)
 
     async def _fill_files(self, record: AppRecord, spec: ReplicaSpec) -> None:
         """Fill the replica's files volume with its secrets and configs (read from the files

@@ -49,6 +49,10 @@ class ComposeApp:
 class _Reading:
     problems: list[tuple[Loc, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Uploaded contents of bind-mounted folders (path -> context digest), and the app volumes
+    # they seed (volume -> digest).
+    binds: dict[str, str] = field(default_factory=dict)
+    seeds: dict[str, str] = field(default_factory=dict)
 
     def refuse(self, loc: Loc, message: str) -> None:
         self.problems.append((loc, message))
@@ -158,13 +162,20 @@ def _volume_slug(path: str) -> str:
 
 def _bind_volume(source: str, loc: Loc, reading: _Reading) -> str | None:
     """The app volume a relative bind mount (./src) becomes: the project folder is not on this
-    machine, so its content cannot be mounted; the volume starts empty."""
+    machine, so the volume starts with the folder's uploaded content (part bind.<path>), or empty."""
     path = posixpath.normpath(source)
     if path == ".." or path.startswith("../") or source.startswith("~"):
         reading.refuse(loc, f"{source!r} is outside the project folder")
         return None
     name = "bind-" + _volume_slug(path)
-    reading.warn(loc, f"{source!r} is a folder of the uploader's machine: it becomes the app volume {name!r}, empty")
+    if path in reading.binds:
+        reading.seeds[name] = reading.binds[path]  # the folder's uploaded content fills the new volume
+    else:
+        reading.warn(
+            loc,
+            f"{source!r} is a folder of the uploader's machine: it becomes the app volume {name!r}, empty "
+            f"(upload its content as the part bind.{path} to fill it)",
+        )
     return name
 
 
@@ -334,11 +345,14 @@ def parse_compose(
     contexts: dict[str, str] | None = None,
     files: dict[str, str] | None = None,
     default_name: str | None = None,
+    binds: dict[str, str] | None = None,
 ) -> ComposeApp:
     """The app a compose document describes; raises ComposeError naming each bad field.
     ``contexts`` maps a service to the digest of its uploaded build context, ``files`` an
     uploaded part (secret.<name>, config.<name>) to the id its content is kept under;
-    ``default_name`` names an app whose file has no name (Compose takes the folder's)."""
+    ``default_name`` names an app whose file has no name (Compose takes the folder's); ``binds``
+    maps a relative bind-mounted path (normalised: ``src`` for ``./src``) to the digest of its
+    uploaded content."""
     contexts, files = contexts or {}, files or {}
     if len(text) > MAX_COMPOSE_BYTES:
         raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
@@ -348,7 +362,7 @@ def parse_compose(
         raise ComposeError([((), f"not valid YAML: {exc}")]) from None
     except RecursionError:
         raise ComposeError([((), "the file is nested too deeply")]) from None
-    reading = _Reading()
+    reading = _Reading(binds={posixpath.normpath(path): digest for path, digest in (binds or {}).items()})
     document = reading.mapping(_interpolated(raw, variables or {}, reading), ())
     _top_level(document, reading)
     settings = reading.mapping(document.get("x-crane"), ("x-crane",))
@@ -366,6 +380,8 @@ def parse_compose(
             continue
         services.append(_service(str(name), body, contexts.get(str(name)), ("services", name), reading))
         names.append(str(name))
+    for extra in sorted(set(reading.binds) - {p for p in reading.binds if "bind-" + _volume_slug(p) in reading.seeds}):
+        reading.refuse((f"bind.{extra}",), f"no service bind-mounts ./{extra}")
     for extra in sorted(set(contexts) - {str(n) for n in services_in}):
         reading.refuse((f"build.{extra}",), f"the compose file has no service {extra!r}")
     if not services and not reading.problems:
@@ -384,6 +400,7 @@ def parse_compose(
         "secrets": secrets,
         "configs": configs,
         "networks": networks,
+        "seeds": reading.seeds,
     }
     app.update({key: settings[key] for key in keys.APP_SETTINGS - {"name"} if key in settings})
     if app["name"] is None:
