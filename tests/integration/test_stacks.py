@@ -94,6 +94,14 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
     code, _ = running["api"][0].exec_run(["/bin/busybox", "cat", "/run/secrets/db_password"])
     assert code != 0  # only the services that ask for it get it
 
+    # The same files uploaded again (as `crane up` twice would): nothing is replaced.
+    again = user.patch(f"/apps/{app_id}", files=files)
+    assert again.status_code == 202, again.text
+    time.sleep(3)
+    assert {c.id for cs in _containers_by_service(docker_client, suite, app_id).values() for c in cs} == {
+        c.id for cs in running.values() for c in cs
+    }
+
     # The database's only volume is never given a second replica by CRANE.
     refused = user.post(f"/apps/{app_id}/scale", json={"service": "db", "replicas": 2})
     assert refused.status_code == 409 and "data" in refused.json()["detail"], refused.text

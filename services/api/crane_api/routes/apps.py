@@ -85,6 +85,26 @@ async def _store_upload(gateway: Gateway, upload: AppUpload) -> None:
             await files.put(file_id, content)
 
 
+async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: AppUpload) -> None:
+    """A secret or config uploaded again with the same content keeps its id, so the replicas
+    that mount it are not replaced (`crane up` twice restarts nothing)."""
+    if not upload.files:
+        return
+    store = await gateway.bus.objects(s.FILES_OBJECTS)
+    for new, old in ((upload.spec.secrets, current.secrets), (upload.spec.configs, current.configs)):
+        for name, file_id in list(new.items()):
+            old_id = old.get(name)
+            if old_id is None or old_id == file_id or file_id not in upload.files:
+                continue
+            try:
+                stored = (await store.get(old_id)).data
+            except NotFoundError:
+                continue
+            if stored == upload.files[file_id]:
+                new[name] = old_id
+                del upload.files[file_id]
+
+
 async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
     spec, warnings = upload.spec, upload.warnings
     await _admit(gateway, owner, spec)
@@ -176,9 +196,10 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) ->
     """Change an app: JSON fields (AppUpdate) are merged into it; a compose file or a
     multipart upload (as for POST /apps, with build contexts) replaces its spec."""
     if is_upload(request):
-        upload = await read_app_spec(request, gateway.settings.context_limits)
+        upload = await read_app_spec(request, gateway.settings.context_limits, record.spec.name)
         if upload.spec.name != record.spec.name:
             raise field_errors([(("name",), f"the app is called {record.spec.name!r}; an update keeps its name")])
+        await _reuse_unchanged_files(gateway, record.spec, upload)
         await _store_upload(gateway, upload)
         update = AppUpdated(app_id=record.id, spec=upload.spec)
         changed = await _change(gateway, record, update)
