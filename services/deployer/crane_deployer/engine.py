@@ -8,7 +8,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ PULL_RETRY_SECONDS = 60.0
 NETWORK_ATTEMPTS = 5
 EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 BUILD_TIMEOUT_SECONDS = 1800
+HOLDER_MOUNT = "/holder"
 
 
 @dataclass(frozen=True)
@@ -341,34 +342,38 @@ class Engine:
             with contextlib.suppress(NotFound):
                 await self._call(self.api.remove_volume, volume["Name"], force=True)
 
+    @contextlib.asynccontextmanager
+    async def _holder(self, volume: str, image: str, labels: dict[str, str]) -> AsyncIterator[str]:
+        """A container that is never started, with ``volume`` mounted writable at /holder (so
+        nothing of the app runs while CRANE writes into it); removed afterwards."""
+        holder = await self._call(
+            self.api.create_container,
+            image,
+            command=["true"],
+            labels={**labels, LABEL_FILES_HOLDER: volume},
+            host_config=self.api.create_host_config(binds={volume: {"bind": HOLDER_MOUNT, "mode": "rw"}}),
+            network_disabled=True,
+        )
+        try:
+            yield str(holder["Id"])
+        except APIError as exc:
+            raise EngineError(f"cannot fill the volume {volume}: {_explain(exc)}") from exc
+        finally:
+            with contextlib.suppress(NotFound, APIError):
+                await self._call(self.api.remove_container, holder["Id"], force=True)
+
     async def fill_files_volume(self, volume: str, image: str, archive: bytes, labels: dict[str, str]) -> None:
-        """Fill a files volume once, through a container that is never started (so nothing of
-        the app runs while the volume is writable); a volume without the completion marker
-        (its filler was interrupted) is filled again."""
-        async with self._files_lock:
-            holder = await self._call(
-                self.api.create_container,
-                image,
-                command=["true"],
-                labels={**labels, LABEL_FILES_HOLDER: volume},
-                host_config=self.api.create_host_config(binds={volume: {"bind": "/files", "mode": "rw"}}),
-                network_disabled=True,
-            )
+        """Fill a files volume once; a volume without the completion marker (its filler was
+        interrupted) is filled again."""
+        async with self._files_lock, self._holder(volume, image, labels) as holder:
             try:
-                try:
-                    await self._call(self.api.get_archive, holder["Id"], f"/files/{COMPLETE_MARKER}")
-                    return  # filled before
-                except NotFound:
-                    await self._call(self.api.put_archive, holder["Id"], "/files", archive)
-            except APIError as exc:
-                raise EngineError(f"cannot fill the files volume {volume}: {_explain(exc)}") from exc
-            finally:
-                with contextlib.suppress(NotFound, APIError):
-                    await self._call(self.api.remove_container, holder["Id"], force=True)
+                await self._call(self.api.get_archive, holder, f"{HOLDER_MOUNT}/{COMPLETE_MARKER}")
+            except NotFound:
+                await self._call(self.api.put_archive, holder, HOLDER_MOUNT, archive)
 
     async def seed_volume(self, volume: str, image: str, archive: bytes, labels: dict[str, str]) -> bool:
-        """Create ``volume`` holding ``archive``'s content (through a container that is never
-        started); an existing volume is left as it is (its data is the app's). True if seeded."""
+        """Create ``volume`` holding ``archive``'s content; an existing volume is left as it is
+        (its data is the app's). True if seeded."""
         async with self._files_lock:
             try:
                 await self._call(self.api.inspect_volume, volume)
@@ -376,21 +381,8 @@ class Engine:
             except NotFound:
                 pass
             await self._call(self.api.create_volume, name=volume, labels=labels)
-            holder = await self._call(
-                self.api.create_container,
-                image,
-                command=["true"],
-                labels={**labels, LABEL_FILES_HOLDER: volume},
-                host_config=self.api.create_host_config(binds={volume: {"bind": "/seed", "mode": "rw"}}),
-                network_disabled=True,
-            )
-            try:
-                await self._call(self.api.put_archive, holder["Id"], "/seed", archive)
-            except APIError as exc:
-                raise EngineError(f"cannot fill the volume {volume}: {_explain(exc)}") from exc
-            finally:
-                with contextlib.suppress(NotFound, APIError):
-                    await self._call(self.api.remove_container, holder["Id"], force=True)
+            async with self._holder(volume, image, labels) as holder:
+                await self._call(self.api.put_archive, holder, HOLDER_MOUNT, archive)
             return True
 
     async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:
