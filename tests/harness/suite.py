@@ -7,6 +7,7 @@ exactly the objects with that label and nothing else on the Engine.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 import uuid
@@ -210,7 +211,8 @@ class LocalSuite:
         self.remove_docker_objects()
 
     def remove_docker_objects(self) -> None:
-        """Remove containers, networks and volumes labelled with this suite, and nothing else."""
+        """Remove containers, networks, volumes and built images labelled with this suite, and
+        nothing else."""
         client = docker.from_env()
         label = {"label": f"crane.suite={self.suite}"}
         for container in client.containers.list(all=True, filters=label):
@@ -219,6 +221,9 @@ class LocalSuite:
             network.remove()
         for volume in client.volumes.list(filters=label):
             volume.remove(force=True)
+        for image in client.images.list(filters=label):  # built by CRANE for this suite's apps
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(image.id, force=True)
         client.close()
 
     def stopped_processes(self) -> list[str]:
