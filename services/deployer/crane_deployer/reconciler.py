@@ -30,7 +30,7 @@ from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .mounted_files import volume_archive
 from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
-from .plan import Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
+from .plan import Action, Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
 from .scan_gate import ScanGate, ScanPending
 
 log = logging.getLogger("crane.deployer.reconciler")
@@ -167,8 +167,49 @@ class Reconciler:
                 await self.engine.attach_router(naming.app_network(record.id, routed.network_names[0]))
         if not actions:
             return
-        if self.builder:  # before any replica is replaced: a failed build leaves the old ones running
-            await self.builder.ensure_images(record)
+        # Services whose image must be built first wait for their build (before any of their
+        # replicas is replaced: a failed build leaves the old ones running); the others go ahead
+        # meanwhile.
+        to_build = await self._services_to_build(record)
+        service_of = {r.container_id: r.service for r in observed}
+
+        def of_built(action: Action) -> bool:
+            service = action.service if isinstance(action, Create) else service_of.get(action.container_id)
+            return service in to_build
+
+        build = asyncio.create_task(self.builder.ensure_images(record)) if self.builder and to_build else None
+        try:
+            await self._apply(record, [a for a in actions if not of_built(a)], desired, observed)
+        finally:
+            if build:  # a build is never left running behind a reconcile (its outcome is read below)
+                await asyncio.gather(build, return_exceptions=True)
+        if build:
+            build.result()  # EngineError: the build failed; its service's replicas stay as they are
+            await self._apply(record, [a for a in actions if of_built(a)], desired, observed)
+
+    async def _services_to_build(self, record: AppRecord) -> set[str]:
+        """Running services whose image is not built yet."""
+        naming = self.engine.naming
+        return {
+            s.name
+            for s in record.spec.services
+            if s.build is not None
+            and record.desired(s) > 0
+            and not await self.engine.has_image(naming.image(record.id, s))
+        }
+
+    async def _apply(
+        self,
+        record: AppRecord,
+        actions: list[Action],
+        desired: dict[str, tuple[int, str]],
+        observed: list[Replica],
+    ) -> None:
+        """Removals, then the creations and starts side by side (after the scan gate, the
+        dependencies' conditions and any crash-loop back-off)."""
+        if not actions:
+            return
+        naming = self.engine.naming
         for action in actions:
             if isinstance(action, Remove):
                 log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
@@ -180,8 +221,9 @@ class Reconciler:
             log.info("%s: %s", record.id, "; ".join(f"{name} {why}" for name, why in sorted(waiting.items())))
             bring_up = [a for a in bring_up if not (isinstance(a, Create) and a.service in waiting)]
             self.requeue(record.id, 1.0)
-        if self.gate and any(isinstance(a, Create) for a in bring_up):
-            images = [naming.image(record.id, s) for s in record.spec.services]
+        creating = {a.service for a in bring_up if isinstance(a, Create)}
+        if self.gate and creating:
+            images = [naming.image(record.id, s) for s in record.spec.services if s.name in creating]
             await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
         backing_off = [a for a in bring_up if isinstance(a, Create) and self._backoff(record, a) > 0]
         if backing_off:
