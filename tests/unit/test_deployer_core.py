@@ -156,3 +156,19 @@ def test_app_metrics_come_from_one_collection_shared_by_every_scrape():
     now[0] = 2.0
     assert [s.value for m in snapshot.for_app("a-1") for s in m.samples] == [5]
     assert len(collections) == 2
+
+
+def test_the_export_says_what_runs_differently_under_compose():
+    record = app(
+        services=[
+            {"name": "kv", "image": "i", "volumes": ["state:/s"], "replicas": 2, "volume_scaling": "per_replica"},
+            {"name": "web", "build": {"context": "ab" * 32}, "ports": ["80"]},
+        ]
+    )
+    text = render_compose(record, LIMITS)
+    notes = [line for line in text.splitlines() if line.startswith("# note: ")]
+    assert notes == [
+        "# note: kv has a volume per replica on CRANE; under Compose its 2 replicas share state",
+        "# note: web is built from ./web: put its source there",
+    ]
+    assert parse_compose(text, contexts={"web": "ab" * 32}).spec.services[1].build.context == "ab" * 32

@@ -157,5 +157,23 @@ def render_compose(record: AppRecord, limits: Limits) -> str:
     for kind, files in (("secrets", record.spec.secrets), ("configs", record.spec.configs)):
         if files:
             document[kind] = {name: {"file": f"./{kind}/{name}"} for name in files}
-    header = f"# {record.id}: exported by CRANE. Run with: docker compose up -d\n"
+    header = f"# {record.id}: exported by CRANE. Run with: docker compose up -d\n" + "".join(
+        f"# note: {line}\n" for line in export_caveats(record)
+    )
     return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+
+
+def export_caveats(record: AppRecord) -> list[str]:
+    """What runs differently under Compose than on CRANE, said at the top of the export."""
+    caveats = []
+    for service in record.spec.services:
+        if service.volume_scaling == "per_replica" and service.writable_volumes and service.replicas > 1:
+            caveats.append(
+                f"{service.name} has a volume per replica on CRANE; under Compose its {service.replicas} "
+                f"replicas share {', '.join(service.writable_volumes)}"
+            )
+        if service.build is not None:
+            caveats.append(f"{service.name} is built from ./{service.name}: put its source there")
+    if record.spec.seeds:
+        caveats.append(f"the volumes {', '.join(sorted(record.spec.seeds))} started with uploaded folders on CRANE")
+    return caveats
