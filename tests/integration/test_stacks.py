@@ -203,7 +203,11 @@ def test_a_job_that_fails_without_restart_fails_the_app(suite, user, http_image)
         "name": "failing",
         "services": [{"name": "job", "image": http_image, "environment": {"EXIT_WITH": "3"}, "restart": "no"}],
     }
-    app = user.post("/apps?wait=true", json=body).json()
-    assert app["status"] == "failed" and "job exited with code 3 (restart: no)" in app["reason"], app
+    app_id = user.post("/apps", json=body).json()["id"]
+    # It may be seen running for a moment before it exits; then it is failed, and stays so.
+    app = wait_app(user, app_id, lambda a: a["status"] == "failed", timeout=60)
+    assert "job exited with code 3 (restart: no)" in app["reason"], app
+    time.sleep(2)
+    assert user.get(f"/apps/{app_id}").json()["status"] == "failed"
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
