@@ -8,7 +8,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -362,27 +362,32 @@ class Engine:
             with contextlib.suppress(NotFound, APIError):
                 await self._call(self.api.remove_container, holder["Id"], force=True)
 
-    async def fill_files_volume(self, volume: str, image: str, archive: bytes, labels: dict[str, str]) -> None:
+    async def fill_files_volume(
+        self, volume: str, image: str, archive: Callable[[], Awaitable[bytes]], labels: dict[str, str]
+    ) -> None:
         """Fill a files volume once; a volume without the completion marker (its filler was
-        interrupted) is filled again."""
+        interrupted) is filled again. ``archive`` is read only when the volume needs it."""
         async with self._files_lock, self._holder(volume, image, labels) as holder:
             try:
                 await self._call(self.api.get_archive, holder, f"{HOLDER_MOUNT}/{COMPLETE_MARKER}")
             except NotFound:
-                await self._call(self.api.put_archive, holder, HOLDER_MOUNT, archive)
+                await self._call(self.api.put_archive, holder, HOLDER_MOUNT, await archive())
 
-    async def seed_volume(self, volume: str, image: str, archive: bytes, labels: dict[str, str]) -> bool:
-        """Create ``volume`` holding ``archive``'s content; an existing volume is left as it is
-        (its data is the app's). True if seeded."""
+    async def seed_volume(
+        self, volume: str, image: str, archive: Callable[[], Awaitable[bytes]], labels: dict[str, str]
+    ) -> bool:
+        """Create ``volume`` holding ``archive``'s content (read only then); an existing volume
+        is left as it is (its data is the app's). True if seeded."""
         async with self._files_lock:
             try:
                 await self._call(self.api.inspect_volume, volume)
                 return False
             except NotFound:
                 pass
+            content = await archive()
             await self._call(self.api.create_volume, name=volume, labels=labels)
             async with self._holder(volume, image, labels) as holder:
-                await self._call(self.api.put_archive, holder, HOLDER_MOUNT, archive)
+                await self._call(self.api.put_archive, holder, HOLDER_MOUNT, content)
             return True
 
     async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -268,7 +269,7 @@ class Reconciler:
             full = naming.volume(record.id, volume)
             if full not in spec.named_volumes or self.builder is None:
                 continue
-            archive = await self.builder.context_bytes(digest)
+            archive = functools.partial(self.builder.context_bytes, digest)
             labels = naming.app_labels(record.id, record.owner)
             if await self.engine.seed_volume(full, spec.image, archive, labels):
                 log.info("%s: volume %s filled with its uploaded folder", record.id, full)
@@ -278,15 +279,20 @@ class Reconciler:
         object store; their content is never logged)."""
         if spec.files_volume is None or self.files is None:
             return
-        store = await self.files()
-        contents = []
-        for file in spec.files:
-            try:
-                contents.append((file, bytes((await store.get(file.file_id)).data or b"")))
-            except NotFoundError as exc:
-                raise EngineError(f"the content of {file.path} is missing: upload it again") from exc
+        files = self.files
+
+        async def archive() -> bytes:  # read only when the volume is not filled yet
+            store = await files()
+            contents = []
+            for file in spec.files:
+                try:
+                    contents.append((file, bytes((await store.get(file.file_id)).data or b"")))
+                except NotFoundError as exc:
+                    raise EngineError(f"the content of {file.path} is missing: upload it again") from exc
+            return volume_archive(contents)
+
         labels = self.engine.naming.app_labels(record.id, record.owner)
-        await self.engine.fill_files_volume(spec.files_volume, spec.image, volume_archive(contents), labels)
+        await self.engine.fill_files_volume(spec.files_volume, spec.image, archive, labels)
 
     async def _record_outcome(self, app_id: str, ready: dict[str, int], failure: str | None) -> None:
         def change(record: AppRecord) -> AppRecord:
