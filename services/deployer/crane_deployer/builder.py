@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 from prometheus_client import Counter
@@ -204,7 +204,7 @@ class Builder:
                 else:
                     await self.builds.create(key, value)
                 return
-            except Exception:  # noqa: BLE001 - changed meanwhile: read again
+            except KeyWrongLastSequenceError:  # changed meanwhile: read again
                 await asyncio.sleep(0.01)
 
     async def forget(self, app_id: str) -> None:
