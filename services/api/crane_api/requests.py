@@ -61,6 +61,12 @@ class AppUpload:
     contexts: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # secrets' and configs' content by file id
 
+    @property
+    def all_warnings(self) -> list[str]:
+        """The compose file's warnings and the spec's own (replicas over one volume), once each
+        (a clone brings its original's, which hold the spec's already)."""
+        return list(dict.fromkeys([*self.warnings, *self.spec.scale_warnings()]))
+
 
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -106,11 +106,11 @@ async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: App
 
 
 async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
-    spec, warnings = upload.spec, upload.warnings
+    spec = upload.spec
     await _admit(gateway, owner, spec)
     await _store_upload(gateway, upload)
     app_id = await gateway.apps.new_app_id(spec.name)
-    record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=[*(warnings or []), *spec.scale_warnings()])
+    record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=upload.all_warnings)
     await gateway.apps.insert(record)
     event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
     await gateway.apps.remember_creation(event.id, app_id)
@@ -203,7 +203,7 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) ->
         await _store_upload(gateway, upload)
         update = AppUpdated(app_id=record.id, spec=upload.spec)
         changed = await _change(gateway, record, update)
-        warnings = [*upload.warnings, *upload.spec.scale_warnings()]
+        warnings = upload.all_warnings
         changed = await gateway.apps.mutate(record.id, lambda r: _with_warnings(r, warnings)) or changed
         return public(gateway, changed)
     try:
