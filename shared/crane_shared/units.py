@@ -6,20 +6,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Compose reads durations as Go does: one or more number+unit pairs ("1m30s", "1h0m0s").
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:us|ms|s|m|h))+$")
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?$", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds in a Compose duration ("10s", "1m", "500ms", or a number of seconds)."""
+    """Seconds in a Compose duration ("10s", "1m30s", "500ms", or a number of seconds)."""
     if isinstance(value, (int, float)):
         return float(value)
-    match = _DURATION.match(value.strip())
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 10s, 500ms, 1m)")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    text = value.strip()
+    if not _DURATION.match(text):
+        raise ValueError(f"not a duration: {value!r} (use e.g. 10s, 500ms, 1m30s)")
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
 
 
 def parse_memory(value: str | int) -> int:

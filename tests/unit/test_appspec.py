@@ -30,6 +30,11 @@ def test_container_port(value, port):
 
 def test_units():
     assert parse_duration("1m") == 60 and parse_duration("500ms") == 0.5 and parse_duration(3) == 3
+    # Compose reads durations as Go does, and writes them back that way ("1m0s").
+    assert parse_duration("1m30s") == 90 and parse_duration("1h0m0s") == 3600 and parse_duration("1.5s") == 1.5
+    for bad in ("1m30", "s", "1x", "-1s", "1m 30s"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
     assert parse_memory("256m") == 256 * 1024**2 and parse_memory("1GiB") == 1024**3
     with pytest.raises(ValueError):
         parse_memory("lots")
