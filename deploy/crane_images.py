@@ -156,18 +156,36 @@ def build_python_base(client: docker.DockerClient, tag: str) -> str:
     return tag
 
 
-# Shared libraries that wheels need but slim bases lack (regopy's rego-cpp needs libatomic).
-NATIVE_LIBRARIES = [Path("/usr/lib/x86_64-linux-gnu/libatomic.so.1")]
+# Shared libraries that wheels need but slim bases lack (regopy's rego-cpp needs libatomic),
+# by name in the host's multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu...).
+NATIVE_LIBRARIES = ["libatomic.so.1"]
 
 
 def collect_native_libraries() -> Path:
     """Copy the libraries above from the host (Debian bookworm, like both bases) into the build."""
     target = BUILD / "lib"
     target.mkdir(parents=True, exist_ok=True)
-    for library in NATIVE_LIBRARIES:
-        if not library.exists():
-            raise SystemExit(f"{library} is missing on this machine: apt-get install libatomic1")
-        shutil.copyfile(library.resolve(), target / library.name)
+    for name in NATIVE_LIBRARIES:
+        found = sorted(Path("/usr/lib").glob(f"*-linux-gnu/{name}")) + sorted(Path("/lib").glob(f"*-linux-gnu/{name}"))
+        if not found:
+            raise SystemExit(f"{name} is missing on this machine: apt-get install libatomic1")
+        shutil.copyfile(found[0].resolve(), target / name)
+    return target
+
+
+def collect_compose() -> Path:
+    """The host's Docker Compose v2 (a static binary, the host's architecture like the image's):
+    the API reads uploaded compose files with it."""
+    from crane_shared.compose.normalising import ComposeUnavailable, find_compose
+
+    try:
+        binary = find_compose()
+    except ComposeUnavailable as exc:
+        raise SystemExit(f"{exc}: run `make deps`") from None
+    target = BUILD / "bin"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(binary, target / "docker-compose")
+    (target / "docker-compose").chmod(0o755)
     return target
 
 
@@ -187,6 +205,7 @@ def build_suite_image(python_base: str, tag: str = SUITE_IMAGE) -> str:
     """CRANE's own image (all five services; each compose service picks its module)."""
     build_wheels()
     collect_native_libraries()
+    collect_compose()
     say(f"building {tag} on {python_base}")
     client = docker.from_env()
     try:

@@ -72,6 +72,14 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     port = int(demo["CRANE_HTTP_PORT"])
     assert len(wait_distinct_backends(port, f"{app['id']}.localhost", 3)) == 3
 
+    # A compose file is read by the Docker Compose the suite's image ships (env_file merged).
+    compose = f"services:\n  web:\n    image: {http_image}\n    ports: ['8080']\n    env_file: [web.env]\n"
+    uploaded = api.post(
+        "/apps?name=filed", files={"compose": ("compose.yaml", compose), "env_file.web.env": ("web.env", "MODE=demo\n")}
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    assert api.get(f"/apps/{uploaded.json()['id']}").json()["spec"]["services"][0]["environment"] == {"MODE": "demo"}
+
     # NATS requires credentials: anonymous connections are refused, the client user (whose
     # password `make up` generated) may send client.* intents with an API token.
     anonymous = subprocess.run(

@@ -21,13 +21,13 @@ services:
   web:
     <<: *common
     build: ./web
-    container_name: shop-web
     ports: ["8080"]
     depends_on: [api, db]
     deploy: {{replicas: 3}}
   api:
     <<: *common
     image: {image}
+    container_name: shop-api
     expose: ["8080"]
     environment: {{GREETING: "$${{NOT_INTERPOLATED}}", TAG: "${{TAG:-v1}}"}}
   db:
@@ -39,6 +39,8 @@ secrets:
   db_password: {{file: ./db_password.txt}}
 configs:
   db_conf: {{content: "max_connections=20"}}
+volumes:
+  data: {{}}
 """
 SECRET = "correct-horse-battery-staple-7f3a"
 
@@ -65,7 +67,7 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
     assert app["spec"]["services"][0]["build"]["context"]  # web was built from the upload
     assert services == {"web": (3, 3), "api": (1, 1), "db": (1, 1)}
     warned = {w.split(":")[0] for w in app["warnings"]}
-    assert warned == {"services.web.container_name"}, app["warnings"]  # depends_on is honoured
+    assert warned == {"services.api.container_name"}, app["warnings"]  # depends_on is honoured
     assert app["spec"]["services"][1]["environment"] == {"GREETING": "${NOT_INTERPOLATED}", "TAG": "v1"}
 
     running = _containers_by_service(docker_client, suite, app_id)

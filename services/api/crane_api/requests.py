@@ -17,6 +17,7 @@ from starlette.formparsers import MultiPartException
 from crane_shared.appspec import AppSpec
 from crane_shared.build_context import ContextError, ContextLimits, ContextTooLarge, inspect_context
 from crane_shared.compose import ComposeApp, ComposeError, parse_compose
+from crane_shared.compose.normalising import ENV_FILE_PART, ComposeUnavailable, normalise, upload_path
 from crane_shared.files import new_file_id
 
 from .schemas import AppUpdate
@@ -26,6 +27,7 @@ MAX_BODY_BYTES = 256 * 1024
 MULTIPART = "multipart/form-data"
 MAX_CONTEXTS = 20  # one per service at most
 MAX_FILE_BYTES = 1024 * 1024  # one secret or config
+
 MAX_PARTS = 1 + MAX_CONTEXTS + 100  # the compose file, contexts, secrets and configs
 
 
@@ -77,31 +79,53 @@ def is_upload(request: Request) -> bool:
     return _content_type(request) in (*YAML_TYPES, MULTIPART)
 
 
-def _compose(
-    raw: bytes | str,
-    contexts: dict[str, str] | None = None,
-    files: dict[str, str] | None = None,
-    default_name: str | None = None,
-    binds: dict[str, str] | None = None,
-) -> ComposeApp:
+@dataclass
+class UploadRules:
+    """How uploads are read: the limits of build contexts and the Docker Compose that reads files."""
+
+    limits: ContextLimits
+    compose_binary: str | None = None
+
+
+@dataclass
+class ComposeUpload:
+    """A compose file and what came with it: contexts by service, the ids of uploaded secrets'
+    and configs' content by part, uploaded folders by path, env files by path."""
+
+    text: bytes
+    contexts: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    binds: dict[str, str] = field(default_factory=dict)
+    env_files: dict[str, bytes] = field(default_factory=dict)
+
+
+async def _compose(upload: ComposeUpload, rules: UploadRules, default_name: str | None) -> ComposeApp:
+    """The app of a compose file as Docker Compose reads it (normalising.py), then CRANE."""
     try:
-        return parse_compose(raw, contexts=contexts, files=files, default_name=default_name, binds=binds)
+        normal = await asyncio.to_thread(normalise, upload.text, upload.env_files, rules.compose_binary)
+        app = parse_compose(
+            normal.text, contexts=upload.contexts, files=upload.files, default_name=default_name, binds=upload.binds
+        )
     except ComposeError as exc:
         raise field_errors(exc.problems) from None
+    except ComposeUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    app.warnings[:0] = normal.warnings
+    return app
 
 
-async def read_app_spec(request: Request, limits: ContextLimits, default_name: str | None = None) -> AppUpload:
+async def read_app_spec(request: Request, rules: UploadRules, default_name: str | None = None) -> AppUpload:
     """The app a request body describes: JSON (the App model), a compose file, or a multipart
     upload of a compose file with the build contexts of its services (``default_name`` names
     an app whose compose file has no name)."""
     content_type = _content_type(request)
     if content_type == MULTIPART:
-        return await _read_multipart(request, limits, default_name)
+        return await _read_multipart(request, rules, default_name)
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise field_errors([((), f"body larger than {MAX_BODY_BYTES} bytes")])
     if content_type in YAML_TYPES:
-        app = _compose(raw, default_name=default_name)
+        app = await _compose(ComposeUpload(raw), rules, default_name)
         return AppUpload(app.spec, app.warnings, files=app.inline_files)
     try:
         body = json.loads(raw or b"null")
@@ -126,7 +150,8 @@ async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, context
     return info.digest
 
 
-async def _read_multipart(request: Request, limits: ContextLimits, default_name: str | None) -> AppUpload:
+async def _read_multipart(request: Request, rules: UploadRules, default_name: str | None) -> AppUpload:
+    limits = rules.limits
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, "a multipart upload needs a Content-Length")
@@ -143,6 +168,7 @@ async def _read_multipart(request: Request, limits: ContextLimits, default_name:
     folders: dict[str, bytes] = {}  # bind-mounted path -> the folder's tar
     uploaded: dict[str, str] = {}  # part -> file id
     files: dict[str, bytes] = {}
+    env_files: dict[str, bytes] = {}
     for name, part in form.multi_items():
         data = await part.read() if isinstance(part, UploadFile) else part.encode()
         if name == "compose":
@@ -158,9 +184,24 @@ async def _read_multipart(request: Request, limits: ContextLimits, default_name:
             files[uploaded[name]] = data
         elif name.startswith("bind."):
             folders[name.removeprefix("bind.")] = data
+        elif name.startswith(ENV_FILE_PART):
+            path = upload_path(name.removeprefix(ENV_FILE_PART))
+            if path is None:
+                raise field_errors([((name,), "an env file's path is relative and inside the project folder")])
+            if len(data) > MAX_FILE_BYTES:
+                raise HTTPException(
+                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{name}: larger than {MAX_FILE_BYTES} bytes"
+                )
+            env_files[path] = data
         else:
             raise field_errors(
-                [((name,), "unknown part (expected compose, build.<service>, secret.<name>, config.<name>)")]
+                [
+                    (
+                        (name,),
+                        "unknown part (expected compose, build.<service>, secret.<name>, config.<name>, "
+                        "bind.<path>, env_file.<path>)",
+                    )
+                ]
             )
     await form.close()
     if compose_text is None:
@@ -173,7 +214,7 @@ async def _read_multipart(request: Request, limits: ContextLimits, default_name:
         for service, archive in archives.items()
     }
     binds = {path: await _checked_tar(f"bind.{path}", archive, limits, contexts) for path, archive in folders.items()}
-    app = _compose(compose_text, digests, uploaded, default_name, binds)
+    app = await _compose(ComposeUpload(compose_text, digests, uploaded, binds, env_files), rules, default_name)
     return AppUpload(app.spec, app.warnings, contexts, {**files, **app.inline_files})
 
 

@@ -3,6 +3,8 @@
 from crane_shared.build_context import ContextLimits
 from crane_shared.settings import CommonSettings
 
+from .requests import UploadRules
+
 
 class ApiSettings(CommonSettings):
     api_host: str = "0.0.0.0"
@@ -15,7 +17,10 @@ class ApiSettings(CommonSettings):
     login_window_seconds: float = 300.0
     # Upper bound for ?wait=true on POST /apps.
     max_wait_seconds: float = 120.0
+    # Docker Compose v2, which reads uploaded compose files (default: found on PATH, beside
+    # this Python, or among the Docker CLI's plugins).
+    compose_binary: str | None = None
 
     @property
-    def context_limits(self) -> ContextLimits:
-        return ContextLimits(self.max_context_bytes, self.max_context_files)
+    def upload_rules(self) -> UploadRules:
+        return UploadRules(ContextLimits(self.max_context_bytes, self.max_context_files), self.compose_binary)

@@ -39,7 +39,10 @@ WARNED_SERVICE_KEYS = {
 
 # Refused with a 422 naming the key: honouring it is unsafe or not possible yet.
 REFUSED_SERVICE_KEYS = {
-    "env_file": "files cannot be uploaded yet; put the variables under environment",
+    # Docker Compose merges these before CRANE reads the file (normalising.py); a file read
+    # without Compose cannot have them.
+    "env_file": "read by Docker Compose from the upload's env_file.<path> parts",
+    "extends": "read by Docker Compose; upload the file through the API",
     "devices": "host devices are not given to apps",
     "volumes_from": "a service cannot mount another container's volumes",
     "external_links": "apps cannot reach containers outside themselves",

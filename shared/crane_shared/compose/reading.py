@@ -69,30 +69,51 @@ class _Reading:
         return value
 
 
-def _interpolated(document: Any, variables: dict[str, str], reading: _Reading) -> Any:
-    """The document with every string value interpolated; refuses alias bombs and deep nesting."""
-    unset: set[str] = set()
+def load_bounded(text: str | bytes) -> Any:
+    """The YAML document of a compose file; refuses invalid YAML, alias bombs and deep nesting."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ComposeError([((), f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ComposeError([((), "the file is nested too deeply")]) from None
     nodes = 0
 
-    def walk(value: Any, depth: int, loc: Loc) -> Any:
+    def walk(value: Any, depth: int, loc: Loc) -> None:
         nonlocal nodes
         nodes += 1
         if nodes > MAX_NODES or depth > MAX_DEPTH:
             raise ComposeError(
                 [(loc, f"the file is too large or too deep (over {MAX_NODES} values or {MAX_DEPTH} levels)")]
             )
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, depth + 1, (*loc, str(key)))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, depth + 1, (*loc, index))
+
+    walk(document, 0, ())
+    return document
+
+
+def _interpolated(document: Any, variables: dict[str, str], reading: _Reading) -> Any:
+    """The document with every string value interpolated (``$$`` is a dollar sign)."""
+    unset: set[str] = set()
+
+    def walk(value: Any, loc: Loc) -> Any:
         if isinstance(value, str):
             try:
                 return interpolate(value, variables, unset)
             except InterpolationError as exc:
                 raise ComposeError([(loc, str(exc))]) from None
         if isinstance(value, dict):
-            return {k: walk(v, depth + 1, (*loc, str(k))) for k, v in value.items()}
+            return {k: walk(v, (*loc, str(k))) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, depth + 1, (*loc, i)) for i, v in enumerate(value)]
+            return [walk(v, (*loc, i)) for i, v in enumerate(value)]
         return value
 
-    result = walk(document, 0, ())
+    result = walk(document, ())
     for name in sorted(unset):
         reading.warn(("variables",), f"{name} is not set; a blank string is used (as Compose does)")
     return result
@@ -189,6 +210,10 @@ def _volumes(service: dict[str, Any], entries: Any, loc: Loc, reading: _Reading)
         here = (*loc, "volumes", index)
         if isinstance(entry, dict):
             kind, source, target = entry.get("type", "volume"), entry.get("source"), entry.get("target")
+            if kind == "volume" and source is None and isinstance(target, str):
+                entry = {**entry, "source": "anon-" + _volume_slug(target)}  # as the short form below
+                source = entry["source"]
+                reading.warn(here, f"the anonymous volume {target!r} becomes the app volume {source!r}")
             if kind == "tmpfs":
                 present = service.get("tmpfs", [])
                 service["tmpfs"] = [*([present] if isinstance(present, str) else present), str(target)]
@@ -217,6 +242,32 @@ def _volumes(service: dict[str, Any], entries: Any, loc: Loc, reading: _Reading)
             source = named
         volumes.append(f"{source}:{target}{mode}")
     service["volumes"] = volumes
+
+
+def _ports(entries: Any, loc: Loc, reading: _Reading) -> Any:
+    """Compose's long port syntax ({target, published, host_ip, protocol}) as the short form."""
+    if not isinstance(entries, list):
+        return entries  # the model says what is wrong with it
+    ports: list[Any] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            ports.append(entry)
+            continue
+        here = (*loc, "ports", index)
+        extra = sorted(set(entry) - {"target", "published", "host_ip", "protocol", "mode"})
+        if extra:
+            reading.warn(here, f"{', '.join(extra)}: not applied")
+        if entry.get("mode", "ingress") != "ingress":
+            reading.warn(here, "mode: CRANE publishes through its router; host mode is not applied")
+        short = str(entry.get("target", ""))
+        if entry.get("published") not in (None, ""):
+            short = f"{entry['published']}:{short}"
+            if entry.get("host_ip"):
+                short = f"{entry['host_ip']}:{short}"
+        if entry.get("protocol") not in (None, "tcp"):
+            short = f"{short}/{entry['protocol']}"
+        ports.append(short)
+    return ports
 
 
 def _service_networks(value: Any, loc: Loc, reading: _Reading) -> Any:
@@ -259,7 +310,9 @@ def _service(name: str, body: dict[str, Any], context: str | None, loc: Loc, rea
     if build is not None:
         service["build"] = build
     copied = keys.HONOURED_SERVICE_KEYS - {"labels", "healthcheck", "deploy", "security_opt", "build"}
-    service.update({key: body[key] for key in copied - {"volumes", "networks"} if key in body})
+    service.update({key: body[key] for key in copied - {"volumes", "networks", "ports"} if key in body})
+    if "ports" in body:
+        service["ports"] = _ports(body["ports"], loc, reading)
     if "volumes" in body:
         _volumes(service, body["volumes"], loc, reading)
     if "networks" in body:
@@ -356,12 +409,7 @@ def parse_compose(
     contexts, files = contexts or {}, files or {}
     if len(text) > MAX_COMPOSE_BYTES:
         raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ComposeError([((), f"not valid YAML: {exc}")]) from None
-    except RecursionError:
-        raise ComposeError([((), "the file is nested too deeply")]) from None
+    raw = load_bounded(text)
     reading = _Reading(binds={posixpath.normpath(path): digest for path, digest in (binds or {}).items()})
     document = reading.mapping(_interpolated(raw, variables or {}, reading), ())
     _top_level(document, reading)

@@ -176,7 +176,7 @@ async def create_app(
     """Create an app from the App payload (JSON), a Compose file (Content-Type:
     application/yaml), or a multipart upload of a Compose file with build contexts, secrets
     and configs."""
-    upload = await read_app_spec(request, gateway.settings.context_limits, name)
+    upload = await read_app_spec(request, gateway.settings.upload_rules, name)
     record = await _create(gateway, user.email, upload)
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
@@ -196,7 +196,7 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) ->
     """Change an app: JSON fields (AppUpdate) are merged into it; a compose file or a
     multipart upload (as for POST /apps, with build contexts) replaces its spec."""
     if is_upload(request):
-        upload = await read_app_spec(request, gateway.settings.context_limits, record.spec.name)
+        upload = await read_app_spec(request, gateway.settings.upload_rules, record.spec.name)
         if upload.spec.name != record.spec.name:
             raise field_errors([(("name",), f"the app is called {record.spec.name!r}; an update keeps its name")])
         await _reuse_unchanged_files(gateway, record.spec, upload)
