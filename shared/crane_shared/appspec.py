@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .build_context import DIGEST_PATTERN
 from .servicespec import (
     APP_ID_PATTERN,
+    CONTEXT_REF_PATTERN,
     DEFAULT_NETWORK,
-    FILE_ID_PATTERN,
+    FILE_REF_PATTERN,
     KEY_PATTERN,
     NAME_PATTERN,
     NETWORK_NAME_PATTERN,
@@ -49,16 +49,16 @@ class AppSpec(_Scaled):
     )
     # Uploaded files by name: the id of each in the files object store (never the content,
     # which stays out of events, logs and exports).
-    secrets: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_ID_PATTERN)]] = Field(
-        default_factory=dict
+    secrets: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_REF_PATTERN)]] = (
+        Field(default_factory=dict)
     )
-    configs: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_ID_PATTERN)]] = Field(
-        default_factory=dict
+    configs: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_REF_PATTERN)]] = (
+        Field(default_factory=dict)
     )
     # App volumes that start with uploaded content (a bind-mounted folder's): volume -> the
     # digest of its tar in the contexts object store. Applied when CRANE creates the volume.
     seeds: dict[
-        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")], Annotated[str, Field(pattern=DIGEST_PATTERN)]
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")], Annotated[str, Field(pattern=CONTEXT_REF_PATTERN)]
     ] = Field(default_factory=dict)
 
     @model_validator(mode="before")

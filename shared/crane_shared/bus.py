@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from . import subjects as s
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
+from .uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES
 
 log = logging.getLogger("crane.bus")
 
@@ -151,8 +152,11 @@ class Bus:
             try:
                 self._objects[bucket] = await self.js.object_store(bucket)
             except NotFoundError:
+                limits: dict[str, Any] = {}
+                if bucket == s.UPLOADS_OBJECTS:  # clients write it: unclaimed uploads expire, and are bounded
+                    limits = {"ttl": UPLOAD_TTL_SECONDS, "max_bytes": UPLOADS_MAX_BYTES}
                 self._objects[bucket] = await self.js.create_object_store(
-                    bucket, ObjectStoreConfig(bucket=bucket, storage=StorageType.FILE)
+                    bucket, ObjectStoreConfig(bucket=bucket, storage=StorageType.FILE, **limits)
                 )
         return self._objects[bucket]
 

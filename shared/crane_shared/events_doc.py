@@ -22,14 +22,46 @@ through the `Nats-Msg-Id` header for {window} s). A message that a consumer cann
 copied to `deadletter.<subject>` (stream `{dlq}`) with the headers `Crane-Reason`,
 `Crane-Original-Subject` and `Crane-Consumer`, and an `event.rejected` event says why.
 
-Intents (`app.created`, `app.updated`, `app.deleted`, `app.restart_requested`) may be published by
-any client; the rest are facts published by CRANE's services. A direct publisher may leave out
+Intents (`app.created`, `app.updated`, `app.deleted`, `app.restart_requested`) are published by
+CRANE's services (people publish them as `client.*`, below); the rest are facts published by
+CRANE's services. A direct publisher may leave out
 `id` (the stream sequence is used), `time`, `source` and `type`.
 
 ## Envelope
 
 ```json
 {envelope}
+```
+
+## Publishing straight to NATS
+
+People connect as the NATS user `client` (its password is in
+`deploy/.secrets/<suite>/client.password`) and publish `client.` + an intent's subject
+(`client.app.created`, `client.app.updated`, ...; stream `{client_stream}`) with their API token
+(from `POST /api/v1/auth/login`) in the `Crane-Token` header. The deployer checks the token,
+that the app is the user's and the admission policy, then republishes it as the intent; the
+owner is always the token's user. A refused intent is dead-lettered with the reason.
+
+Files go with an intent through the object store `{uploads}`: put each one under a name made by
+`crane_shared.uploads.upload_name(<your email>)` (`u-<owner key>-<random>`) with
+`crane_shared.uploads.put_upload`, which writes the object store's own layout with publishes
+alone (the client user may write that store, never read, list or purge it). Then name the
+upload in the spec where the REST API would put a digest or an id: a service's
+`build.context` (a tar or tar.gz of the context), `seeds.<volume>` (a folder's tar),
+`secrets.<name>` or `configs.<name>` (the file's content). The deployer claims each upload:
+it must carry your owner key, pass the limits and path checks of a multipart upload, and exist
+(unclaimed uploads expire after an hour); it moves into CRANE's stores and the app's spec names
+it by digest or id. A problem dead-letters the intent naming the field
+(`data.spec.secrets.pw: the upload '...' is not yours`).
+
+```python
+js = (await nats.connect(url, user="client", password=password)).jetstream()
+context = await put_upload(js, "{uploads}", "ada@example.com", open("web.tgz", "rb").read())
+secret = await put_upload(js, "{uploads}", "ada@example.com", b"s3cret")
+spec = {{"name": "shop", "services": [{{"name": "web", "build": {{"context": context}}, "ports": ["8080"],
+          "secrets": ["db_password"]}}], "secrets": {{"db_password": secret}}}}
+await js.publish("client.app.created", json.dumps({{"data": {{"spec": spec}}}}).encode(),
+                 headers={{"Crane-Token": token}})
 ```
 
 Request/reply subjects (core NATS, outside the streams): `{logs}` and `{stats}` take
@@ -57,6 +89,8 @@ def render() -> str:
             envelope=envelope_json,
             logs=s.RPC_APP_LOGS,
             stats=s.RPC_APP_STATS,
+            client_stream=s.CLIENT_STREAM,
+            uploads=s.UPLOADS_OBJECTS,
         )
     ]
     for subject, model in PAYLOADS.items():

@@ -48,8 +48,9 @@ SERVICES: dict[str, Needs] = {
     ),
     "deployer": Needs(
         buckets=(s.APPS_BUCKET, s.SCANS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.BUILDS_BUCKET),
-        objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS),
-        writes_objects=(s.FILES_OBJECTS,),  # removes an app's files with it
+        # Removes an app's files with it; moves NATS clients' uploads into the contexts and files stores.
+        objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS, s.UPLOADS_OBJECTS),
+        writes_objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS, s.UPLOADS_OBJECTS),
         # Its own facts, and the intents of clients once their token and owner are checked.
         publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
                    s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED,
@@ -142,8 +143,11 @@ def service_permissions(service: str) -> dict[str, Any]:
 
 
 def client_permissions() -> dict[str, Any]:
-    """Direct publishers: client.* intents (acknowledged on their own inbox), nothing else."""
-    return {"publish": {"allow": list(s.CLIENT_INTENTS)}, "subscribe": {"allow": ["_INBOX.>"]}}
+    """Direct publishers: client.* intents, and the files they name as uploads (uploads.py):
+    publishing the upload store's chunks and metadata only, never reading, listing or purging
+    it (acknowledged on their own inbox); nothing else."""
+    uploads = [f"$O.{s.UPLOADS_OBJECTS}.C.>", f"$O.{s.UPLOADS_OBJECTS}.M.>"]
+    return {"publish": {"allow": [*s.CLIENT_INTENTS, *uploads]}, "subscribe": {"allow": ["_INBOX.>"]}}
 
 
 def render_config(password_hashes: dict[str, str], unrestricted: tuple[str, ...] = ()) -> str:

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .build_context import DIGEST_PATTERN
 from .container_defaults import DROPPED_CAPABILITIES
 from .units import container_port, parse_duration, parse_memory, parse_volume
+from .uploads import UPLOAD_PATTERN
+
+# What a spec names uploaded content by: its digest, or a NATS client's upload (uploads.py).
+CONTEXT_REF_PATTERN = f"{DIGEST_PATTERN}|{UPLOAD_PATTERN}"
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$|^[a-z]$"
 # An app id is a name, a dash and the suite-wide number (shop-7).
@@ -133,9 +137,10 @@ class Resources(_Strict):
 
 class BuildSpec(_Strict):
     """A service built from source: Compose's build (dockerfile, args, target), with the
-    uploaded context named by its content digest (the context itself is in the object store)."""
+    uploaded context named by its content digest (the context itself is in the object store),
+    or, in a NATS client's intent, by the name of its upload (uploads.py)."""
 
-    context: Annotated[str, Field(pattern=DIGEST_PATTERN)]
+    context: Annotated[str, Field(pattern=CONTEXT_REF_PATTERN)]
     dockerfile: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,254}$")] = "Dockerfile"
     args: dict[str, str] = Field(default_factory=dict)
     target: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] | None = None
@@ -164,6 +169,8 @@ class BuildSpec(_Strict):
 
 
 FILE_ID_PATTERN = r"^f-[0-9a-f]{32}$"
+# What a spec names a secret's or config's content by: its id, or a NATS client's upload.
+FILE_REF_PATTERN = f"{FILE_ID_PATTERN}|{UPLOAD_PATTERN}"
 FileKind = Literal["secret", "config"]
 
 

@@ -94,6 +94,9 @@ CONTEXTS_OBJECTS = "crane_contexts"
 # Object store: the content of uploaded secrets and configs under random ids (API writes, the
 # deployer reads them to mount and removes them with the app).
 FILES_OBJECTS = "crane_files"
+# Object store: files that NATS clients send with their intents (uploads.py). Clients may only
+# write it; the deployer moves each upload to the stores above and deletes it.
+UPLOADS_OBJECTS = "crane_uploads"
 
 
 def deadletter_subject(original: str) -> str:

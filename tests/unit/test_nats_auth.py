@@ -8,9 +8,10 @@ from crane_shared import subjects as s
 from crane_shared.nats_auth import SERVICES, client_permissions, render_config, service_permissions
 
 
-def test_the_client_may_only_send_client_intents():
+def test_the_client_may_only_send_client_intents_and_write_uploads():
     permissions = client_permissions()
-    assert permissions["publish"]["allow"] == list(s.CLIENT_INTENTS)
+    uploads = [f"$O.{s.UPLOADS_OBJECTS}.C.>", f"$O.{s.UPLOADS_OBJECTS}.M.>"]
+    assert permissions["publish"]["allow"] == [*s.CLIENT_INTENTS, *uploads]  # no JetStream API: no reads, no purge
     assert permissions["subscribe"]["allow"] == ["_INBOX.>"]
 
 

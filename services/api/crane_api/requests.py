@@ -19,6 +19,7 @@ from crane_shared.build_context import ContextError, ContextLimits, ContextTooLa
 from crane_shared.compose import ComposeApp, ComposeError, parse_compose
 from crane_shared.compose.normalising import ENV_FILE_PART, ComposeUnavailable, normalise, upload_path
 from crane_shared.files import new_file_id
+from crane_shared.uploads import MAX_FILE_BYTES, unclaimed_uploads
 
 from .schemas import AppUpdate
 
@@ -26,8 +27,6 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 MAX_BODY_BYTES = 256 * 1024
 MULTIPART = "multipart/form-data"
 MAX_CONTEXTS = 20  # one per service at most
-MAX_FILE_BYTES = 1024 * 1024  # one secret or config
-
 MAX_PARTS = 1 + MAX_CONTEXTS + 100  # the compose file, contexts, secrets and configs
 
 
@@ -132,9 +131,17 @@ async def read_app_spec(request: Request, rules: UploadRules, default_name: str 
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise field_errors([((), f"not valid JSON: {exc}")]) from None
     try:
-        return AppUpload(AppSpec.model_validate(body))
+        return AppUpload(claimed_spec(AppSpec.model_validate(body)))
     except ValidationError as exc:
         raise validation_errors(exc) from None
+
+
+def claimed_spec(spec: AppSpec) -> AppSpec:
+    """``spec``, refused (422) where it names a NATS client's upload: the API has none to claim."""
+    problems = unclaimed_uploads(spec.model_dump(mode="json"))
+    if problems:
+        raise field_errors(problems)
+    return spec
 
 
 async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, contexts: dict[str, bytes]) -> str:

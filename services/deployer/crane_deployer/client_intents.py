@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppSpec
+from crane_shared.build_context import ContextLimits
 from crane_shared.bus import MESSAGE_HEADERS, Bus, Handler
 from crane_shared.events import AppCreated, AppUpdated, Event, InvalidEvent, new_event
 from crane_shared.intents import apply_update
@@ -19,16 +20,19 @@ from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, TokenError
 from crane_shared.users import User
 
+from .client_uploads import Claimed, claim_uploads, release_uploads
+
 log = logging.getLogger("crane.deployer.clients")
 Admit = Callable[[str, AppSpec, str | None], Awaitable[None]]
 
 
 class ClientIntents:
-    def __init__(self, bus: Bus, store: AppStore, auth: Authenticator, admit: Admit) -> None:
+    def __init__(self, bus: Bus, store: AppStore, auth: Authenticator, admit: Admit, limits: ContextLimits) -> None:
         self.bus = bus
         self.store = store
         self.auth = auth
         self.admit = admit
+        self.limits = limits
 
     def table(self) -> dict[str, Handler]:
         return dict.fromkeys(s.CLIENT_INTENTS, self.on_intent)
@@ -46,19 +50,31 @@ class ClientIntents:
         user = await self._user()
         intent = event.type.removeprefix(s.CLIENT_PREFIX + ".")
         trusted: BaseModel
+        claimed_uploads: list[str] = []  # deleted once the trusted intent is published
         if isinstance(payload, AppCreated):
             if payload.owner not in (None, user.email):
                 raise InvalidEvent(f"data.owner: you are {user.email}; apps you create are yours")
-            trusted = payload.model_copy(update={"owner": user.email})  # admission runs when it is registered
+            claimed = await self._claim(payload.spec, user, event.id)
+            claimed_uploads = claimed.uploads
+            # admission runs when it is registered
+            trusted = payload.model_copy(update={"owner": user.email, "spec": claimed.spec})
         else:
             app_id = str(getattr(payload, "app_id", ""))
             record = await self.store.get(app_id)
             if record is None or not (user.is_admin or record.owner == user.email):
                 raise InvalidEvent(f"data.app_id: you have no app {app_id!r}")
+            if isinstance(payload, AppUpdated) and payload.spec is not None:
+                claimed = await self._claim(payload.spec, user, event.id)
+                claimed_uploads = claimed.uploads
+                payload = payload.model_copy(update={"spec": claimed.spec})
             if isinstance(payload, AppUpdated) and (payload.spec is not None or payload.replicas is not None):
                 proposed = apply_update(record.model_copy(deep=True), payload)  # raises naming the field
                 await self.admit(record.owner, proposed.spec, record.id)
             trusted = payload
         source = f"crane/deployer (client {user.email})"
         await self.bus.publish(new_event(intent, trusted, source=source, id=f"client-{event.id}"))
+        await release_uploads(self.bus.objects, claimed_uploads)
         log.info("%s from %s accepted as %s", event.type, user.email, intent)
+
+    async def _claim(self, spec: AppSpec, user: User, event_id: str) -> Claimed:
+        return await claim_uploads(spec, user.email, self.bus.objects, self.limits, event_id)

@@ -19,6 +19,7 @@ from crane_shared.bus import Bus, Handler
 from crane_shared.events import AppCreated, AppDeleted, AppRestartRequested, AppUpdated, Event, InvalidEvent
 from crane_shared.intents import apply_restart, apply_update
 from crane_shared.store import AppStore
+from crane_shared.uploads import unclaimed_uploads
 
 log = logging.getLogger("crane.deployer.intents")
 
@@ -44,6 +45,7 @@ class IntentHandlers:
 
     async def on_created(self, event: Event, payload: BaseModel) -> None:
         assert isinstance(payload, AppCreated)
+        _refuse_unclaimed_uploads(payload.spec)
         app_id, allocated = await self.store.app_id_for_event(event.id, payload.spec.name)
         if allocated:
             if payload.app_id:
@@ -59,6 +61,8 @@ class IntentHandlers:
 
     async def on_updated(self, event: Event, payload: BaseModel) -> None:
         assert isinstance(payload, AppUpdated)
+        if payload.spec is not None:
+            _refuse_unclaimed_uploads(payload.spec)
         await self._require(payload.app_id)
         await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
         self.mark(payload.app_id)
@@ -90,3 +94,10 @@ class IntentHandlers:
     async def _require(self, app_id: str) -> None:
         if await self.store.get(app_id) is None:
             raise InvalidEvent(f"data.app_id: there is no app {app_id!r}")
+
+
+def _refuse_unclaimed_uploads(spec: AppSpec) -> None:
+    """A trusted intent names files by digest or id: an upload in it was never checked."""
+    problems = unclaimed_uploads(spec.model_dump(mode="json"))
+    if problems:
+        raise InvalidEvent("; ".join(f"data.spec.{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))

@@ -29,12 +29,14 @@ from crane_shared.events import (
 from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.scan import AppScan, app_key
 from crane_shared.servicespec import NAME_PATTERN
+from crane_shared.uploads import store_contents
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
 from ..requests import (
     APP_BODY_OPENAPI,
     PATCH_BODY_OPENAPI,
     AppUpload,
+    claimed_spec,
     event_errors,
     field_errors,
     is_upload,
@@ -69,20 +71,7 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
 
 
 async def _store_upload(gateway: Gateway, upload: AppUpload) -> None:
-    """Put uploaded build contexts (by digest: one copy per content) and the content of secrets
-    and configs (by their ids) into the object stores, before anything refers to them."""
-    if upload.contexts:
-        contexts = await gateway.bus.objects(s.CONTEXTS_OBJECTS)
-        for digest, archive in upload.contexts.items():
-            try:
-                await contexts.get_info(digest)
-                continue  # the same content was uploaded before
-            except NotFoundError:
-                await contexts.put(digest, archive)
-    if upload.files:
-        files = await gateway.bus.objects(s.FILES_OBJECTS)
-        for file_id, content in upload.files.items():
-            await files.put(file_id, content)
+    await store_contents(gateway.bus.objects, upload.contexts, upload.files)
 
 
 async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: AppUpload) -> None:
@@ -216,7 +205,7 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) ->
         if refusal:
             raise HTTPException(status.HTTP_409_CONFLICT, refusal)
     try:
-        spec = AppSpec.model_validate(spec_changes(record.spec, body.model_dump(exclude_none=True)))
+        spec = claimed_spec(AppSpec.model_validate(spec_changes(record.spec, body.model_dump(exclude_none=True))))
     except ValidationError as exc:
         raise validation_errors(exc) from None
     return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, spec=spec)))

@@ -1,0 +1,90 @@
+"""The files a NATS client's intent names (uploads.py): each must be the token's user's and
+pass the same checks as a multipart upload to the API; then it moves into the contexts or files
+store and the spec names it by digest or id, as if it had come through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js.errors import NotFoundError
+from nats.js.object_store import ObjectStore
+
+from crane_shared import subjects as s
+from crane_shared.appspec import AppSpec
+from crane_shared.build_context import ContextError, ContextLimits, inspect_context
+from crane_shared.events import InvalidEvent
+from crane_shared.uploads import MAX_FILE_BYTES, belongs_to, store_contents, upload_references
+
+Objects = Callable[[str], Awaitable[ObjectStore]]
+
+
+def _field(loc: tuple[str | int, ...]) -> str:
+    return ".".join(["data", "spec", *map(str, loc)])
+
+
+@dataclass
+class Claimed:
+    """A spec whose uploads are in CRANE's stores, and the uploads to delete once the intent
+    that names them is published (a redelivered intent finds them still there)."""
+
+    spec: AppSpec
+    uploads: list[str] = field(default_factory=list)
+
+
+async def claim_uploads(
+    spec: AppSpec, uploader: str, objects: Objects, limits: ContextLimits, event_id: str
+) -> Claimed:
+    """``spec`` with each upload it names checked and copied into CRANE's stores; raises
+    InvalidEvent naming the field of an upload that is not the uploader's, is missing or
+    unsafe. A file's id comes from the intent's id, so a redelivered intent gives the same."""
+    raw = spec.model_dump(mode="json")
+    references = list(upload_references(raw))
+    if not references:
+        return Claimed(spec)
+    uploads = await objects(s.UPLOADS_OBJECTS)
+    contexts: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}
+    for loc, name in references:
+        if not belongs_to(name, uploader):
+            raise InvalidEvent(f"{_field(loc)}: the upload {name!r} is not yours")
+        try:
+            data = (await uploads.get(name)).data or b""
+        except NotFoundError:
+            raise InvalidEvent(f"{_field(loc)}: there is no upload {name!r} (uploads expire after an hour)") from None
+        if loc[0] in ("secrets", "configs"):
+            if len(data) > MAX_FILE_BYTES:
+                raise InvalidEvent(f"{_field(loc)}: larger than {MAX_FILE_BYTES} bytes")
+            file_id = "f-" + hashlib.sha256(f"{event_id}/{name}".encode()).hexdigest()[:32]
+            files[file_id] = data
+            _replace(raw, loc, file_id)
+        else:
+            try:
+                info = await asyncio.to_thread(inspect_context, data, limits)
+            except ContextError as exc:
+                raise InvalidEvent(f"{_field(loc)}: {exc}") from None
+            contexts[info.digest] = data
+            _replace(raw, loc, info.digest)
+    await store_contents(objects, contexts, files)
+    return Claimed(AppSpec.model_validate(raw), [name for _, name in references])
+
+
+async def release_uploads(objects: Objects, names: list[str]) -> None:
+    """Delete claimed uploads (one already gone is fine)."""
+    if not names:
+        return
+    uploads = await objects(s.UPLOADS_OBJECTS)
+    for name in names:
+        with contextlib.suppress(NotFoundError):
+            await uploads.delete(name)
+
+
+def _replace(raw: dict[str, Any], loc: tuple[str | int, ...], value: str) -> None:
+    target: Any = raw
+    for part in loc[:-1]:
+        target = target[part]
+    target[loc[-1]] = value
