@@ -197,14 +197,16 @@ def remove_all(api: ApiClient, client: docker.DockerClient, suite: str) -> None:
 def test_a_killed_part_loses_nothing_during_a_deploy_burst(target, chaos_suite, owner, http_image, docker_client):
     token = owner.headers["Authorization"].removeprefix("Bearer ")
     burst = Burst()
-    sender = threading.Thread(target=run_burst, args=(chaos_suite, token, http_image, f"c{target[:3]}", APPS, burst))
-    sender.start()
-    wait_for(lambda: len(burst.accepted) >= 2, 60, "the first accepted deploys")
-    killed_at = time.monotonic()
-    restart(chaos_suite, target)
-    back_at = time.monotonic()
-    sender.join(120)
+    with ThreadPoolExecutor(1) as background:
+        sender = background.submit(run_burst, chaos_suite, token, http_image, f"c{target[:3]}", APPS, burst)
+        wait_for(lambda: len(burst.accepted) >= 2 or sender.done(), 60, "the first accepted deploys")
+        killed_at = time.monotonic()
+        restart(chaos_suite, target)
+        back_at = time.monotonic()
+        sender.result(timeout=120)  # the sender's own failure (not only the suite's) fails the test
     answered_at = time.monotonic()
+    # Every request was answered: accepted, or refused in a way the client was told about.
+    assert burst.sent == APPS and len(burst.accepted) + sum(burst.refused.values()) == APPS, burst
     recovery = settle_and_check(chaos_suite, owner, docker_client, burst, back_at)
 
     events = events_by_app(chaos_suite, ("app.created", "app.deployed"))

@@ -12,7 +12,6 @@ import pytest
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
-from crane_shared.event_examples import EXAMPLES
 from crane_shared.events import AppDeleted, new_event
 from crane_shared.store import AppStore
 from tests.harness.procs import Proc, binary, free_port, port_open, wait_for
@@ -118,4 +117,3 @@ async def test_a_creating_event_maps_to_one_app_only(bus):
     results = await asyncio.gather(*(store.app_id_for_event("evt-1", "shop") for _ in range(10)))
     assert len({app_id for app_id, _ in results}) == 1
     assert sum(allocated for _, allocated in results) == 1
-    assert EXAMPLES  # examples module imports cleanly alongside the bus

@@ -18,7 +18,12 @@ def test_the_client_may_only_send_client_intents_and_write_uploads():
 def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():
     deployer = service_permissions("deployer")
     publish = set(deployer["publish"]["allow"])
-    assert {s.APP_DEPLOYED, s.SCAN_COMPLETED, s.RPC_POLICY_SCAN, "deadletter.>", s.EVENT_REJECTED} <= publish
+    events = {p for p in publish if not p.startswith(("$", "_"))}
+    assert events == {
+        *(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED),
+        *(s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED, *s.INTENTS),
+        *(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN, "deadletter.>", s.EVENT_REJECTED),
+    }
     assert "$JS.API.CONSUMER.MSG.NEXT.CRANE_CLIENT.deployer-client" in publish
     assert "$KV.crane_scans.>" in publish and "$KV.crane_policies.>" not in publish
     assert deployer["subscribe"]["allow"] == ["_INBOX_deployer.>", s.RPC_APP_LOGS, s.RPC_APP_STATS]
@@ -27,6 +32,19 @@ def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():
     monitor = service_permissions("monitor-config")
     assert not any(p.startswith("app.") for p in monitor["publish"]["allow"])
     assert "allow_responses" not in monitor
+    # Exactly what its needs derive to: nothing of another's buckets, streams or consumers.
+    buckets = {s.APPS_BUCKET, s.CONFIG_BUCKET}
+    kv = {p.split(".")[1] for p in monitor["publish"]["allow"] if p.startswith("$KV.")}
+    assert kv <= buckets
+    consumers = {p for p in monitor["publish"]["allow"] if ".CONSUMER." in p and "KV_" not in p}
+    assert consumers == {
+        "$JS.API.CONSUMER.CREATE.CRANE_EVENTS.monitor-config",
+        "$JS.API.CONSUMER.CREATE.CRANE_EVENTS.monitor-config.>",
+        "$JS.API.CONSUMER.DURABLE.CREATE.CRANE_EVENTS.monitor-config",
+        "$JS.API.CONSUMER.INFO.CRANE_EVENTS.monitor-config",
+        "$JS.API.CONSUMER.MSG.NEXT.CRANE_EVENTS.monitor-config",
+    }
+    assert monitor["subscribe"]["allow"] == ["_INBOX_monitor-config.>"]
 
 
 def test_only_the_api_deployer_and_policy_publish_intents():
