@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.conftest import make_user
 
 
-def test_login_attempts_are_limited_per_email(suite, user):
+def _from(address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (any 127.x.y.z is this machine)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def test_login_attempts_are_limited_per_email_and_address(suite, user):
     url = f"{suite.api_url}/api/v1/auth/login"
     wrong = {"email": user.email, "password": "not-the-password"}
-    assert [httpx.post(url, json=wrong).status_code for _ in range(5)] == [401] * 5
-    blocked = httpx.post(url, json=wrong)
-    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
-    # Even the right password waits out the window: guessing must not be able to tell.
-    right = httpx.post(url, json={"email": user.email, "password": "correct-horse-battery"})
-    assert right.status_code == 429
+    right = {"email": user.email, "password": "correct-horse-battery"}
+    with _from("127.0.0.1") as stranger:
+        assert [stranger.post(url, json=wrong).status_code for _ in range(5)] == [401] * 5
+        blocked = stranger.post(url, json=wrong)
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+        # Even the right password waits out the window there: guessing must not be able to tell.
+        assert stranger.post(url, json=right).status_code == 429
+    # The stranger spent their own address's budget, not the user's: the user still logs in.
+    with _from("127.0.0.2") as owner:
+        assert owner.post(url, json=right).status_code == 200
+
+
+def test_concurrent_wrong_passwords_are_checked_at_most_a_budget_s_worth(suite):
+    victim = make_user(suite, "burst-victim")
+    url = f"{suite.api_url}/api/v1/auth/login"
+    wrong = {"email": victim.email, "password": "guess-guess-guess"}
+
+    async def burst() -> list[int]:
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.3")
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(transport=transport, timeout=60, limits=limits) as client:
+            answers = await asyncio.gather(*(client.post(url, json=wrong) for _ in range(100)))
+        return [a.status_code for a in answers]
+
+    codes = asyncio.run(burst())
+    assert set(codes) == {401, 429} and codes.count(401) <= 5, sorted(codes)
+
+
+def test_one_address_cannot_spray_many_accounts(suite):
+    url = f"{suite.api_url}/api/v1/auth/login"
+    with _from("127.0.0.4") as sprayer:
+        codes = [
+            sprayer.post(url, json={"email": f"nobody{i}@example.com", "password": "password-123"}).status_code
+            for i in range(25)
+        ]
+    assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}, codes
     # Other accounts are not affected.
     other = make_user(suite, "other")
     assert other.get("/users/me").status_code == 200

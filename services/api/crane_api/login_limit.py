@@ -1,36 +1,52 @@
-"""Login rate limiting: after ``max_failures`` wrong passwords for one email within
-``window`` seconds, further attempts answer 429 until the window has passed. The counts live in
-the config bucket, so every API replica enforces the same limit."""
+"""Login rate limiting. Every attempt takes a slot *before* its password is checked, from two
+budgets: one per email and client address (``max_failures`` per window), and one per client
+address whatever the email (``ADDRESS_FACTOR`` times that, against an address spraying many
+accounts). A login that succeeds frees its email's slots at that address. A budget is a counter
+in the config bucket, taken by compare-and-set (and one at a time per key within this process),
+so concurrent attempts can never all be checked: at most the budget's worth of passwords are.
+
+There is no budget per email alone: a stranger guessing wrong on purpose uses up only their own
+address's slots, never the real user's, so they cannot lock anyone out of their account.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+ADDRESS_FACTOR = 4
 
 
 @dataclass
 class Attempts:
-    failures: int = 0
+    count: int = 0
     window_start: float = 0.0
 
 
-def wait_seconds(attempts: Attempts, now: float, max_failures: int, window: float) -> float:
-    """0 if a login may be tried now, else how long to wait (pure)."""
-    if attempts.failures < max_failures or now - attempts.window_start >= window:
+def wait_seconds(attempts: Attempts, now: float, limit: int, window: float) -> float:
+    """0 if one more attempt fits the budget now, else how long until it does (pure)."""
+    if attempts.count < limit or now - attempts.window_start >= window:
         return 0.0
     return window - (now - attempts.window_start)
 
 
-def after_failure(attempts: Attempts, now: float, window: float) -> Attempts:
-    """The counts after one more wrong password (a new window starts when the old one is over)."""
+def after_attempt(attempts: Attempts, now: float, window: float) -> Attempts:
+    """The counter after one more attempt (a new window starts when the old one is over)."""
     if now - attempts.window_start >= window:
-        return Attempts(failures=1, window_start=now)
-    return Attempts(failures=attempts.failures + 1, window_start=attempts.window_start)
+        return Attempts(count=1, window_start=now)
+    return Attempts(count=attempts.count + 1, window_start=attempts.window_start)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.strip().lower().encode()).hexdigest()[:32]
 
 
 class LoginLimiter:
@@ -39,24 +55,47 @@ class LoginLimiter:
         self.max_failures = max_failures
         self.window = window
         self.clock = clock
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    @staticmethod
-    def _key(email: str) -> str:
-        return "login." + email.strip().lower().encode().hex()[:200]
+    def _pair_key(self, email: str, address: str) -> str:
+        return f"login.pair.{_digest(email + '|' + address)}"
 
-    async def _attempts(self, email: str) -> Attempts:
-        try:
-            entry = await self.kv.get(self._key(email))
-        except KeyNotFoundError:
-            return Attempts()
-        return Attempts(**json.loads(entry.value or b"{}"))
+    def _budgets(self, email: str, address: str) -> list[tuple[str, int]]:
+        return [
+            (self._pair_key(email, address), self.max_failures),
+            (f"login.address.{_digest(address)}", self.max_failures * ADDRESS_FACTOR),
+        ]
 
-    async def retry_after(self, email: str) -> float:
-        return wait_seconds(await self._attempts(email), self.clock(), self.max_failures, self.window)
+    async def reserve(self, email: str, address: str) -> float:
+        """Take a slot for one attempt: 0 if it may go ahead, else the seconds to wait."""
+        for key, limit in self._budgets(email, address):
+            wait = await self._take(key, limit)
+            if wait > 0:
+                return wait
+        return 0.0
 
-    async def failed(self, email: str) -> None:
-        attempts = after_failure(await self._attempts(email), self.clock(), self.window)
-        await self.kv.put(self._key(email), json.dumps(asdict(attempts)).encode())
+    async def _take(self, key: str, limit: int) -> float:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            while True:
+                try:
+                    entry = await self.kv.get(key)
+                    attempts, revision = Attempts(**json.loads(entry.value or b"{}")), entry.revision
+                except KeyNotFoundError:
+                    attempts, revision = Attempts(), None
+                now = self.clock()
+                wait = wait_seconds(attempts, now, limit, self.window)
+                if wait > 0:
+                    return wait
+                value = json.dumps(asdict(after_attempt(attempts, now, self.window))).encode()
+                try:
+                    if revision is None:
+                        await self.kv.create(key, value)
+                    else:
+                        await self.kv.update(key, value, last=revision)
+                    return 0.0
+                except KeyWrongLastSequenceError:
+                    continue  # another API replica took a slot meanwhile: count again
 
-    async def succeeded(self, email: str) -> None:
-        await self.kv.purge(self._key(email))
+    async def succeeded(self, email: str, address: str) -> None:
+        await self.kv.purge(self._pair_key(email, address))

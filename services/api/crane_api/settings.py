@@ -12,7 +12,7 @@ class ApiSettings(CommonSettings):
     # This email becomes admin on registration; otherwise the first registered user does.
     admin_email: str | None = None
     token_ttl_minutes: int = 24 * 60
-    # After this many wrong passwords for one email within the window, logins answer 429.
+    # Login attempts for one email from one address within the window (login_limit.py).
     login_max_failures: int = 5
     login_window_seconds: float = 300.0
     # Upper bound for ?wait=true on POST /apps.

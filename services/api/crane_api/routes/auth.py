@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crane_shared.users import User
@@ -28,19 +28,21 @@ async def register(body: UserCreate, gateway: GatewayDep) -> User:
 
 
 @router.post("/auth/login", response_model=Token, responses={429: {"description": "too many failed logins"}})
-async def login(body: Login, gateway: GatewayDep) -> Token:
-    wait = await gateway.logins.retry_after(body.email)
+async def login(body: Login, request: Request, gateway: GatewayDep) -> Token:
+    """A token for the user. Each attempt takes a slot of its address's budgets before the
+    password is checked (login_limit.py); past them, 429 with Retry-After."""
+    address = request.client.host if request.client else "unknown"
+    wait = await gateway.logins.reserve(body.email, address)
     if wait > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed logins for {body.email}; try again in {wait:.0f} s",
+            f"too many failed logins from this address; try again in {wait:.0f} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
     user = await gateway.users.get(body.email)
     if user is None or not verify_password(user.password_hash, body.password):
-        await gateway.logins.failed(body.email)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong email or password")
-    await gateway.logins.succeeded(body.email)
+    await gateway.logins.succeeded(body.email, address)
     return Token(access_token=gateway.tokens.issue(user.email))
 
 
