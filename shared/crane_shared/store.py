@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from .appspec import RECORD_VERSION, AppRecord, utcnow
 
 SEQUENCE_KEY = "seq.apps"
 APP_PREFIX = "app."
+# owner digest -> the lease of the admission under way for that owner (AppStore.admitting).
+ADMISSION_PREFIX = "admitting."
+ADMISSION_LEASE_SECONDS = 15.0  # longer than an admission's own timeout
+ADMISSION_WAIT_SECONDS = 30.0
 CREATED_BY_PREFIX = "created-by."
 
 
@@ -143,6 +150,37 @@ class AppStore:
     async def remove(self, app_id: str) -> None:
         """Forget the app entirely (purge keeps no history behind)."""
         await self.kv.purge(APP_PREFIX + app_id)
+
+    @contextlib.asynccontextmanager
+    async def admitting(self, owner: str) -> AsyncIterator[None]:
+        """One admission at a time per owner, across every API and deployer replica: the
+        admission policy counts the owner's apps, so a check and the insert (or change) it
+        allows must not interleave with another's (ten parallel creates would all fit an empty
+        quota). A lease in the bucket; one left by a crashed holder expires."""
+        key = ADMISSION_PREFIX + hashlib.sha256(owner.encode()).hexdigest()[:32]
+        holder = uuid.uuid4().hex
+        deadline = time.monotonic() + ADMISSION_WAIT_SECONDS
+        revision = await self._take_lease(key, holder, deadline)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(APIError):
+                await self.kv.delete(key, last=revision)  # unless it expired and another took it
+
+    async def _take_lease(self, key: str, holder: str, deadline: float) -> int:
+        while True:
+            lease = json.dumps({"holder": holder, "until": time.time() + ADMISSION_LEASE_SECONDS}).encode()
+            try:
+                return await self.kv.create(key, lease)
+            except KeyWrongLastSequenceError:
+                pass
+            with contextlib.suppress(KeyNotFoundError, KeyWrongLastSequenceError):
+                entry = await self.kv.get(key)
+                if entry.value and json.loads(entry.value)["until"] < time.time():
+                    return await self.kv.update(key, lease, last=entry.revision)  # its holder is gone
+            if time.monotonic() > deadline:
+                raise Conflict("another admission for this owner is taking too long; try again")
+            await asyncio.sleep(0.01)
 
     async def next_number(self) -> int:
         """The next number of the suite-wide app sequence (atomic across replicas)."""

@@ -123,3 +123,63 @@ def test_direct_publishers_meet_the_same_policy(suite, user, http_image):
     reason = asyncio.run(publish_and_wait())
     assert reason and reason.startswith("refused by the admission policy: services.http.privileged")
     assert not [a for a in user.get("/apps").json() if a["spec"]["name"] == marker]
+
+
+def test_parallel_creates_cannot_all_fit_one_quota(admin, user, http_image):
+    """Admission and insert are one step per owner: ten creates at once, room for two."""
+    quota = {"replicas": 2, "cpus": 4, "memory_mb": 4096}
+    assert admin.patch(f"/users/{user.email}", json={"quota": quota}).status_code == 200
+    try:
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=str(user.base_url), headers=user.headers, timeout=60) as client:
+                bodies = [app_body(http_image, f"race-{i}") for i in range(10)]
+                return await asyncio.gather(*(client.post("/apps", json=body) for body in bodies))
+
+        answers = asyncio.run(burst())
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [202] * 2 + [403] * 8, [(a.status_code, a.text[:120]) for a in answers]
+        assert len([a for a in user.get("/apps").json() if a["spec"]["name"].startswith("race-")]) == 2
+    finally:
+        admin.patch(f"/users/{user.email}", json={"quota": None})
+        for app in user.get("/apps").json():
+            if app["spec"]["name"].startswith("race-"):
+                user.delete(f"/apps/{app['id']}")
+                wait_gone(user, app["id"])
+
+
+def test_the_deployer_admits_every_spec_whoever_published_it(suite, user, http_image):
+    """An app.updated from a service (not through the API) with a privileged spec is refused
+    by the deployer, and the app stays as it was."""
+    created = user.post("/apps", json=app_body(http_image, "trusted-update"))
+    assert created.status_code == 202, created.text
+    app = created.json()
+    wait_app(user, app["id"], running(1))
+    spec = app_body(http_image, "trusted-update")
+    spec["services"][0]["privileged"] = True
+
+    async def publish_and_wait() -> str | None:
+        observer = await nats.connect(suite.nats_url)  # a service's view: app.* intents are trusted
+        deliver_new = nats.js.api.DeliverPolicy.NEW
+        sub = await observer.jetstream().subscribe("event.rejected", ordered_consumer=True, deliver_policy=deliver_new)
+        message = {"source": "crane/policy", "data": {"app_id": app["id"], "spec": spec}}
+        await observer.jetstream().publish("app.updated", json.dumps(message).encode())
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    continue
+                reason = str(json.loads(msg.data)["data"]["reason"])
+                if "privileged" in reason:
+                    return reason
+            return None
+        finally:
+            await observer.close()
+
+    reason = asyncio.run(publish_and_wait())
+    assert reason and reason.startswith("refused by the admission policy: services.http.privileged"), reason
+    assert user.get(f"/apps/{app['id']}").json()["spec"]["services"][0]["privileged"] is False
+    user.delete(f"/apps/{app['id']}")
+    wait_gone(user, app["id"])

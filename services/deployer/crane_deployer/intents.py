@@ -50,9 +50,11 @@ class IntentHandlers:
         if allocated:
             if payload.app_id:
                 raise InvalidEvent("data.app_id: CRANE assigns app ids; leave it out when publishing app.created")
-            await self.admit(payload.owner or "unowned", payload.spec)
-            record = AppRecord(id=app_id, owner=payload.owner or "unowned", spec=payload.spec)
-            await self.store.insert(record)
+            owner = payload.owner or "unowned"
+            async with self.store.admitting(owner):  # no other admission of the owner's in between
+                await self.admit(owner, payload.spec)
+                record = AppRecord(id=app_id, owner=owner, spec=payload.spec)
+                await self.store.insert(record)
             log.info("registered %s for %s (published directly)", app_id, record.owner)
         elif await self.store.get(app_id) is None:
             log.info("app.created %s: %s was deleted since; nothing to do", event.id, app_id)
@@ -63,8 +65,18 @@ class IntentHandlers:
         assert isinstance(payload, AppUpdated)
         if payload.spec is not None:
             _refuse_unclaimed_uploads(payload.spec)
-        await self._require(payload.app_id)
-        await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
+        record = await self.store.get(payload.app_id)
+        if record is None:
+            raise InvalidEvent(f"data.app_id: there is no app {payload.app_id!r}")
+        proposed = apply_update(record.model_copy(deep=True), payload)  # raises naming the field
+        if proposed.spec != record.spec:
+            # Whoever published it, a spec is admitted before CRANE acts on it (the API's own
+            # changes are in the record already, so they are not asked twice).
+            async with self.store.admitting(record.owner):
+                await self.admit(record.owner, proposed.spec, record.id)
+                await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
+        else:
+            await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
         self.mark(payload.app_id)
 
     async def on_restart(self, event: Event, payload: BaseModel) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -29,6 +30,7 @@ from crane_shared.events import (
 from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.scan import AppScan, app_key
 from crane_shared.servicespec import NAME_PATTERN
+from crane_shared.store import Conflict
 from crane_shared.uploads import store_contents
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
@@ -52,6 +54,15 @@ SETTLED = {AppStatus.RUNNING, AppStatus.FAILED, AppStatus.STOPPED}
 
 def public(gateway: Gateway, record: AppRecord) -> AppPublic:
     return AppPublic.of(record, gateway.settings.app_url(record.id))
+
+
+@contextlib.asynccontextmanager
+async def _admitting(gateway: Gateway, owner: str) -> AsyncIterator[None]:
+    try:
+        async with gateway.apps.admitting(owner):
+            yield
+    except Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
@@ -96,11 +107,12 @@ async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: App
 
 async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
     spec = upload.spec
-    await _admit(gateway, owner, spec)
     await _store_upload(gateway, upload)
-    app_id = await gateway.apps.new_app_id(spec.name)
-    record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=upload.all_warnings)
-    await gateway.apps.insert(record)
+    async with _admitting(gateway, owner):  # the check and the insert it allows, with no other between
+        await _admit(gateway, owner, spec)
+        app_id = await gateway.apps.new_app_id(spec.name)
+        record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=upload.all_warnings)
+        await gateway.apps.insert(record)
     event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
     await gateway.apps.remember_creation(event.id, app_id)
     try:
@@ -135,9 +147,10 @@ async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> Ap
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc).removeprefix("data.replicas: ")) from None
     except InvalidEvent as exc:
         raise event_errors(str(exc)) from None
-    if proposed.spec != record.spec:
-        await _admit(gateway, record.owner, proposed.spec, record.id)
-    changed = await gateway.apps.mutate(record.id, lambda r: apply_update(r, update))
+    async with _admitting(gateway, record.owner):
+        if proposed.spec != record.spec:
+            await _admit(gateway, record.owner, proposed.spec, record.id)
+        changed = await gateway.apps.mutate(record.id, lambda r: apply_update(r, update))
     await gateway.bus.publish(new_event(s.APP_UPDATED, update, source=SOURCE))
     if changed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {record.id!r}")
