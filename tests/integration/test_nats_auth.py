@@ -172,3 +172,29 @@ def test_generated_secrets_never_reach_a_log(suite, user, http_image):
     logs = {proc.log_path.name: proc.log_path.read_text(errors="replace") for proc in suite.procs.values()}
     leaks = [(name, log) for name, value in secrets.items() for log, text in logs.items() if value in text]
     assert not leaks, f"secrets found in logs: {leaks}"
+
+
+def test_a_client_cannot_make_another_users_intent_a_duplicate(suite, user, http_image):
+    """An intruder sends a valid intent of its own under the id the user's next message will
+    have (a chosen one, or the stream sequence a client that sets none gets): the user's intent
+    still takes effect."""
+    mine = user.post("/apps", json=app_body(http_image, "dedup-victim")).json()
+    intruder = make_user(suite, "dedup-intruder")
+    theirs = intruder.post("/apps", json=app_body(http_image, "dedup-intruder")).json()
+    wait_app(user, mine["id"], running(1))
+    wait_app(intruder, theirs["id"], running(1))
+    shared_id = "a-predictable-id-1"
+
+    async def send(token: str, app_id: str) -> None:
+        nc = await nats.connect(suite.client_nats_url)
+        message = {"id": shared_id, "data": {"app_id": app_id, "replicas": 2}}
+        await nc.jetstream().publish("client.app.updated", json.dumps(message).encode(), headers={"Crane-Token": token})
+        await nc.close()
+
+    asyncio.run(send(intruder.headers["Authorization"].removeprefix("Bearer "), theirs["id"]))
+    wait_app(intruder, theirs["id"], running(2))
+    asyncio.run(send(user.headers["Authorization"].removeprefix("Bearer "), mine["id"]))
+    wait_app(user, mine["id"], running(2))  # not dropped as the intruder's duplicate
+    for client, app in ((user, mine), (intruder, theirs)):
+        client.delete(f"/apps/{app['id']}")
+        wait_gone(client, app["id"])

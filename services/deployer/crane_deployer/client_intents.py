@@ -5,6 +5,7 @@ Anything else is dead-lettered with the reason."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,13 @@ from .client_uploads import Claimed, claim_uploads, release_uploads
 
 log = logging.getLogger("crane.deployer.clients")
 Admit = Callable[[str, AppSpec, str | None], Awaitable[None]]
+
+
+def trusted_intent_id(user: User, client_id: str) -> str:
+    """The id of the intent republished for a client's: the same for a redelivered message (so
+    JetStream drops the copy), and never one another user can cause: a client chooses its own
+    ids (or gets the stream's sequence), so the user is part of it."""
+    return "client-" + hashlib.sha256(f"{user.email}\n{client_id}".encode()).hexdigest()[:32]
 
 
 class ClientIntents:
@@ -72,7 +80,7 @@ class ClientIntents:
                 await self.admit(record.owner, proposed.spec, record.id)
             trusted = payload
         source = f"crane/deployer (client {user.email})"
-        await self.bus.publish(new_event(intent, trusted, source=source, id=f"client-{event.id}"))
+        await self.bus.publish(new_event(intent, trusted, source=source, id=trusted_intent_id(user, event.id)))
         await release_uploads(self.bus.objects, claimed_uploads)
         log.info("%s from %s accepted as %s", event.type, user.email, intent)
 
