@@ -30,7 +30,7 @@ BUILD = DEPLOY / ".build"
 VENV_BIN = Path(sys.executable).parent
 
 OFFICIAL = {
-    "CRANE_NATS_IMAGE": "nats:2.10-alpine",
+    "CRANE_NATS_IMAGE": "nats:2.11-alpine",
     "CRANE_TRAEFIK_IMAGE": "traefik:v3.1",
     "CRANE_PROMETHEUS_IMAGE": "prom/prometheus:v2.53.0",
     "CRANE_ALERTMANAGER_IMAGE": "prom/alertmanager:v0.27.0",

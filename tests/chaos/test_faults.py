@@ -273,3 +273,22 @@ def test_docker_daemon_restart_is_reconciled(chaos_suite, owner, http_image):
         }
     )
     remove_all(owner, engine, chaos_suite.suite)
+
+
+def test_an_app_accepted_survives_nats_killed_right_after_the_answer(chaos_suite, owner, http_image, docker_client):
+    """NATS fsyncs each write before acknowledging it (sync_interval: always, visible in its
+    /varz), so the 202 means the app is on disk: SIGKILL NATS right after the answer, start it
+    again, and the app is there and comes up."""
+    varz = httpx.get(f"http://127.0.0.1:{chaos_suite.nats_monitor_port}/varz", timeout=10).json()
+    assert varz["jetstream"]["config"]["sync_always"] is True, varz["jetstream"]["config"]
+    created = owner.post("/apps", json=app_body(http_image, "durable", replicas=2))
+    assert created.status_code == 202, created.text
+    chaos_suite.procs["nats"].kill()  # right after the answer
+    chaos_suite.start_nats()
+    app_id = created.json()["id"]
+    wait_for(
+        lambda: (app := owner.get(f"/apps/{app_id}")).status_code == 200 and app.json()["running_replicas"] == 2,
+        RECOVERY_TIMEOUT,
+        "the accepted app running after NATS was killed",
+    )
+    remove_all(owner, docker_client, chaos_suite.suite)

@@ -51,6 +51,7 @@ class LocalSuite:
 
     def __post_init__(self) -> None:
         self.nats_port = free_port()
+        self.nats_monitor_port = free_port()
         self.api_port = free_port()
         self.http_port = free_port()
         self.dashboard_port = free_port()
@@ -120,6 +121,7 @@ class LocalSuite:
         argv = [
             binary("nats-server"), "-c", str(self.secrets_dir / "nats.conf"),
             "-js", "-a", "127.0.0.1", "-p", str(self.nats_port), "-sd", str(store),
+            "-m", str(self.nats_monitor_port),
         ]  # fmt: skip
         self.procs["nats"] = Proc("nats", argv, self.workdir).start()
         wait_for(lambda: port_open(self.nats_port), 15, "nats-server")
