@@ -70,12 +70,14 @@ docs: $(VENV)/.installed
 up: deps docker
 	@$(PY) deploy/crane_images.py build
 	@$(PY) -m crane_shared.nats_auth deploy/.secrets/$${CRANE_SUITE:-crane}
+	@$(PY) deploy/admin_setup.py deploy/.secrets/$${CRANE_SUITE:-crane} "$${CRANE_ADMIN_EMAIL:-}"
 	@echo "==> starting the suite"
 	@$(COMPOSE) up -d --remove-orphans
 	@$(PY) deploy/wait_ready.py http://127.0.0.1:$(CRANE_API_PORT)/health
 	@echo
 	@echo "CRANE is up."
 	@echo "  API        http://localhost:$(CRANE_API_PORT)/api/v1   (docs: http://localhost:$(CRANE_API_PORT)/docs)"
+	@echo "  Admin      $${CRANE_ADMIN_EMAIL:-admin@example.com}, password in deploy/.secrets/$${CRANE_SUITE:-crane}/admin.password"
 	@echo "  Apps       http://<app-id>.localhost:$(CRANE_HTTP_PORT)/"
 	@echo "  Traefik    http://localhost:$(CRANE_DASHBOARD_PORT)/dashboard/"
 	@echo "  NATS       nats://localhost:4222  (direct publishers: user client, password in deploy/.secrets/$${CRANE_SUITE:-crane}/client.password)"

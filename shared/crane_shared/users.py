@@ -72,6 +72,17 @@ class UserStore:
         values = (await kv_items(self.users, "user.")).values()
         return sorted((User.model_validate_json(v) for v in values), key=lambda u: u.email)
 
+    async def ensure_admin(self, email: str, password_hash: str) -> bool:
+        """Make ``email`` an admin account, created with ``password_hash`` if it does not exist
+        (an existing one keeps its password). True if it was created."""
+        admin = User(email=email.lower(), full_name="Administrator", role="admin", password_hash=password_hash)
+        created = await self.create(admin)
+        user = await self.get(email)
+        if user is not None and user.role != "admin":
+            user.role = "admin"
+            await self.save(user)
+        return created
+
     async def claim_first_admin(self, email: str) -> bool:
         """True for exactly one caller in the suite's life: the first user to register."""
         try:

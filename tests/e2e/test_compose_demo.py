@@ -118,9 +118,24 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
         time.sleep(1)
     assert f"crane-app-{app['id']}" in groups, groups
     assert httpx.get(f"http://127.0.0.1:{demo['CRANE_ALERTMANAGER_PORT']}/-/ready").status_code == 200
-    # The policy service (Rego in the suite's image) answers: ada registered first, so is admin.
-    dry_run = api.post("/policies/dry-run", json={"input": SCALING_INPUT})
+    # Registering first made ada no admin: `make up` made the admin account, with a generated
+    # password. The policy service (Rego in the suite's image) answers the admin.
+    assert api.get("/users").status_code == 403
+    admin_password = (REPO / "deploy/.secrets" / demo["CRANE_SUITE"] / "admin.password").read_text().strip()
+    admin_login = api.post("/auth/login", json={"email": "admin@example.com", "password": admin_password})
+    assert admin_login.status_code == 200, admin_login.text
+    admin_headers = {"Authorization": f"Bearer {admin_login.json()['access_token']}"}
+    dry_run = api.post("/policies/dry-run", json={"input": SCALING_INPUT}, headers=admin_headers)
     assert dry_run.status_code == 200 and dry_run.json()["decision"]["desired"] == 6, dry_run.text
+    # The API and the apps' port listen on this machine only (CRANE_BIND opens them).
+    ports = {
+        c.labels.get("com.docker.compose.service"): c.attrs["HostConfig"]["PortBindings"]
+        for c in docker.from_env().containers.list(
+            filters={"label": f"com.docker.compose.project={demo['CRANE_SUITE']}"}
+        )
+    }
+    assert ports["api"]["8000/tcp"][0]["HostIp"] == "127.0.0.1", ports["api"]
+    assert ports["traefik"]["80/tcp"][0]["HostIp"] == "127.0.0.1", ports["traefik"]
 
     client = docker.from_env()
     replicas = client.containers.list(

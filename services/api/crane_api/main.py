@@ -22,6 +22,7 @@ from crane_shared.users import UserStore
 from .deps import Gateway
 from .login_limit import LoginLimiter
 from .routes import apps, auth, health, monitoring, policies, users
+from .security import hash_password
 from .settings import ApiSettings
 
 log = logging.getLogger("crane.api")
@@ -45,6 +46,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         config = await bus.kv(s.CONFIG_BUCKET)
         users = UserStore(await bus.kv(s.USERS_BUCKET), config)
         tokens = Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes))
+        if settings.admin_email and settings.admin_password_file:
+            password = settings.admin_password_file.read_text().strip()
+            if await users.ensure_admin(settings.admin_email, hash_password(password)):
+                log.info("created the admin account %s", settings.admin_email)
         app.state.gateway = Gateway(
             settings=settings,
             bus=bus,

@@ -1,5 +1,7 @@
 """API settings (CRANE_* environment variables)."""
 
+from pathlib import Path
+
 from crane_shared.build_context import ContextLimits
 from crane_shared.settings import CommonSettings
 
@@ -9,8 +11,11 @@ from .requests import UploadRules
 class ApiSettings(CommonSettings):
     api_host: str = "0.0.0.0"
     api_port: int = 8000
-    # This email becomes admin on registration; otherwise the first registered user does.
+    # This email is the admin. With a password file too (what `make up` does), the API creates
+    # that account on start; without one, it becomes admin when registered. With neither, the
+    # first registered user is admin (an API on loopback only: tests, a developer's machine).
     admin_email: str | None = None
+    admin_password_file: Path | None = None
     token_ttl_minutes: int = 24 * 60
     # Login attempts for one email from one address within the window (login_limit.py).
     login_max_failures: int = 5
