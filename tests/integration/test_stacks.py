@@ -5,9 +5,12 @@ by CRANE, and every key CRANE does not apply comes back as a warning."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
+
+import docker
 
 from tests.integration.helpers import app_containers, app_objects, wait_app, wait_gone
 from tests.integration.test_builds import context_tar
@@ -213,3 +216,32 @@ def test_a_job_that_fails_without_restart_fails_the_app(suite, user, http_image)
     assert user.get(f"/apps/{app_id}").json()["status"] == "failed"
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
+
+
+def test_a_volume_another_app_holds_is_never_mounted(suite, user, docker_client, http_image):
+    """Volume names join the suite, the app id and the volume's name; should two ever line up,
+    the volume's app label decides: CRANE refuses to mount another app's volume (or one it did
+    not make) and says whose it is."""
+    first = user.post("/apps", json={"name": "holder", "services": [{"name": "w", "image": http_image}]}).json()
+    number = int(first["id"].rsplit("-", 1)[1])
+    squatted = {}
+    for offset, owner in ((1, "someone-else-1"), (2, None)):  # the next two apps' volume names
+        name = f"{suite.suite}-probe-{number + offset}-data"
+        labels = {"crane.suite": suite.suite, **({"crane.app": owner} if owner else {})}
+        squatted[name] = docker_client.volumes.create(name=name, labels=labels)
+    try:
+        for offset, expected in ((1, "belongs to the app someone-else-1"), (2, "outside this suite's apps")):
+            body = {"name": "probe", "services": [{"name": "db", "image": http_image, "volumes": ["data:/data"]}]}
+            created = user.post("/apps", json=body).json()
+            assert created["id"] == f"probe-{number + offset}", created  # no one else created apps meanwhile
+            failed = wait_app(user, created["id"], lambda a: a["status"] == "failed", timeout=60)
+            assert expected in failed["reason"], failed
+            assert not app_containers(docker_client, suite.suite, created["id"])
+            user.delete(f"/apps/{created['id']}")
+            wait_gone(user, created["id"])
+    finally:
+        user.delete(f"/apps/{first['id']}")
+        wait_gone(user, first["id"])
+        for volume in squatted.values():
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)

@@ -40,6 +40,13 @@ class EngineError(RuntimeError):
     """The Engine refused or failed an operation; the message says what and why."""
 
 
+def _claimed_by_the_app(name: str, volume: dict[str, Any], labels: dict[str, str]) -> None:
+    owner = (volume.get("Labels") or {}).get(LABEL_APP)
+    if owner != labels[LABEL_APP]:
+        held_by = f"the app {owner}" if owner else "something outside this suite's apps"
+        raise EngineError(f"the volume {name} belongs to {held_by}; CRANE never gives it to another app")
+
+
 def _explain(exc: Exception) -> str:
     if isinstance(exc, APIError) and exc.explanation:
         return str(exc.explanation)
@@ -380,19 +387,24 @@ class Engine:
         is left as it is (its data is the app's). True if seeded."""
         async with self._files_lock:
             try:
-                await self._call(self.api.inspect_volume, volume)
+                _claimed_by_the_app(volume, await self._call(self.api.inspect_volume, volume), labels)
                 return False
             except NotFound:
                 pass
             content = await archive()
-            await self._call(self.api.create_volume, name=volume, labels=labels)
+            await self._claim_volume(volume, labels)
             async with self._holder(volume, image, labels) as holder:
                 await self._call(self.api.put_archive, holder, HOLDER_MOUNT, content)
             return True
 
     async def ensure_volumes(self, spec: ReplicaSpec, labels: dict[str, str]) -> None:
         for name in spec.named_volumes:
-            await self._call(self.api.create_volume, name=name, labels=labels)
+            await self._claim_volume(name, labels)
+
+    async def _claim_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create the app's volume; one that exists must be the same app's (Docker hands back an
+        existing volume of that name, whoever made it)."""
+        _claimed_by_the_app(name, await self._call(self.api.create_volume, name=name, labels=labels), labels)
 
     # --- logs and stats ----------------------------------------------------------------------
     async def running_replicas(self) -> list[tuple[str, str, str, str]]:
