@@ -49,11 +49,11 @@ class AppSpec(_Scaled):
     )
     # Uploaded files by name: the id of each in the files object store (never the content,
     # which stays out of events, logs and exports).
-    secrets: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_REF_PATTERN)]] = (
-        Field(default_factory=dict)
+    secrets: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_REF_PATTERN)]] = Field(
+        default_factory=dict
     )
-    configs: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_REF_PATTERN)]] = (
-        Field(default_factory=dict)
+    configs: dict[Annotated[str, Field(pattern=KEY_PATTERN)], Annotated[str, Field(pattern=FILE_REF_PATTERN)]] = Field(
+        default_factory=dict
     )
     # App volumes that start with uploaded content (a bind-mounted folder's): volume -> the
     # digest of its tar in the contexts object store. Applied when CRANE creates the volume.

@@ -58,10 +58,10 @@ it by digest or id. A problem dead-letters the intent naming the field
 js = (await nats.connect(url, user="client", password=password)).jetstream()
 context = await put_upload(js, "{uploads}", "ada@example.com", open("web.tgz", "rb").read())
 secret = await put_upload(js, "{uploads}", "ada@example.com", b"s3cret")
-spec = {{"name": "shop", "services": [{{"name": "web", "build": {{"context": context}}, "ports": ["8080"],
-          "secrets": ["db_password"]}}], "secrets": {{"db_password": secret}}}}
-await js.publish("client.app.created", json.dumps({{"data": {{"spec": spec}}}}).encode(),
-                 headers={{"Crane-Token": token}})
+web = {{"name": "web", "build": {{"context": context}}, "ports": ["8080"], "secrets": ["db_password"]}}
+spec = {{"name": "shop", "services": [web], "secrets": {{"db_password": secret}}}}
+intent = json.dumps({{"data": {{"spec": spec}}}}).encode()
+await js.publish("client.app.created", intent, headers={{"Crane-Token": token}})
 ```
 
 Request/reply subjects (core NATS, outside the streams): `{logs}` and `{stats}` take

@@ -64,9 +64,7 @@ def find_compose(configured: str | None = None) -> str:
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
             return candidate
-    raise ComposeUnavailable(
-        "Docker Compose v2 was not found (set CRANE_COMPOSE_BINARY to the docker-compose binary)"
-    )
+    raise ComposeUnavailable("Docker Compose v2 was not found (set CRANE_COMPOSE_BINARY to the docker-compose binary)")
 
 
 def _env_file_paths(value: Any) -> list[tuple[int, Any, bool]]:
@@ -101,7 +99,7 @@ def _check_references(document: Any, env_files: dict[str, bytes]) -> list[tuple[
         problems.append((("include",), "not supported by CRANE: a file cannot include others"))
     services = document.get("services")
     used: set[str] = set()
-    for name, body in (services.items() if isinstance(services, dict) else []):
+    for name, body in services.items() if isinstance(services, dict) else []:
         if not isinstance(body, dict):
             continue
         loc: Loc = ("services", str(name))
