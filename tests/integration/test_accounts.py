@@ -6,7 +6,8 @@ import asyncio
 
 import httpx
 
-from tests.conftest import make_user
+from tests.conftest import app_body, make_user
+from tests.integration.helpers import running, wait_app, wait_gone
 
 
 def _from(address: str) -> httpx.Client:
@@ -92,3 +93,32 @@ def test_admins_manage_users_and_revoke_their_tokens(suite, admin, user):
         httpx.get(f"{suite.api_url}/api/v1/users/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 401
     )
     assert admin.delete(f"/users/{user.email}").status_code == 404
+
+
+def test_a_deleted_users_apps_go_with_them_and_never_to_whoever_takes_the_email(suite, admin, http_image):
+    leaver = make_user(suite, "leaver")
+    app = leaver.post("/apps", json=app_body(http_image, "left-behind")).json()
+    wait_app(leaver, app["id"], running(1))
+    assert admin.delete(f"/users/{leaver.email}").status_code == 204  # default: the apps go too
+    # Someone registers the same email at once: nothing of the old account is theirs.
+    taker = httpx.Client(base_url=f"{suite.api_url}/api/v1", timeout=30)
+    credentials = {"email": leaver.email, "password": "another-password-1"}
+    assert taker.post("/auth/register", json={**credentials, "full_name": "Taker"}).status_code == 201
+    taker.headers["Authorization"] = "Bearer " + taker.post("/auth/login", json=credentials).json()["access_token"]
+    assert taker.get("/apps").json() == []
+    for path in ("", "/compose", "/builds"):
+        assert taker.get(f"/apps/{app['id']}{path}").status_code == 404, path
+    assert taker.post(f"/apps/{app['id']}/logs", json={}).status_code == 404
+    wait_gone(admin, app["id"])
+
+
+def test_an_admin_may_give_a_deleted_users_apps_to_another(suite, admin, user, http_image):
+    leaver = make_user(suite, "handover")
+    app = leaver.post("/apps", json=app_body(http_image, "handed-over")).json()
+    wait_app(leaver, app["id"], running(1))
+    assert admin.delete(f"/users/{leaver.email}", params={"apps": "reassign"}).status_code == 422  # to whom?
+    assert admin.delete(f"/users/{leaver.email}", params={"apps": "reassign", "to": user.email}).status_code == 204
+    mine = user.get(f"/apps/{app['id']}").json()
+    assert mine["owner"] == user.email and mine["status"] == "running", mine
+    user.delete(f"/apps/{app['id']}")
+    wait_gone(user, app["id"])

@@ -3,16 +3,22 @@ revoke every token a user holds."""
 
 from __future__ import annotations
 
+import functools
 import time
+import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from crane_shared import subjects as s
+from crane_shared.appspec import AppRecord, AppStatus
+from crane_shared.events import AppDeleted, new_event
 from crane_shared.users import Quota, User
 
 from ..deps import AdminUser, GatewayDep
 from ..schemas import UserPublic
+from .apps import SOURCE
 
 router = APIRouter(prefix="/users", tags=["users"])
 Email = Annotated[str, Path(min_length=3, max_length=320)]
@@ -52,10 +58,40 @@ async def update_user(email: Email, body: UserUpdate, admin: AdminUser, gateway:
 
 
 @router.delete("/{email}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(email: Email, admin: AdminUser, gateway: GatewayDep) -> None:
-    """The account goes; its apps stay (an admin sees and can delete them)."""
-    await _existing(gateway, email)
+async def delete_user(
+    email: Email,
+    admin: AdminUser,
+    gateway: GatewayDep,
+    apps: Annotated[Literal["remove", "reassign"], Query(description="what happens to the user's apps")] = "remove",
+    to: Annotated[str | None, Query(description="with apps=reassign: the user who gets them")] = None,
+) -> None:
+    """The account goes, and its apps with it (``apps=remove``, the default), or to another
+    user (``apps=reassign&to=<email>``). Nobody who registers the email later gets anything of
+    the old account's: removed apps are owned by no email while they go."""
+    user = await _existing(gateway, email)
+    heir: User | None = None
+    if apps == "reassign":
+        if not to:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "to: name the user who gets the apps")
+        heir = await _existing(gateway, to)
+        if heir.email == user.email:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "to: the apps need another owner")
+    new_owner = heir.email if heir else f"deleted-user:{uuid.uuid4().hex}"
+    change = functools.partial(_owned_by, owner=new_owner, remove=heir is None)
+    for record in [r for r in await gateway.apps.list() if r.owner == user.email]:
+        await gateway.apps.mutate(record.id, change)
+        if heir is None:
+            await gateway.bus.publish(new_event(s.APP_DELETED, AppDeleted(app_id=record.id), source=SOURCE))
+    user.tokens_valid_after = time.time()
+    await gateway.users.save(user)  # its tokens die with it, even one checked before the delete lands
     await gateway.users.delete(email)
+
+
+def _owned_by(record: AppRecord, owner: str, remove: bool) -> AppRecord:
+    record.owner = owner
+    if remove:
+        record.status = AppStatus.DELETING
+    return record
 
 
 @router.post("/{email}/revoke-tokens", response_model=UserPublic)
