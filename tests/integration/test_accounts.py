@@ -122,3 +122,17 @@ def test_an_admin_may_give_a_deleted_users_apps_to_another(suite, admin, user, h
     assert mine["owner"] == user.email and mine["status"] == "running", mine
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
+
+
+def test_right_passwords_never_use_an_address_up(suite):
+    """Many people behind one address (an office, the tests themselves) log in all day: only
+    wrong passwords count."""
+    accounts = [make_user(suite, f"crowd{i}") for i in range(3)]
+    url = f"{suite.api_url}/api/v1/auth/login"
+    with _from("127.0.0.5") as office:
+        codes = [
+            office.post(url, json={"email": account.email, "password": "correct-horse-battery"}).status_code
+            for _ in range(10)
+            for account in accounts
+        ]
+    assert codes == [200] * 30, codes

@@ -1,7 +1,8 @@
 """Login rate limiting. Every attempt takes a slot *before* its password is checked, from two
 budgets: one per email and client address (``max_failures`` per window), and one per client
 address whatever the email (``ADDRESS_FACTOR`` times that, against an address spraying many
-accounts). A login that succeeds frees its email's slots at that address. A budget is a counter
+accounts). A login that succeeds gives its slots back (and frees its email's at that address),
+so only wrong passwords use the budgets up. A budget is a counter
 in the config bucket, taken by compare-and-set (and one at a time per key within this process),
 so concurrent attempts can never all be checked: at most the budget's worth of passwords are.
 
@@ -75,6 +76,18 @@ class LoginLimiter:
         return 0.0
 
     async def _take(self, key: str, limit: int) -> float:
+        wait = 0.0
+
+        def take(attempts: Attempts, now: float) -> Attempts | None:
+            nonlocal wait
+            wait = wait_seconds(attempts, now, limit, self.window)
+            return None if wait > 0 else after_attempt(attempts, now, self.window)
+
+        await self._change(key, take)
+        return wait
+
+    async def _change(self, key: str, change: Callable[[Attempts, float], Attempts | None]) -> None:
+        """Apply ``change`` to the counter by compare-and-set (None: leave it)."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             while True:
@@ -83,19 +96,28 @@ class LoginLimiter:
                     attempts, revision = Attempts(**json.loads(entry.value or b"{}")), entry.revision
                 except KeyNotFoundError:
                     attempts, revision = Attempts(), None
-                now = self.clock()
-                wait = wait_seconds(attempts, now, limit, self.window)
-                if wait > 0:
-                    return wait
-                value = json.dumps(asdict(after_attempt(attempts, now, self.window))).encode()
+                changed = change(attempts, self.clock())
+                if changed is None:
+                    return
+                value = json.dumps(asdict(changed)).encode()
                 try:
                     if revision is None:
                         await self.kv.create(key, value)
                     else:
                         await self.kv.update(key, value, last=revision)
-                    return 0.0
+                    return
                 except KeyWrongLastSequenceError:
-                    continue  # another API replica took a slot meanwhile: count again
+                    continue  # another API replica counted meanwhile: count again
 
     async def succeeded(self, email: str, address: str) -> None:
+        """The right password: its slots come back."""
         await self.kv.purge(self._pair_key(email, address))
+        for key, _ in self._budgets(email, address)[1:]:
+            await self._change(key, given_back)
+
+
+def given_back(attempts: Attempts, now: float) -> Attempts | None:
+    """The counter with one attempt returned (pure)."""
+    if attempts.count == 0:
+        return None
+    return Attempts(count=attempts.count - 1, window_start=attempts.window_start)
