@@ -10,11 +10,12 @@ wrong, and the original is acked. A handler that fails is retried with a growing
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -37,6 +38,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from . import subjects as s
+from .buckets import creates, declares_streams, kv_buckets_created_by
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
 from .uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES
 
@@ -55,6 +57,8 @@ MAX_DELIVER = 5
 CLIENT_REQUESTS_MAX_AGE_SECONDS = 24 * 3600
 DEDUP_WINDOW_SECONDS = 120
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+BIND_TIMEOUT_SECONDS = 60.0  # how long a service waits for a stream or store another makes
+T = TypeVar("T")
 
 
 def inbox_prefix(service: str) -> str:
@@ -64,11 +68,10 @@ def inbox_prefix(service: str) -> str:
 class Bus:
     """A connection to NATS/JetStream on behalf of one named service."""
 
-    def __init__(self, nc: Client, service: str, buckets: tuple[str, ...] = s.ALL_BUCKETS) -> None:
+    def __init__(self, nc: Client, service: str) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.service = service
-        self.buckets = buckets
         self._buckets: dict[str, KeyValue] = {}
         self._objects: dict[str, ObjectStore] = {}
 
@@ -79,11 +82,11 @@ class Bus:
         service: str,
         *,
         credentials: tuple[str, str] | None = None,
-        buckets: tuple[str, ...] = s.ALL_BUCKETS,
         connect_timeout: float = 30,
     ) -> Bus:
         """Connect (as ``credentials`` = (user, password) when NATS requires them), retrying until
-        NATS answers or ``connect_timeout`` passes; then declare the streams and ``buckets``."""
+        NATS answers or ``connect_timeout`` passes; then declare the streams and the buckets this
+        service creates (buckets.py), or wait for the streams another declares."""
         deadline = asyncio.get_running_loop().time() + connect_timeout
         user, password = credentials or (None, None)
         while True:
@@ -107,12 +110,19 @@ class Bus:
                     raise ConnectionError(f"cannot reach NATS at {url}: {exc}") from exc
                 log.info("waiting for NATS at %s (%s)", url, exc)
                 await asyncio.sleep(0.5)
-        bus = cls(nc, service, buckets)
+        bus = cls(nc, service)
         await bus.declare()
         return bus
 
     async def declare(self) -> None:
-        """Create (or update) the streams and buckets; safe to run from every service at once."""
+        """Create (or update) the streams, if this service declares them, and the buckets it
+        creates; the others' are bound when first used."""
+        if not declares_streams(self.service):
+            for name in (s.EVENTS_STREAM, s.DEADLETTER_STREAM, s.CLIENT_STREAM):
+                await self._bound(f"stream {name}", functools.partial(self.js.stream_info, name))
+            for bucket in kv_buckets_created_by(self.service):
+                await self.kv(bucket)
+            return
         streams = {
             s.EVENTS_STREAM: (s.EVENTS_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
             s.DEADLETTER_STREAM: (s.DEADLETTER_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
@@ -129,8 +139,23 @@ class Bus:
                     max_age=max_age,
                 )
             )
-        for bucket in self.buckets:
+        for bucket in kv_buckets_created_by(self.service):
             await self.kv(bucket)
+
+    async def _bound(self, what: str, bind: Callable[[], Awaitable[T]]) -> T:
+        """``bind()``'s store or stream, waiting while its creator has not made it yet."""
+        deadline = asyncio.get_running_loop().time() + BIND_TIMEOUT_SECONDS
+        waited = False
+        while True:
+            try:
+                return await bind()
+            except NotFoundError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ConnectionError(f"{what} does not exist; the service that makes it is not running") from None
+                if not waited:
+                    log.info("waiting for %s (another service makes it)", what)
+                    waited = True
+                await asyncio.sleep(0.2)
 
     async def _ensure_stream(self, config: StreamConfig) -> None:
         try:
@@ -139,16 +164,25 @@ class Bus:
             await self.js.update_stream(config)
 
     async def kv(self, bucket: str) -> KeyValue:
-        """The key-value bucket ``bucket`` (file storage), created on first use."""
+        """The key-value bucket ``bucket`` (file storage): made by its creator (buckets.py),
+        bound by everyone else."""
         if bucket not in self._buckets:
-            self._buckets[bucket] = await self.js.create_key_value(
-                KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
-            )
+            if creates(self.service, bucket):
+                self._buckets[bucket] = await self.js.create_key_value(
+                    KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+                )
+            else:
+                self._buckets[bucket] = await self._bound(f"bucket {bucket}", lambda: self.js.key_value(bucket))
         return self._buckets[bucket]
 
     async def objects(self, bucket: str) -> ObjectStore:
         """The object store ``bucket`` (file storage), created on first use."""
         if bucket not in self._objects:
+            if not creates(self.service, bucket):
+                self._objects[bucket] = await self._bound(
+                    f"object store {bucket}", lambda: self.js.object_store(bucket)
+                )
+                return self._objects[bucket]
             try:
                 self._objects[bucket] = await self.js.object_store(bucket)
             except NotFoundError:

@@ -2,8 +2,9 @@
 only what it needs, plus a `client` user for people who publish straight to NATS (who may only
 send client.* intents, with their API token in a header).
 
-The permissions are derived from the contract (subjects, streams, buckets) in one table, so
-giving a service a new subject is a one-line change here. Passwords are generated on first
+The permissions are derived from the contract: subjects and consumers from the table below,
+buckets and object stores from buckets.py (one creator, writers, readers), so giving a service a
+new subject or bucket is a one-line change. Passwords are generated on first
 start, written to files only the matching service gets, and stored in the NATS configuration as
 bcrypt hashes.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import subjects as s
+from .buckets import KV_BUCKETS, OBJECT_STORES, STREAMS_OWNER, Access
 from .bus import inbox_prefix
 
 CLIENT_USER = "client"
@@ -27,30 +29,19 @@ CLIENT_USER = "client"
 
 @dataclass(frozen=True)
 class Needs:
-    buckets: tuple[str, ...] = ()
     publishes: tuple[str, ...] = ()
     requests: tuple[str, ...] = ()  # RPC subjects it asks
     serves: tuple[str, ...] = ()  # RPC subjects it answers
     consumes: dict[str, str] = field(default_factory=dict)  # stream -> durable consumer name
-    objects: tuple[str, ...] = ()  # object stores it reads
-    writes_objects: tuple[str, ...] = ()  # object stores it also writes
 
 
 SERVICES: dict[str, Needs] = {
     "api": Needs(
-        buckets=(s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.POLICIES_BUCKET, s.DECISIONS_BUCKET,
-                 s.ALERTS_BUCKET, s.SCANS_BUCKET, s.BUILDS_BUCKET),
         publishes=s.INTENTS,
         requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT,
                   s.RPC_ALERT_WEBHOOK),
-        objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS),
-        writes_objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS),
     ),
     "deployer": Needs(
-        buckets=(s.APPS_BUCKET, s.SCANS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.BUILDS_BUCKET),
-        # Removes an app's files with it; moves NATS clients' uploads into the contexts and files stores.
-        objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS, s.UPLOADS_OBJECTS),
-        writes_objects=(s.CONTEXTS_OBJECTS, s.FILES_OBJECTS, s.UPLOADS_OBJECTS),
         # Its own facts, and the intents of clients once their token and owner are checked.
         publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
                    s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED,
@@ -60,16 +51,13 @@ SERVICES: dict[str, Needs] = {
         consumes={s.EVENTS_STREAM: "deployer", s.CLIENT_STREAM: "deployer-client"},
     ),
     "monitor-config": Needs(
-        buckets=(s.APPS_BUCKET, s.CONFIG_BUCKET),
         consumes={s.EVENTS_STREAM: "monitor-config"},
     ),
     "alert-bridge": Needs(
-        buckets=(s.ALERTS_BUCKET, s.CONFIG_BUCKET),
         publishes=(s.ALERT_FIRING, s.ALERT_RESOLVED),
         serves=(s.RPC_ALERT_WEBHOOK,),
     ),
     "policy": Needs(
-        buckets=(s.APPS_BUCKET, s.USERS_BUCKET, s.CONFIG_BUCKET, s.POLICIES_BUCKET, s.DECISIONS_BUCKET),
         publishes=(s.POLICY_DECISION, s.APP_UPDATED, s.APP_RESTART_REQUESTED),
         serves=(s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
         consumes={s.EVENTS_STREAM: "policy"},
@@ -78,31 +66,36 @@ SERVICES: dict[str, Needs] = {
 STREAMS = (s.EVENTS_STREAM, s.DEADLETTER_STREAM, s.CLIENT_STREAM)
 
 
-def _stream_reader_subjects(stream: str) -> list[str]:
-    """Declare a stream, read its messages directly and through consumers of one's own."""
-    return [
-        f"$JS.API.STREAM.CREATE.{stream}",
+def _stream_subjects(stream: str, access: Access, service: str) -> list[str]:
+    """Read a store's stream (directly, and through consumers of one's own, answering their flow
+    control); its creator alone may create it or change its configuration."""
+    subjects = [
         f"$JS.API.STREAM.MSG.GET.{stream}",
         f"$JS.API.DIRECT.GET.{stream}.>",
         f"$JS.API.CONSUMER.CREATE.{stream}",
         f"$JS.API.CONSUMER.CREATE.{stream}.>",
         f"$JS.API.CONSUMER.DELETE.{stream}.>",
         f"$JS.API.CONSUMER.INFO.{stream}.>",
+        f"$JS.FC.{stream}.>",
     ]
+    if access.creator == service:
+        subjects += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
+    return subjects
 
 
-def _bucket_subjects(bucket: str) -> list[str]:
-    stream = f"KV_{bucket}"
-    return [*_stream_reader_subjects(stream), f"$JS.API.STREAM.UPDATE.{stream}", f"$KV.{bucket}.>"]
-
-
-def _object_subjects(bucket: str, write: bool) -> list[str]:
-    """Read an object store (its metadata, and its chunks through an ordered consumer, whose
-    flow control it answers), and with ``write`` put objects into it."""
-    stream = f"OBJ_{bucket}"
-    subjects = [*_stream_reader_subjects(stream), f"$JS.FC.{stream}.>"]
-    if write:
-        subjects += [f"$JS.API.STREAM.PURGE.{stream}", f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"]
+def _bucket_subjects(service: str) -> list[str]:
+    """The key-value buckets and object stores ``service`` may read, write or create (buckets.py)."""
+    subjects: list[str] = []
+    for bucket, access in KV_BUCKETS.items():
+        if access.reads(service):
+            subjects += _stream_subjects(f"KV_{bucket}", access, service)
+        if access.writes(service):
+            subjects.append(f"$KV.{bucket}.>")
+    for bucket, access in OBJECT_STORES.items():
+        if access.reads(service):
+            subjects += _stream_subjects(f"OBJ_{bucket}", access, service)
+        if access.writes(service):  # a put purges the chunks it replaces
+            subjects += [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>", f"$JS.API.STREAM.PURGE.OBJ_{bucket}"]
     return subjects
 
 
@@ -122,12 +115,10 @@ def service_permissions(service: str) -> dict[str, Any]:
     its RPCs, and its private inbox."""
     needs = SERVICES[service]
     publish = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*"]
-    for stream in STREAMS:  # every service declares the streams (idempotently) when it starts
-        publish += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
-    for bucket in needs.buckets:
-        publish += _bucket_subjects(bucket)
-    for bucket in needs.objects:
-        publish += _object_subjects(bucket, write=bucket in needs.writes_objects)
+    if service == STREAMS_OWNER:  # the others wait for the streams, and may not change them
+        for stream in STREAMS:
+            publish += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
+    publish += _bucket_subjects(service)
     for stream, durable in needs.consumes.items():
         publish += _consumer_subjects(stream, durable)
     if needs.consumes:  # a consumer dead-letters what it cannot accept

@@ -10,7 +10,6 @@ import signal
 from prometheus_client import start_http_server
 
 from .bus import Bus
-from .nats_auth import SERVICES
 from .settings import CommonSettings
 
 
@@ -45,7 +44,5 @@ def start_metrics_server(port: int) -> None:
 
 
 async def connect_service_bus(settings: CommonSettings, service: str) -> Bus:
-    """The bus of ``service``: its own NATS credentials, and only the buckets it may use."""
-    return await Bus.connect(
-        settings.nats_url, service, credentials=settings.nats_credentials(), buckets=SERVICES[service].buckets
-    )
+    """The bus of ``service``, with its own NATS credentials."""
+    return await Bus.connect(settings.nats_url, service, credentials=settings.nats_credentials())

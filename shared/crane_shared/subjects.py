@@ -76,7 +76,13 @@ DEADLETTER_STREAM_SUBJECTS = [f"{DEADLETTER_PREFIX}.>"]
 # Key-value buckets (JetStream KV): the suite's state.
 APPS_BUCKET = "crane_apps"
 USERS_BUCKET = "crane_users"
+# Revoked tokens, login counters, the first-admin claim (the API's).
 CONFIG_BUCKET = "crane_config"
+# The token signing key, alone: the API makes it and signs with it, the deployer verifies.
+KEYS_BUCKET = "crane_keys"
+# The token Alertmanager's webhook presents: the alert-bridge makes it and checks it,
+# monitor-config writes it into Alertmanager's configuration.
+WEBHOOK_BUCKET = "crane_webhook"
 POLICIES_BUCKET = "crane_policies"
 DECISIONS_BUCKET = "crane_decisions"
 ALERTS_BUCKET = "crane_alerts"
@@ -85,8 +91,8 @@ SCANS_BUCKET = "crane_scans"
 # Each app's latest builds with their logs (app.<id>), written by the deployer.
 BUILDS_BUCKET = "crane_builds"
 ALL_BUCKETS = (
-    APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET, ALERTS_BUCKET, SCANS_BUCKET,
-    BUILDS_BUCKET,
+    APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, KEYS_BUCKET, WEBHOOK_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET,
+    ALERTS_BUCKET, SCANS_BUCKET, BUILDS_BUCKET,
 )  # fmt: skip
 # Object store (JetStream): uploaded build contexts, named by their content digest. The API
 # writes them, the deployer reads them; NATS messages stay small.

@@ -13,15 +13,20 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from .appspec import utcnow
-from .secrets import SIGNING_KEY, ensure_secret
+from .secrets import SIGNING_KEY, ensure_secret, read_secret
 from .users import User, UserStore
 
 ALGORITHM = "HS256"
 
 
-async def load_signing_key(config: KeyValue) -> str:
-    """The suite's token signing key, created atomically by whichever service starts first."""
-    return await ensure_secret(config, SIGNING_KEY)
+async def load_signing_key(keys: KeyValue) -> str:
+    """The suite's token signing key, made by the API (which signs) on first start."""
+    return await ensure_secret(keys, SIGNING_KEY)
+
+
+async def verifying_key(keys: KeyValue) -> str:
+    """The signing key, for the deployer (which verifies): it waits for the API to make it."""
+    return await read_secret(keys, SIGNING_KEY)
 
 
 class TokenError(ValueError):

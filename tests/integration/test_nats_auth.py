@@ -11,6 +11,9 @@ import time
 import nats
 import pytest
 
+from crane_shared import subjects as s
+from crane_shared.buckets import KV_BUCKETS, STREAMS_OWNER
+from crane_shared.secrets import SIGNING_KEY, WEBHOOK_TOKEN
 from tests.conftest import app_body, make_user
 from tests.integration.helpers import running, wait_app, wait_gone
 
@@ -161,8 +164,12 @@ def test_generated_secrets_never_reach_a_log(suite, user, http_image):
 
     async def generated() -> dict[str, str]:
         nc = await nats.connect(suite.nats_url)
-        config = await nc.jetstream().key_value("crane_config")
-        values = {name: (await config.get(name)).value.decode() for name in ("jwt-signing-key", "alert-webhook-token")}
+        keys = await nc.jetstream().key_value(s.KEYS_BUCKET)
+        webhook = await nc.jetstream().key_value(s.WEBHOOK_BUCKET)
+        values = {
+            SIGNING_KEY: (await keys.get(SIGNING_KEY)).value.decode(),
+            WEBHOOK_TOKEN: (await webhook.get(WEBHOOK_TOKEN)).value.decode(),
+        }
         await nc.close()
         return values
 
@@ -198,3 +205,94 @@ def test_a_client_cannot_make_another_users_intent_a_duplicate(suite, user, http
     for client, app in ((user, mine), (intruder, theirs)):
         client.delete(f"/apps/{app['id']}")
         wait_gone(client, app["id"])
+
+
+def _denied(url: str, inbox: str, subjects: list[str]) -> set[str]:
+    """The subjects NATS refused ``url``'s user to publish to (a JetStream API call, or a write
+    to a bucket, is a publish)."""
+
+    async def probe() -> list[str]:
+        errors: list[str] = []
+
+        async def record(exc: Exception) -> None:
+            errors.append(str(exc))
+
+        nc = await nats.connect(url, error_cb=record, allow_reconnect=False, inbox_prefix=inbox)
+        for subject in subjects:
+            await nc.publish(subject, b"{}")
+        await nc.flush(timeout=5)
+        await asyncio.sleep(0.5)
+        await nc.close()
+        return errors
+
+    errors = asyncio.run(probe())
+    # nats-py lower-cases the server's message.
+    return {subject for subject in subjects if any(f'"{subject.lower()}"' in e.lower() for e in errors)}
+
+
+# What a compromised service could do most harm with: forge tokens, rewrite apps or accounts,
+# reconfigure a stream. Written out by hand (not derived from buckets.py).
+MUST_NOT = {
+    "monitor-config": [
+        "$JS.API.DIRECT.GET.KV_crane_keys.$KV.crane_keys.jwt-signing-key",
+        "$JS.API.STREAM.MSG.GET.KV_crane_keys",
+        "$KV.crane_apps.app.forged-1",
+        "$KV.crane_users.user.forged",
+        "$JS.API.STREAM.UPDATE.CRANE_EVENTS",
+        "$JS.API.STREAM.UPDATE.KV_crane_apps",
+        "$KV.crane_webhook.alert-webhook-token",
+    ],
+    "alert-bridge": [
+        "$JS.API.STREAM.MSG.GET.KV_crane_keys",
+        "$JS.API.STREAM.MSG.GET.KV_crane_apps",
+        "$KV.crane_apps.app.forged-1",
+        "$KV.crane_config.revoked.x",
+        "$JS.API.STREAM.UPDATE.CRANE_CLIENT",
+        "$JS.API.STREAM.CREATE.KV_crane_users",
+    ],
+    "policy": [
+        "$JS.API.STREAM.MSG.GET.KV_crane_keys",
+        "$KV.crane_apps.app.forged-1",
+        "$KV.crane_users.user.forged",
+        "$KV.crane_config.first-admin",
+        "$JS.API.STREAM.UPDATE.CRANE_EVENTS",
+    ],
+    "deployer": [
+        "$KV.crane_users.user.forged",
+        "$KV.crane_keys.jwt-signing-key",
+        "$KV.crane_policies.admission",
+        "$JS.API.STREAM.UPDATE.KV_crane_apps",
+        "$JS.API.STREAM.UPDATE.CRANE_EVENTS",
+    ],
+    "api": [
+        "$KV.crane_scans.app.forged-1",
+        "$KV.crane_builds.app.forged-1",
+        "$KV.crane_alerts.alert.forged",
+        "$KV.crane_webhook.alert-webhook-token",
+        "$JS.API.STREAM.MSG.GET.KV_crane_webhook",
+        "$JS.API.STREAM.UPDATE.KV_crane_scans",
+    ],
+}
+
+
+@pytest.mark.parametrize("service", sorted(MUST_NOT))
+def test_a_service_cannot_touch_what_is_not_its_own(suite, service):
+    """Every bucket and stream operation the service must not have is refused by NATS, both the
+    hand-written worst ones and all that buckets.py leaves out; what it needs still works."""
+    derived = []
+    for bucket, access in KV_BUCKETS.items():
+        if not access.reads(service):
+            derived.append(f"$JS.API.STREAM.MSG.GET.KV_{bucket}")
+        if not access.writes(service):
+            derived.append(f"$KV.{bucket}.probe")
+        if access.creator != service:
+            derived.append(f"$JS.API.STREAM.UPDATE.KV_{bucket}")
+    if service != STREAMS_OWNER:
+        derived += [
+            f"$JS.API.STREAM.UPDATE.{stream}" for stream in ("CRANE_EVENTS", "CRANE_CLIENT", "CRANE_DEADLETTER")
+        ]
+    forbidden = sorted(set(MUST_NOT[service] + derived))
+    allowed = ["$JS.API.STREAM.INFO.CRANE_EVENTS", "$JS.API.STREAM.NAMES"]
+    denied = _denied(suite.nats_url_as(service), f"_INBOX_{service}", forbidden + allowed)
+    assert set(forbidden) - denied == set(), f"{service} may still: {sorted(set(forbidden) - denied)}"
+    assert not denied & set(allowed), denied

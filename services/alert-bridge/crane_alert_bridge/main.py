@@ -88,7 +88,7 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = await connect_service_bus(settings, "alert-bridge")
-        token = await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN)
+        token = await ensure_secret(await bus.kv(s.WEBHOOK_BUCKET), WEBHOOK_TOKEN)
         bridge = Bridge(bus, AlertLedger(await bus.kv(s.ALERTS_BUCKET)), token)
         await bus.serve(s.RPC_ALERT_WEBHOOK, bridge.answer_request)
         app.state.bridge = bridge

@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from crane_shared import subjects as s
+from crane_shared.secrets import SIGNING_KEY, move_secret
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
@@ -45,7 +46,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         bus = await connect_service_bus(settings, "api")
         config = await bus.kv(s.CONFIG_BUCKET)
         users = UserStore(await bus.kv(s.USERS_BUCKET), config)
-        tokens = Tokens(await load_signing_key(config), timedelta(minutes=settings.token_ttl_minutes))
+        keys = await bus.kv(s.KEYS_BUCKET)
+        await move_secret(config, keys, SIGNING_KEY)  # where CRANE before 0.2 kept it
+        tokens = Tokens(await load_signing_key(keys), timedelta(minutes=settings.token_ttl_minutes))
         if settings.admin_email and settings.admin_password_file:
             password = settings.admin_password_file.read_text().strip()
             if await users.ensure_admin(settings.admin_email, hash_password(password)):

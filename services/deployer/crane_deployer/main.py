@@ -16,7 +16,7 @@ from crane_shared.bus import Bus
 from crane_shared.events import ContainerDied
 from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
-from crane_shared.tokens import Authenticator, Tokens, load_signing_key
+from crane_shared.tokens import Authenticator, Tokens, verifying_key
 from crane_shared.users import UserStore
 
 from .builder import Builder
@@ -138,7 +138,9 @@ async def serve(settings: DeployerSettings) -> None:
         log.info("migrated %d app records to the current model: %s", len(migrated), ", ".join(migrated))
     config = await bus.kv(s.CONFIG_BUCKET)
     auth = Authenticator(
-        Tokens(await load_signing_key(config), timedelta(0)), UserStore(await bus.kv(s.USERS_BUCKET), config), config
+        Tokens(await verifying_key(await bus.kv(s.KEYS_BUCKET)), timedelta(0)),
+        UserStore(await bus.kv(s.USERS_BUCKET), config),
+        config,
     )
     engine = Engine.from_env(
         naming, Addressing(settings.address_pool, settings.subnet_prefix, settings.router_container)
@@ -156,7 +158,7 @@ async def serve(settings: DeployerSettings) -> None:
         uvicorn.Config(metrics_app(), host="0.0.0.0", port=settings.metrics_port, log_level="warning")
     )
     tasks = [
-        asyncio.create_task(metrics_server.serve()),
+        asyncio.create_task(_serve_metrics(metrics_server, settings.metrics_port)),
         asyncio.create_task(StatsCollector(engine).run(stop, settings.stats_seconds)),
         asyncio.create_task(deployer.queue.run(stop)),
         asyncio.create_task(deployer.resync_forever(stop)),
@@ -175,6 +177,15 @@ async def serve(settings: DeployerSettings) -> None:
         fetching_db.cancel()
     await asyncio.gather(*tasks, *([fetching_db] if fetching_db else []), return_exceptions=True)
     await bus.close()
+
+
+async def _serve_metrics(server: uvicorn.Server, port: int) -> None:
+    """The metrics endpoint; a port already taken is logged, and the deployer works on without
+    it (uvicorn would exit the whole process)."""
+    try:
+        await server.serve()
+    except SystemExit:
+        log.warning("metrics port %d unavailable: the deployer runs without its metrics endpoint", port)
 
 
 def run() -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from crane_shared import subjects as s
 from crane_shared.appspec import AppStatus
 from crane_shared.events import Event
-from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
+from crane_shared.secrets import WEBHOOK_TOKEN, read_secret
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server, stop_on_signals
 from crane_shared.store import AppStore
 
@@ -111,7 +111,7 @@ async def serve(settings: MonitorSettings) -> None:
     start_metrics_server(settings.metrics_port)
     bus = await connect_service_bus(settings, "monitor-config")
     monitor = MonitorConfig(settings, AppStore(await bus.kv(s.APPS_BUCKET)))
-    await monitor.write_suite_config(await ensure_secret(await bus.kv(s.CONFIG_BUCKET), WEBHOOK_TOKEN))
+    await monitor.write_suite_config(await read_secret(await bus.kv(s.WEBHOOK_BUCKET), WEBHOOK_TOKEN))
     await monitor.sync_all()
     handlers = {subject: monitor.on_app_event for subject in APP_SUBJECTS}
     consumer = asyncio.create_task(bus.consume("monitor-config", "app.>", handlers, stop))
