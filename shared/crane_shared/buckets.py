@@ -75,3 +75,9 @@ def declares_streams(service: str) -> bool:
 
 def kv_buckets_created_by(service: str) -> tuple[str, ...]:
     return tuple(name for name in KV_BUCKETS if creates(service, name))
+
+
+def object_stores_created_by(service: str) -> tuple[str, ...]:
+    """The object stores a service makes when it starts (so that the others never wait for
+    one that nobody has used yet); a connection outside the table makes them when it uses them."""
+    return tuple(name for name, access in OBJECT_STORES.items() if access.creator == service)

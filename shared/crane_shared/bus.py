@@ -38,7 +38,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from . import subjects as s
-from .buckets import creates, declares_streams, kv_buckets_created_by
+from .buckets import creates, declares_streams, kv_buckets_created_by, object_stores_created_by
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
 from .uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES
 
@@ -120,8 +120,7 @@ class Bus:
         if not declares_streams(self.service):
             for name in (s.EVENTS_STREAM, s.DEADLETTER_STREAM, s.CLIENT_STREAM):
                 await self._bound(f"stream {name}", functools.partial(self.js.stream_info, name))
-            for bucket in kv_buckets_created_by(self.service):
-                await self.kv(bucket)
+            await self._declare_stores()
             return
         streams = {
             s.EVENTS_STREAM: (s.EVENTS_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
@@ -139,8 +138,14 @@ class Bus:
                     max_age=max_age,
                 )
             )
+        await self._declare_stores()
+
+    async def _declare_stores(self) -> None:
+        """The buckets and object stores this service makes (buckets.py)."""
         for bucket in kv_buckets_created_by(self.service):
             await self.kv(bucket)
+        for store in object_stores_created_by(self.service):
+            await self.objects(store)
 
     async def _bound(self, what: str, bind: Callable[[], Awaitable[T]]) -> T:
         """``bind()``'s store or stream, waiting while its creator has not made it yet."""

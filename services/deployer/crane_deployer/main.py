@@ -149,7 +149,6 @@ async def serve(settings: DeployerSettings) -> None:
     limits = ContextLimits(settings.max_context_bytes, settings.max_context_files)
     builder = Builder(bus, engine, lambda: bus.objects(s.CONTEXTS_OBJECTS), await bus.kv(s.BUILDS_BUCKET), limits)
     deployer = Deployer(settings, bus, store, engine, gate, builder)
-    await bus.objects(s.UPLOADS_OBJECTS)  # clients may only write it, so it is made here
     clients = ClientIntents(bus, store, auth, deployer.intents.admit, limits)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
