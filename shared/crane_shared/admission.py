@@ -7,6 +7,8 @@ from __future__ import annotations
 from . import subjects as s
 from .appspec import AppSpec
 from .bus import Bus
+from .host_paths import denied
+from .units import parse_volume
 
 ADMISSION_TIMEOUT_SECONDS = 5.0
 
@@ -17,10 +19,26 @@ class AdmissionUnavailable(RuntimeError):
 
 async def admission_refusals(bus: Bus, owner: str, spec: AppSpec, app_id: str | None = None) -> list[str] | None:
     """None if ``owner`` may run ``spec`` (the app ``app_id``, being changed, does not count
-    towards the owner's usage); otherwise the policy's reasons, each naming a field. No answer
+    towards the owner's usage); otherwise the reasons, each naming a field: the host paths CRANE
+    never mounts (whatever the policy says), else the policy's. No answer
     raises NATS' timeout or no-responders error."""
+    never = never_mounted(spec)
+    if never:
+        return never
     body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
     verdict = await bus.request(s.RPC_POLICY_ADMIT, body, timeout=ADMISSION_TIMEOUT_SECONDS)
     if "error" in verdict:
         raise AdmissionUnavailable(f"the admission check failed: {verdict['error']}")
     return None if verdict.get("allowed") else list(verdict.get("reasons", []))
+
+
+def never_mounted(spec: AppSpec) -> list[str]:
+    """The host paths of ``spec`` that CRANE refuses whatever an admin allows (host_paths.py)."""
+    reasons = []
+    for service in spec.services:
+        for index, volume in enumerate(service.volumes):
+            source = parse_volume(volume)
+            reason = denied(source.source) if source.is_host_path else None
+            if reason:
+                reasons.append(f"services.{service.name}.volumes.{index}: {reason}")
+    return reasons

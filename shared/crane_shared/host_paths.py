@@ -19,8 +19,9 @@ DENIED_ROOTS = ("/proc", "/sys", "/dev", "/etc", "/run", "/var/run", "/var/lib/d
 MAX_LINKS = 40  # as Linux's own limit on symlinks followed in one lookup
 
 
-class PathLoop(ValueError):
-    """Too many symlinks (a loop)."""
+class Unresolvable(ValueError):
+    """A path whose way cannot be followed: too many symlinks (a loop), or a folder on the way
+    that cannot be read."""
 
 
 def denied(path: str) -> str | None:
@@ -39,7 +40,7 @@ def resolve_under(root: Path, path: str) -> str:
     """Where the absolute host ``path`` leads on the host whose filesystem is at ``root``:
     every symlink followed (an absolute target starts again from the host's root), ``..``
     applied after each link, as the kernel does; a part that does not exist is kept as written.
-    Raises PathLoop past MAX_LINKS."""
+    Raises Unresolvable past MAX_LINKS or where a folder on the way cannot be read."""
     pending = [part for part in path.split("/") if part]
     resolved: list[str] = []
     links = 0
@@ -53,11 +54,15 @@ def resolve_under(root: Path, path: str) -> str:
             continue
         candidate = resolved + [part]
         on_host = root.joinpath(*candidate)
-        if on_host.is_symlink():
+        try:
+            is_link = on_host.is_symlink()
+            target = os.readlink(on_host) if is_link else ""
+        except OSError as exc:
+            raise Unresolvable(f"{path}: cannot follow it ({exc.strerror})") from None
+        if is_link:
             links += 1
             if links > MAX_LINKS:
-                raise PathLoop(f"{path}: too many symbolic links")
-            target = os.readlink(on_host)
+                raise Unresolvable(f"{path}: too many symbolic links")
             if target.startswith("/"):
                 resolved = []
             pending = [p for p in target.split("/") if p] + pending

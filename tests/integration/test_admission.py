@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -183,3 +184,44 @@ def test_the_deployer_admits_every_spec_whoever_published_it(suite, user, http_i
     assert user.get(f"/apps/{app['id']}").json()["spec"]["services"][0]["privileged"] is False
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
+
+
+def test_host_paths_are_judged_where_they_lead(suite, admin, user, http_image):
+    """With a folder allowed, a symlink in it leading to /etc, or to a folder not allowed, is
+    refused when the replica would be created; /etc is refused even when an admin allows it."""
+    shipped = admin.get("/policies/admission").json()["source"]
+    with (
+        tempfile.TemporaryDirectory(prefix="crane-allowed-") as allowed,
+        tempfile.TemporaryDirectory(prefix="crane-elsewhere-") as elsewhere,
+    ):
+        os.makedirs(f"{allowed}/inside")
+        os.symlink("/etc", f"{allowed}/escape")
+        os.symlink(elsewhere, f"{allowed}/aside")
+        os.symlink("inside", f"{allowed}/fine")
+        policy = shipped.replace("allowed_host_paths := []", f'allowed_host_paths := ["{allowed}", "/etc"]')
+        assert admin.put("/policies/admission", json={"source": policy}).status_code == 200
+        try:
+            time.sleep(3)  # the policy service re-reads policies every 2 s
+            hard = app_body(http_image, "etc-direct")
+            hard["services"][0]["volumes"] = ["/etc:/host-etc:ro"]
+            assert "never mounts" in refusal(user.post("/apps", json=hard))[0]  # whatever the admin allows
+
+            outcomes = {}
+            for link in ("escape", "aside", "fine"):
+                body = app_body(http_image, f"link-{link}")
+                body["services"][0]["volumes"] = [f"{allowed}/{link}:/data:ro"]
+                created = user.post("/apps", json=body)
+                assert created.status_code == 202, created.text  # as written, the path is allowed
+                outcomes[link] = wait_app(
+                    user, created.json()["id"], lambda a: a["status"] in ("failed", "running"), timeout=60
+                )
+            assert outcomes["escape"]["status"] == "failed" and "leads to /etc" in outcomes["escape"]["reason"]
+            assert outcomes["aside"]["status"] == "failed", outcomes["aside"]
+            assert "allow-list" in outcomes["aside"]["reason"] and elsewhere in outcomes["aside"]["reason"]
+            assert outcomes["fine"]["status"] == "running", outcomes["fine"]  # a link that stays inside is fine
+            for outcome in outcomes.values():
+                assert not app_containers(docker.from_env(), suite.suite, outcome["id"]) or outcome is outcomes["fine"]
+                user.delete(f"/apps/{outcome['id']}")
+                wait_gone(user, outcome["id"])
+        finally:
+            assert admin.put("/policies/admission", json={"source": shipped}).status_code == 200

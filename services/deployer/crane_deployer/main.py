@@ -24,6 +24,7 @@ from .client_intents import ClientIntents
 from .docker_events import follow_container_events
 from .engine import Addressing, Engine
 from .exporter import StatsCollector, metrics_app
+from .host_path_gate import HostPathGate
 from .intents import IntentHandlers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
@@ -50,7 +51,15 @@ class Deployer:
         self.store = store
         self.engine = engine
         self.reconciler = Reconciler(
-            bus, store, engine, settings, settings.limits, gate, builder, lambda: bus.objects(s.FILES_OBJECTS)
+            bus,
+            store,
+            engine,
+            settings,
+            settings.limits,
+            gate,
+            builder,
+            lambda: bus.objects(s.FILES_OBJECTS),
+            HostPathGate(bus, settings.host_root),
         )
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later

@@ -28,6 +28,7 @@ from .container_spec import ReplicaSpec, desired_slots, replica_spec, restart_po
 from .crashloop import CrashTracker
 from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
+from .host_path_gate import HostPathGate, HostPathPending
 from .mounted_files import volume_archive
 from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
@@ -87,9 +88,11 @@ class Reconciler:
         gate: ScanGate | None = None,
         builder: Builder | None = None,
         files: Callable[[], Awaitable[ObjectStore]] | None = None,
+        host_paths: HostPathGate | None = None,
     ) -> None:
         self.bus = bus
         self.gate = gate
+        self.host_paths = host_paths
         self.builder = builder
         # Where the content of secrets and configs is kept (None: apps have none here).
         self.files = files
@@ -127,8 +130,8 @@ class Reconciler:
         except EngineError as exc:
             failure = str(exc)
             log.warning("app %s failed: %s", app_id, failure)
-        except ScanPending as exc:
-            log.info("app %s waits for its scan verdict: %s", app_id, exc)
+        except (ScanPending, HostPathPending) as exc:
+            log.info("app %s waits for a verdict: %s", app_id, exc)
             self.requeue(app_id, 2.0)
         desired = desired_slots(record)
         restart = restart_policies(record)
@@ -223,6 +226,10 @@ class Reconciler:
             bring_up = [a for a in bring_up if not (isinstance(a, Create) and a.service in waiting)]
             self.requeue(record.id, 1.0)
         creating = {a.service for a in bring_up if isinstance(a, Create)}
+        if self.host_paths and bring_up:  # a start mounts its binds anew too
+            service_of = {r.container_id: r.service for r in observed}
+            starting = {service_of.get(a.container_id, "") for a in bring_up if isinstance(a, Start)}
+            await self.host_paths.check(record, creating | starting)
         if self.gate and creating:
             images = [naming.image(record.id, s) for s in record.spec.services if s.name in creating]
             await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending

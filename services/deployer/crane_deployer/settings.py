@@ -13,6 +13,9 @@ from crane_shared.settings import CommonSettings
 
 class DeployerSettings(CommonSettings):
     default_pids: int = 256
+    # Where the host's filesystem is seen, to resolve the host paths apps mount: / when the
+    # deployer runs on the host; the compose demo mounts the host's / read-only at /host.
+    host_root: Path = Path("/")
     # Full reconcile of every app (drift, and what was missed while the deployer was down).
     resync_seconds: float = 15.0
     workers: int = 4
