@@ -143,7 +143,7 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     )
     host_config = replicas[0].attrs["HostConfig"]
     assert host_config["Memory"] > 0 and host_config["NanoCpus"] > 0
-    assert "no-new-privileges:true" in host_config["SecurityOpt"]
+    assert "no-new-privileges:true" in host_config["SecurityOpt"] and host_config["CapDrop"] == ["ALL"]
 
     # Isolation: an app's container reaches nothing of the suite's and no other app's
     # container; the router answers it only on the apps' port. The host still has the

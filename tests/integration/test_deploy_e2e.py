@@ -250,3 +250,24 @@ def test_crash_looping_replica_backs_off_and_fails_with_the_exit_code(suite, use
     assert 3 <= len(created) <= 6, f"{len(created)} containers created"
     user.delete(f"/apps/{app_id}")
     wait_gone(user, app_id)
+
+
+def test_a_replica_keeps_only_the_capabilities_ordinary_images_need(suite, user, http_image, docker_client):
+    """cap_drop: ALL, then the kept few back (container_defaults.py): the replica's main process
+    has exactly those in effect; a service's own cap_drop takes more away."""
+    body = app_body(http_image, "caps")
+    body["services"].append({"name": "lean", "image": http_image, "cap_drop": ["ALL"]})
+    app = user.post("/apps", json=body).json()
+    wait_app(user, app["id"], running(2))
+    bits = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6, "SETUID": 7}
+    expected = sum(1 << bit for bit in bits.values()) | 1 << 10  # and NET_BIND_SERVICE
+    effective = {}
+    for container in app_containers(docker_client, suite.suite, app["id"]):
+        assert container.attrs["HostConfig"]["CapDrop"] == ["ALL"]
+        code, status = container.exec_run(["/bin/busybox", "cat", "/proc/1/status"])
+        assert code == 0
+        line = next(line for line in status.decode().splitlines() if line.startswith("CapEff:"))
+        effective[container.labels["crane.service"]] = int(line.split()[1], 16)
+    assert effective == {"http": expected, "lean": 0}, {k: hex(v) for k, v in effective.items()}
+    user.delete(f"/apps/{app['id']}")
+    wait_gone(user, app["id"])

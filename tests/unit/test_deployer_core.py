@@ -7,7 +7,7 @@ from crane_deployer.naming import Naming
 from crane_deployer.reconciler import next_status, transition_events
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 from crane_shared.compose import ROUTER_SERVICE, parse_compose, render_compose
-from crane_shared.container_defaults import Limits
+from crane_shared.container_defaults import KEPT_CAPABILITIES, Limits
 
 NAMING = Naming("suite1")
 LIMITS = Limits(cpus=0.5, memory="128m", pids=100)
@@ -37,7 +37,9 @@ def test_replica_spec_has_labels_limits_router_and_least_privilege():
     assert web.network == "suite1-net-shop-4" and web.aliases == ["web"]
     assert web.labels["traefik.docker.network"] == "suite1-net-shop-4"
     assert web.nano_cpus == 500_000_000 and web.mem_limit == 128 * 1024**2 and web.pids_limit == 100
-    assert "no-new-privileges:true" in web.security_opt and "NET_RAW" in web.cap_drop
+    assert "no-new-privileges:true" in web.security_opt and web.cap_drop == ["ALL"]
+    # Only the kept capabilities come back: no raw sockets, device nodes, chroot...
+    assert web.cap_add == list(KEPT_CAPABILITIES) and "NET_RAW" not in web.cap_add
 
     worker = replica_spec(record, record.spec.services[1], 0, NAMING, LIMITS)
     assert "traefik.enable" not in worker.labels and worker.network == web.network
@@ -51,7 +53,7 @@ def test_granted_privileges_reach_the_replica_and_the_export():
         services=[{"name": "web", "image": "w", "cap_add": ["NET_RAW"], "volumes": ["/srv/shared:/s:ro", "d:/d"]}]
     )
     web = replica_spec(record, record.spec.services[0], 0, NAMING, LIMITS)
-    assert web.cap_add == ["NET_RAW"] and "NET_RAW" not in web.cap_drop and not web.privileged
+    assert web.cap_add == [*KEPT_CAPABILITIES, "NET_RAW"] and web.cap_drop == ["ALL"] and not web.privileged
     assert web.volumes == {"/srv/shared": {"bind": "/s", "mode": "ro"}, "suite1-shop-4-d": {"bind": "/d", "mode": "rw"}}
     assert web.named_volumes == ["suite1-shop-4-d"]
     document = yaml.safe_load(render_compose(record, LIMITS))
@@ -172,3 +174,16 @@ def test_the_export_says_what_runs_differently_under_compose():
         "# note: web is built from ./web: put its source there",
     ]
     assert parse_compose(text, contexts={"web": "ab" * 32}).spec.services[1].build.context == "ab" * 32
+
+
+def test_a_services_own_cap_drop_takes_kept_capabilities_away():
+    record = app(
+        services=[
+            {"name": "w", "image": "w", "cap_drop": ["CHOWN", "KILL"]},
+            {"name": "x", "image": "x", "cap_drop": ["ALL"], "cap_add": ["NET_BIND_SERVICE"]},
+        ]
+    )
+    w = replica_spec(record, record.spec.services[0], 0, NAMING, LIMITS)
+    assert "CHOWN" not in w.cap_add and "KILL" not in w.cap_add and "SETUID" in w.cap_add
+    x = replica_spec(record, record.spec.services[1], 0, NAMING, LIMITS)
+    assert x.cap_add == ["NET_BIND_SERVICE"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crane_shared.appspec import AppRecord
-from crane_shared.container_defaults import DROPPED_CAPABILITIES, Limits, dropped_capabilities
+from crane_shared.container_defaults import Limits, replica_capabilities
 from crane_shared.servicespec import SCALE_FIELDS, ServiceNetwork, ServiceSpec
 from crane_shared.units import parse_duration, parse_memory, parse_volume
 
@@ -36,7 +36,7 @@ class ReplicaSpec:
     # The app's other networks this replica is on, with its names there (Compose's networks).
     extra_networks: list[tuple[str, list[str]]] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=lambda: ["no-new-privileges:true"])
-    cap_drop: list[str] = field(default_factory=lambda: list(DROPPED_CAPABILITIES))
+    cap_drop: list[str] = field(default_factory=lambda: ["ALL"])
     # Only set when the admission policy allowed the spec to ask for them.
     cap_add: list[str] = field(default_factory=list)
     privileged: bool = False
@@ -155,8 +155,8 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         mem_limit=parse_memory(memory),
         pids_limit=limits.pids,
         healthcheck=healthcheck_config(service),
-        cap_add=list(service.cap_add),
-        cap_drop=dropped_capabilities(service),
+        cap_add=replica_capabilities(service),
+        cap_drop=["ALL"],
         privileged=service.privileged,
         host_network=service.network_mode == "host",
         pid_mode=service.pid,
