@@ -23,12 +23,22 @@ allowed_capabilities := ["NET_BIND_SERVICE"]
 
 default_quota := {"replicas": 20, "cpus": 8, "memory_mb": 8192}
 
+# Hardening an admin may require of every service: a read-only root filesystem (read_only: true;
+# writable places come from volumes and tmpfs), and a user other than root (user: an id or name
+# other than root/0; the image's own default user is not known here, so it must be given).
+require_read_only := false
+
+require_non_root := false
+
 decision := decide(input)
 
 decide(inp) := {"allowed": count(reasons) == 0, "reasons": reasons} if {
 	reasons := array.concat(
 		array.concat(privileged(inp), host_namespaces(inp)),
-		array.concat(array.concat(host_paths(inp), capabilities(inp)), over_quota(inp)),
+		array.concat(
+			array.concat(host_paths(inp), capabilities(inp)),
+			array.concat(over_quota(inp), hardening(inp)),
+		),
 	)
 }
 
@@ -94,3 +104,25 @@ over_quota(inp) := [msg |
 		[key, inp.request[key], inp.usage[key], limit],
 	)
 ]
+
+hardening(inp) := array.concat(not_read_only(inp), as_root(inp))
+
+not_read_only(inp) := [msg |
+	require_read_only
+	some svc in inp.spec.services
+	not svc.read_only
+	msg := sprintf("services.%s.read_only: this suite runs services read-only only (read_only: true)", [svc.name])
+]
+
+as_root(inp) := [msg |
+	require_non_root
+	some svc in inp.spec.services
+	runs_as_root(svc)
+	msg := sprintf("services.%s.user: this suite runs services as a non-root user only (user: 1000)", [svc.name])
+]
+
+runs_as_root(svc) if not svc.user
+
+runs_as_root(svc) if svc.user == null
+
+runs_as_root(svc) if split(svc.user, ":")[0] in {"root", "0"}

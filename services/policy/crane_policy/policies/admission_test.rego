@@ -64,3 +64,18 @@ test_a_users_own_quota_replaces_the_default if {
 	inp := object.union(ask({}), {"quota": {"replicas": 100, "cpus": 100, "memory_mb": 100000}, "request": {"replicas": 50, "cpus": 1, "memory_mb": 1}})
 	decide(inp).allowed
 }
+
+test_hardening_is_off_by_default if {
+	decide(ask({"read_only": false, "user": null})).allowed
+}
+
+test_an_admin_may_require_read_only_and_non_root if {
+	d := decide(ask({"read_only": false, "user": "0:0"})) with require_read_only as true with require_non_root as true
+	d.reasons == [
+		"services.web.read_only: this suite runs services read-only only (read_only: true)",
+		"services.web.user: this suite runs services as a non-root user only (user: 1000)",
+	]
+	decide(ask({"read_only": true, "user": "1000"})).allowed with require_read_only as true with require_non_root as true
+	not decide(ask({"read_only": true, "user": "root"})).allowed with require_non_root as true
+	not decide(ask({"read_only": true})).allowed with require_non_root as true
+}
