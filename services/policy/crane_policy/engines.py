@@ -76,6 +76,22 @@ class OpaServer:
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(base_url=url.rstrip("/"), timeout=5, transport=transport)
 
+    async def push(self, modules: dict[str, str], previous: dict[str, str]) -> None:
+        """Give OPA the policies as they are now (PUT /v1/policies/<name>), and take back the
+        ones removed since ``previous``: the admin's edits decide in OPA mode too."""
+        try:
+            for name, source in sorted(modules.items()):
+                if previous.get(name) != source:
+                    response = await self._client.put(
+                        f"/v1/policies/crane-{name}", content=source, headers={"Content-Type": "text/plain"}
+                    )
+                    if response.status_code != 200:
+                        raise PolicyError(f"OPA refused policy {name}: {response.text[:300]}")
+            for name in sorted(set(previous) - set(modules)):
+                await self._client.delete(f"/v1/policies/crane-{name}")
+        except httpx.HTTPError as exc:
+            raise PolicyError(f"OPA did not answer: {exc}") from exc
+
     async def query(self, path: str, policy_input: dict[str, Any]) -> Any:
         try:
             response = await self._client.post(f"/v1/data/{path}", json={"input": policy_input})

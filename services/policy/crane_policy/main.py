@@ -26,8 +26,9 @@ from crane_shared.users import UserStore
 
 from .admission import ADMISSION_PACKAGE, admission_input
 from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider, service_key
-from .engines import EmbeddedRego, OpaServer, PolicyEngine, PolicyError, verdict
-from .policy_store import NAME_PATTERN, PolicyStore
+from .engines import OpaServer, PolicyEngine, PolicyError, verdict
+from .guarded import GuardedRego
+from .policy_store import NAME_PATTERN, PolicyStore, default_policies
 from .prometheus import Prometheus
 from .sandbox import run_in_sandbox
 from .scaling_memory import ScalingMemory
@@ -67,16 +68,24 @@ class PolicyService:
         # (app id, service) -> the load alert that fires for it
         self.firing: dict[tuple[str, str | None], str] = {}
         self.restarted: set[str] = set()  # alert episodes already acted on
-        self._embedded: tuple[dict[str, str], EmbeddedRego] | None = None
+        self._embedded: GuardedRego | None = None
         self._opa = OpaServer(settings.opa_url) if settings.opa_url else None
+        self._pushed: dict[str, str] | None = None  # the policies OPA has
 
     async def engine(self) -> PolicyEngine:
-        if self._opa:
-            return self._opa
+        """Where live decisions are made: OPA (given the admin's current policies first), or
+        the embedded engine with the admin's policies on a time budget (guarded.py)."""
         modules = await self.policies.modules()
-        if self._embedded is None or self._embedded[0] != modules:
-            self._embedded = (modules, EmbeddedRego(modules))
-        return self._embedded[1]
+        if self._opa:
+            if self._pushed != modules:
+                await self._opa.push(modules, previous=self._pushed or {})
+                self._pushed = modules
+            return self._opa
+        if self._embedded is None or self._embedded.modules != modules:
+            if self._embedded is not None:
+                await self._embedded.close()
+            self._embedded = GuardedRego(modules, default_policies(), self.settings.policy_budget_seconds)
+        return self._embedded
 
     async def on_alert(self, event: Event, payload: BaseModel) -> None:
         assert isinstance(payload, Alert)
