@@ -41,6 +41,21 @@ class ScanReport(BaseModel):
     truncated: bool = False
     scanned_at: datetime = Field(default_factory=utcnow)
 
+    def limits_note(self) -> str | None:
+        """What this report could not look at, in words (None: a full scan). Unscanned images
+        are allowed by default (the scan policy's block_unscanned refuses them): this keeps
+        that choice visible on every report."""
+        if not self.scanned:
+            return f"not scanned: {self.error or 'the scanner could not run'}"
+        if self.vulnerability_db == DB_UNAVAILABLE:
+            return "vulnerabilities not looked up: the vulnerability database is not available"
+        return None
+
+    def current_for(self, vulnerability_db: str) -> bool:
+        """Whether this cached report still stands with the scanner's database as it is now (a
+        report made before a database arrived, or with an older one, does not)."""
+        return self.scanned and self.vulnerability_db == vulnerability_db
+
     def policy_input(self) -> dict[str, Any]:
         """The input of data.crane.scan.decision."""
         return {

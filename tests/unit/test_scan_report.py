@@ -47,3 +47,22 @@ def test_counts_and_findings_worst_first():
 def test_an_unscanned_image_says_why():
     report = unscanned("shop:1", "sha256:ab", "no trivy binary is installed")
     assert not report.scanned and report.scanner == "unavailable" and report.policy_input()["error"]
+
+
+def test_a_report_says_what_it_could_not_look_at():
+    assert unscanned("i", "sha256:1", "no trivy binary is installed").limits_note() == (
+        "not scanned: no trivy binary is installed"
+    )
+    partial = report_from_trivy("i", "sha256:1", {"Results": []}, "trivy 0.1", DB_UNAVAILABLE)
+    assert partial.limits_note() == "vulnerabilities not looked up: the vulnerability database is not available"
+    full = report_from_trivy("i", "sha256:1", {"Results": []}, "trivy 0.1", "trivy-db v2, updated 2026-11-01")
+    assert full.limits_note() is None
+
+
+def test_a_cached_report_stands_only_with_the_database_it_was_made_with():
+    before_db = report_from_trivy("i", "sha256:1", {"Results": []}, "trivy 0.1", DB_UNAVAILABLE)
+    assert before_db.current_for(DB_UNAVAILABLE)
+    assert not before_db.current_for("trivy-db v2, updated 2026-11-01")  # a database arrived: scan again
+    older = report_from_trivy("i", "sha256:1", {"Results": []}, "trivy 0.1", "trivy-db v2, updated 2026-11-01")
+    assert not older.current_for("trivy-db v2, updated 2026-11-28")  # a newer one: scan again
+    assert not unscanned("i", "sha256:1", "trivy failed").current_for(DB_UNAVAILABLE)

@@ -124,11 +124,13 @@ class AppPublic(BaseModel):
 
 
 class ImageScan(ScanReport):
-    """One image's scan report and the scan policy's verdict on it."""
+    """One image's scan report and the scan policy's verdict on it; ``limits`` says what the
+    scan could not look at ("not scanned: <why>"), null for a full scan."""
 
     allowed: bool
     reasons: list[str]
     cached: bool
+    limits: str | None = None
 
 
 class AppScanPublic(BaseModel):
@@ -142,7 +144,13 @@ class AppScanPublic(BaseModel):
     @classmethod
     def of(cls, app_id: str, scan: AppScan | None) -> AppScanPublic:
         images = [
-            ImageScan(**v.report.model_dump(), allowed=v.allowed, reasons=v.reasons, cached=v.cached)
+            ImageScan(
+                **v.report.model_dump(),
+                allowed=v.allowed,
+                reasons=v.reasons,
+                cached=v.cached,
+                limits=v.report.limits_note(),
+            )
             for v in (scan.images.values() if scan else [])
         ]
         status: Literal["pending", "allowed", "blocked"] = "pending"

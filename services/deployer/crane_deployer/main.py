@@ -177,7 +177,7 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]
     # The vulnerability database may take minutes (or never come, offline): fetched beside the rest.
-    fetching_db = asyncio.create_task(gate.trivy.ensure_db()) if gate else None
+    fetching_db = asyncio.create_task(_keep_db_fresh(gate, stop, settings.trivy_db_refresh_hours)) if gate else None
     log.info("deployer ready (suite %s)", settings.suite)
     await stop.wait()
     metrics_server.should_exit = True
@@ -185,6 +185,11 @@ async def serve(settings: DeployerSettings) -> None:
         fetching_db.cancel()
     await asyncio.gather(*tasks, *([fetching_db] if fetching_db else []), return_exceptions=True)
     await bus.close()
+
+
+async def _keep_db_fresh(gate: ScanGate, stop: asyncio.Event, every_hours: float) -> None:
+    await gate.trivy.ensure_db()
+    await gate.trivy.refresh_db_forever(stop, every_hours)
 
 
 async def _serve_metrics(server: uvicorn.Server, port: int) -> None:

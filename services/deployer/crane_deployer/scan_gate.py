@@ -66,8 +66,13 @@ class ScanGate:
             try:
                 entry = await self.kv.get(digest_key(digest))
                 if entry.value:
-                    SCANS.labels("cached").inc()
-                    return ScanReport.model_validate_json(entry.value), True
+                    cached = ScanReport.model_validate_json(entry.value)
+                    if cached.current_for(self.trivy.db_status()):
+                        SCANS.labels("cached").inc()
+                        return cached, True
+                    log.info(
+                        "%s: scanned with %s; the database changed: scanning again", image, cached.vulnerability_db
+                    )
             except KeyNotFoundError:
                 pass
             async with self._slots:

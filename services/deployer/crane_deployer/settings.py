@@ -28,6 +28,9 @@ class DeployerSettings(CommonSettings):
     # Fetch the vulnerability database once at start (needs the internet; offline, vulnerabilities
     # are reported as "vulnerability database unavailable" and secrets/misconfigurations still found).
     trivy_update_db: bool = True
+    # Then a newer one every this many hours (0: never); cached scans made with an older
+    # database are redone when their image next deploys.
+    trivy_db_refresh_hours: float = 24.0
     scan_timeout_seconds: float = 600
     # CRANE's own networks take their subnets from this pool (never from the daemon's defaults,
     # which run out after about 30 networks), split into subnets of this prefix length.

@@ -7,6 +7,7 @@ embedded checks. The report never carries a secret's matched text."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import logging
@@ -80,18 +81,31 @@ class Trivy:
         not before it: until it is there, scans find secrets and misconfigurations only."""
         if self.binary and self.update_db and not self.db_present():
             log.info("downloading Trivy's vulnerability database (once)")
-            code, _, err = await self._run(
-                "image",
-                "--download-db-only",
-                "--cache-dir",
-                str(self.cache_dir),
-                "--quiet",
-                timeout=DB_DOWNLOAD_TIMEOUT,
-            )
-            if code != 0:
-                reason = err.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
-                log.warning("%s (%s): vulnerabilities are not looked up", DB_UNAVAILABLE, reason[0][:300])
+            await self._download_db()
         log.info("%s ready; vulnerability database: %s", self.version, self.db_status())
+
+    async def refresh_db_forever(self, stop: asyncio.Event, every_hours: float) -> None:
+        """Fetch a newer database every ``every_hours`` where the internet is reachable (kept as
+        it is where not); images are scanned again against it when they next deploy."""
+        if not (self.binary and self.update_db and every_hours > 0):
+            return
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_hours * 3600)
+            if stop.is_set():
+                return
+            before = self.db_status()
+            await self._download_db()
+            if self.db_status() != before:
+                log.info("vulnerability database refreshed: %s", self.db_status())
+
+    async def _download_db(self) -> None:
+        code, _, err = await self._run(
+            "image", "--download-db-only", "--cache-dir", str(self.cache_dir), "--quiet", timeout=DB_DOWNLOAD_TIMEOUT
+        )
+        if code != 0:
+            reason = err.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
+            log.warning("%s (%s): vulnerabilities are looked up as before", DB_UNAVAILABLE, reason[0][:300])
 
     def db_present(self) -> bool:
         return (self.cache_dir / "db" / "trivy.db").is_file()
