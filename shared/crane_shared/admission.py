@@ -20,16 +20,22 @@ class AdmissionUnavailable(RuntimeError):
 async def admission_refusals(bus: Bus, owner: str, spec: AppSpec, app_id: str | None = None) -> list[str] | None:
     """None if ``owner`` may run ``spec`` (the app ``app_id``, being changed, does not count
     towards the owner's usage); otherwise the reasons, each naming a field: the host paths CRANE
-    never mounts (whatever the policy says), else the policy's. No answer
-    raises NATS' timeout or no-responders error."""
+    never mounts (whatever the policy says), then the policy's. No answer raises NATS' timeout
+    or no-responders error (unless the host paths alone refuse the spec)."""
     never = never_mounted(spec)
-    if never:
-        return never
     body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
-    verdict = await bus.request(s.RPC_POLICY_ADMIT, body, timeout=ADMISSION_TIMEOUT_SECONDS)
+    try:
+        verdict = await bus.request(s.RPC_POLICY_ADMIT, body, timeout=ADMISSION_TIMEOUT_SECONDS)
+    except Exception:
+        if never:
+            return never
+        raise
     if "error" in verdict:
+        if never:
+            return never
         raise AdmissionUnavailable(f"the admission check failed: {verdict['error']}")
-    return None if verdict.get("allowed") else list(verdict.get("reasons", []))
+    reasons = [] if verdict.get("allowed") else list(verdict.get("reasons", []))
+    return [*never, *reasons] or None
 
 
 def never_mounted(spec: AppSpec) -> list[str]:
