@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter
 
 from .engines import EmbeddedRego, PolicyError
+from .sandbox import policy_child
 
 log = logging.getLogger("crane.policy.guarded")
 STARTUP_SECONDS = 15.0  # a fresh worker: Python, the engine and the modules (not the budget)
@@ -82,17 +80,7 @@ class GuardedRego:
 
     async def _started(self) -> asyncio.subprocess.Process:
         if self._worker is None or self._worker.returncode is not None:
-            package_root = str(Path(__file__).resolve().parents[1])
-            pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-            self._worker = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "crane_policy.worker",
-                env={**os.environ, "PYTHONPATH": pythonpath},
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
+            self._worker = await policy_child("crane_policy.worker", stderr=asyncio.subprocess.DEVNULL)
             assert self._worker.stdin is not None and self._worker.stdout is not None
             self._worker.stdin.write((json.dumps({"modules": self.modules}) + "\n").encode())
             await self._worker.stdin.drain()

@@ -19,21 +19,27 @@ from .engines import DECISION_QUERY
 TIMEOUT_SECONDS = 10
 
 
+async def policy_child(module: str, stderr: int) -> asyncio.subprocess.Process:
+    """A child Python running ``module`` (this package importable), talking over pipes: where
+    rego-cpp runs policies an admin wrote, so that it can only take the child down."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+    )
+
+
 async def run_in_sandbox(
     modules: dict[str, str], policy_input: dict[str, Any] | None, query: str = DECISION_QUERY
 ) -> dict[str, Any]:
     """{"ok": True, "decision": ...} or {"ok": False, "error": "<compiler or engine message>"}."""
-    package_root = str(Path(__file__).resolve().parents[1])
-    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "crane_policy.sandbox",
-        env={**os.environ, "PYTHONPATH": pythonpath},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await policy_child("crane_policy.sandbox", stderr=asyncio.subprocess.PIPE)
     request = json.dumps({"modules": modules, "input": policy_input, "query": query}).encode()
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(request), TIMEOUT_SECONDS)
