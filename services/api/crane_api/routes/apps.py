@@ -107,9 +107,9 @@ async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: App
 
 async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
     spec = upload.spec
-    await _store_upload(gateway, upload)
     async with _admitting(gateway, owner):  # the check and the insert it allows, with no other between
         await _admit(gateway, owner, spec)
+        await _store_upload(gateway, upload)  # nothing of a refused upload is kept
         app_id = await gateway.apps.new_app_id(spec.name)
         record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=upload.all_warnings)
         await gateway.apps.insert(record)
