@@ -71,3 +71,6 @@ class HostPathGate:
                 "after following symbolic links, refused by the admission policy: " + "; ".join(reasons)
             )
         self._admitted[record.id] = digest
+
+    def forget(self, app_id: str) -> None:
+        self._admitted.pop(app_id, None)

@@ -358,6 +358,8 @@ class Reconciler:
             self.removing.add(replica.container_id)
         await self.engine.remove_app(app_id)
         self.crashes.forget(app_id)
+        if self.host_paths:
+            self.host_paths.forget(app_id)
         forget_app(app_id)
         await self.store.remove(app_id)
         if record is not None:
