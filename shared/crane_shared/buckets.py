@@ -20,6 +20,8 @@ class Access:
     creator: str
     writers: tuple[str, ...]  # besides the creator
     readers: tuple[str, ...] = ()
+    # What it holds: (key format, value), as docs/events.md shows them.
+    keys: tuple[tuple[str, str], ...] = ()
 
     def writes(self, service: str) -> bool:
         return service == self.creator or service in self.writers
@@ -33,23 +35,69 @@ STREAMS_OWNER = "api"
 KV_BUCKETS: dict[str, Access] = {
     # App records: the API writes what users ask, the deployer the status, and both the
     # per-owner admission lease.
-    s.APPS_BUCKET: Access("api", ("deployer",), ("monitor-config", "policy")),
-    s.USERS_BUCKET: Access("api", (), ("deployer", "policy")),
-    s.CONFIG_BUCKET: Access("api", (), ("deployer",)),  # the deployer checks revoked tokens
-    s.KEYS_BUCKET: Access("api", (), ("deployer",)),  # signs (API), verifies (deployer)
-    s.WEBHOOK_BUCKET: Access("alert-bridge", (), ("monitor-config",)),
-    s.POLICIES_BUCKET: Access("policy", ("api",), ()),  # the policy service seeds the shipped ones
-    s.DECISIONS_BUCKET: Access("policy", (), ("api",)),
-    s.ALERTS_BUCKET: Access("alert-bridge", (), ("api",)),
-    s.SCANS_BUCKET: Access("deployer", (), ("api",)),
-    s.BUILDS_BUCKET: Access("deployer", (), ("api",)),
+    s.APPS_BUCKET: Access(
+        "api",
+        ("deployer",),
+        ("monitor-config", "policy"),
+        (
+            ("app.<app id>", "AppRecord (appspec.py)"),
+            ("seq.apps", "the last app number given (text)"),
+            ("created-by.<event id>", "the app id an app.created made (text)"),
+            ("admitting.<owner digest>", 'the admission lease: {"holder", "until"}'),
+            ("compose.<app id>", "the app's exported compose file (YAML)"),
+        ),
+    ),
+    s.USERS_BUCKET: Access("api", (), ("deployer", "policy"), (("user.<hex of the email>", "User (users.py)"),)),
+    s.CONFIG_BUCKET: Access(  # the deployer checks revoked tokens
+        "api",
+        (),
+        ("deployer",),
+        (
+            ("revoked.<token id>", "a revoked token (1)"),
+            ("login.pair.<digest>", 'login attempts of one email from one address: {"count", "window_start"}'),
+            ("login.address.<digest>", "login attempts from one address: the same"),
+            ("first-admin", "the email that registered first (text)"),
+        ),
+    ),
+    s.KEYS_BUCKET: Access(  # signs (API), verifies (deployer)
+        "api", (), ("deployer",), (("jwt-signing-key", "the token signing key (text)"),)
+    ),
+    s.WEBHOOK_BUCKET: Access(
+        "alert-bridge", (), ("monitor-config",), (("alert-webhook-token", "Alertmanager's webhook token (text)"),)
+    ),
+    s.POLICIES_BUCKET: Access(  # the policy service seeds the shipped ones
+        "policy", ("api",), (), (("<name>", "a Rego module's source"),)
+    ),
+    s.DECISIONS_BUCKET: Access(
+        "policy", (), ("api",), (("app.<app id>", "the app's latest PolicyDecision payloads (a JSON list)"),)
+    ),
+    s.ALERTS_BUCKET: Access(
+        "alert-bridge",
+        (),
+        ("api",),
+        (
+            (
+                "alert.<fingerprint>",
+                "the alert as Alertmanager last sent it: status, starts_at, app_id, alertname, labels, annotations",
+            ),
+        ),
+    ),
+    s.SCANS_BUCKET: Access(
+        "deployer",
+        (),
+        ("api",),
+        (("digest.<image digest>", "ScanReport (scan.py)"), ("app.<app id>", "AppScan: the verdict on each image")),
+    ),
+    s.BUILDS_BUCKET: Access("deployer", (), ("api",), (("app.<app id>", "AppBuilds (builds.py)"),)),
 }
 
 OBJECT_STORES: dict[str, Access] = {
     # Uploads through the API; NATS clients' uploads, claimed by the deployer.
-    s.CONTEXTS_OBJECTS: Access("api", ("deployer",)),
-    s.FILES_OBJECTS: Access("api", ("deployer",)),  # the deployer also removes an app's files
-    s.UPLOADS_OBJECTS: Access("deployer", ()),  # the client user may publish into it, nothing more
+    s.CONTEXTS_OBJECTS: Access("api", ("deployer",), (), (("<content digest>", "a build context's or folder's tar"),)),
+    # The deployer also removes an app's files.
+    s.FILES_OBJECTS: Access("api", ("deployer",), (), (("f-<random>", "a secret's or config's content"),)),
+    # The client user may publish into it, nothing more.
+    s.UPLOADS_OBJECTS: Access("deployer", (), (), (("u-<owner key>-<random>", "a NATS client's upload"),)),
 }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import subjects as s
+from .buckets import KV_BUCKETS, OBJECT_STORES, STREAMS_OWNER
 from .event_examples import EXAMPLES
 from .events import PAYLOADS, Event
 
@@ -93,6 +94,7 @@ def render() -> str:
             uploads=s.UPLOADS_OBJECTS,
         )
     ]
+    parts.append(_stores())
     for subject, model in PAYLOADS.items():
         schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
         example = json.dumps(EXAMPLES[subject], indent=2)
@@ -102,6 +104,26 @@ def render() -> str:
             f"<details><summary>Schema of <code>data</code></summary>\n\n```json\n{schema}\n```\n\n</details>\n"
         )
     return "\n".join(parts)
+
+
+def _stores() -> str:
+    """The buckets and object stores: who makes, writes and reads each (the same table the NATS
+    permissions come from), and what each key holds."""
+    rows = []
+    for kind, stores in (("bucket", KV_BUCKETS), ("object store", OBJECT_STORES)):
+        for name, access in stores.items():
+            keys = "<br>".join(f"`{key}`: {value}" for key, value in access.keys)
+            writers = ", ".join(access.writers) or "-"
+            readers = ", ".join(access.readers) or "-"
+            rows.append(f"| `{name}` ({kind}) | {access.creator} | {writers} | {readers} | {keys} |")
+    return (
+        "## Buckets and object stores\n\n"
+        "State lives in JetStream key-value buckets and object stores. Each has one creator (the only\n"
+        "service that makes it and may change its configuration), its writers and its readers; NATS\n"
+        "permits nothing else (`shared/crane_shared/buckets.py`, the table below, is where the\n"
+        f"permissions come from). The streams are declared by {STREAMS_OWNER} alone.\n\n"
+        "| store | creator | also writes | reads | keys |\n| --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+    )
 
 
 def main() -> None:

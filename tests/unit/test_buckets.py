@@ -1,0 +1,62 @@
+"""The bucket table (buckets.py) says what each key holds; the code's own key formats must be
+the ones it lists, so docs/events.md (rendered from it) cannot drift from the code."""
+
+from crane_api.login_limit import LoginLimiter
+from crane_deployer.reconciler import COMPOSE_PREFIX
+from crane_shared import subjects as s
+from crane_shared.buckets import KV_BUCKETS, OBJECT_STORES
+from crane_shared.builds import builds_key
+from crane_shared.files import new_file_id
+from crane_shared.scan import app_key, digest_key
+from crane_shared.secrets import SIGNING_KEY, WEBHOOK_TOKEN
+from crane_shared.store import ADMISSION_PREFIX, APP_PREFIX, CREATED_BY_PREFIX, SEQUENCE_KEY
+from crane_shared.uploads import upload_name
+from crane_shared.users import FIRST_ADMIN_KEY, user_key
+
+
+def listed(store: str) -> list[str]:
+    access = KV_BUCKETS.get(store) or OBJECT_STORES[store]
+    return [key for key, _ in access.keys]
+
+
+def fits(key: str, formats: list[str]) -> bool:
+    """Whether ``key`` is one of ``formats`` (a <placeholder> stands for any text)."""
+    for form in formats:
+        fixed = form.split("<")[0]
+        if (form == key) or ("<" in form and key.startswith(fixed) and len(key) > len(fixed)):
+            return True
+    return False
+
+
+def test_every_key_the_code_writes_is_in_the_table():
+    written = {
+        s.APPS_BUCKET: [
+            APP_PREFIX + "shop-1",
+            SEQUENCE_KEY,
+            CREATED_BY_PREFIX + "e1",
+            ADMISSION_PREFIX + "ab",
+            COMPOSE_PREFIX + "shop-1",
+        ],
+        s.USERS_BUCKET: [user_key("ada@example.com")],
+        s.CONFIG_BUCKET: [
+            FIRST_ADMIN_KEY,
+            "revoked.x",
+            *(key for key, _ in LoginLimiter(None, 5, 60)._budgets("a@b.c", "127.0.0.1")),
+        ],
+        s.KEYS_BUCKET: [SIGNING_KEY],
+        s.WEBHOOK_BUCKET: [WEBHOOK_TOKEN],
+        s.SCANS_BUCKET: [digest_key("sha256:abc"), app_key("shop-1")],
+        s.BUILDS_BUCKET: [builds_key("shop-1")],
+        s.FILES_OBJECTS: [new_file_id()],
+        s.UPLOADS_OBJECTS: [upload_name("ada@example.com")],
+    }
+    for store, keys in written.items():
+        for key in keys:
+            assert fits(key, listed(store)), (store, key, listed(store))
+
+
+def test_every_store_is_in_the_table_with_a_creator():
+    assert set(KV_BUCKETS) == set(s.ALL_BUCKETS)
+    assert set(OBJECT_STORES) == {s.CONTEXTS_OBJECTS, s.FILES_OBJECTS, s.UPLOADS_OBJECTS}
+    for access in (*KV_BUCKETS.values(), *OBJECT_STORES.values()):
+        assert access.creator and access.keys
