@@ -8,6 +8,7 @@ from . import subjects as s
 from .appspec import AppSpec
 from .bus import Bus
 from .host_paths import denied
+from .rpc import AdmitRequest
 from .units import parse_volume
 
 ADMISSION_TIMEOUT_SECONDS = 5.0
@@ -23,7 +24,7 @@ async def admission_refusals(bus: Bus, owner: str, spec: AppSpec, app_id: str | 
     never mounts (whatever the policy says), then the policy's. No answer raises NATS' timeout
     or no-responders error (unless the host paths alone refuse the spec)."""
     never = never_mounted(spec)
-    body = {"owner": owner, "spec": spec.model_dump(mode="json"), "app_id": app_id}
+    body = AdmitRequest(owner=owner, spec=spec.model_dump(mode="json"), app_id=app_id).model_dump(mode="json")
     try:
         verdict = await bus.request(s.RPC_POLICY_ADMIT, body, timeout=ADMISSION_TIMEOUT_SECONDS)
     except Exception:

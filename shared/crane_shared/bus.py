@@ -35,11 +35,12 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 from prometheus_client import Counter
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from . import subjects as s
 from .buckets import creates, declares_streams, kv_buckets_created_by, object_stores_created_by
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
+from .rpc import RPC_BODIES
 from .uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES
 
 log = logging.getLogger("crane.bus")
@@ -311,13 +312,21 @@ class Bus:
         return answer
 
     async def serve(self, subject: str, answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
-        """Answer JSON requests on ``subject`` (a queue group, so replicas share the work)."""
+        """Answer JSON requests on ``subject`` (a queue group, so replicas share the work); a
+        body its model (rpc.py) refuses is answered with the field and why, unasked."""
+        request_model = RPC_BODIES[subject][0] if subject in RPC_BODIES else None
 
         async def on_request(msg: Msg) -> None:
             try:
                 body = json.loads(msg.data)
                 if not isinstance(body, dict):
                     raise ValueError("request body must be a JSON object")
+                if request_model is not None:
+                    try:
+                        body = request_model.model_validate(body).model_dump(mode="json")
+                    except ValidationError as exc:
+                        problem = exc.errors()[0]
+                        raise ValueError(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
                 result = await answer(body)
             except Exception as exc:  # noqa: BLE001 - every request gets an answer
                 result = {"error": str(exc)}

@@ -11,6 +11,7 @@ from . import subjects as s
 from .buckets import KV_BUCKETS, OBJECT_STORES, STREAMS_OWNER
 from .event_examples import EXAMPLES
 from .events import PAYLOADS, Event
+from .rpc import RPC_BODIES
 
 INTRO = """# CRANE events
 
@@ -65,9 +66,8 @@ intent = json.dumps({{"data": {{"spec": spec}}}}).encode()
 await js.publish("client.app.created", intent, headers={{"Crane-Token": token}})
 ```
 
-Request/reply subjects (core NATS, outside the streams): `{logs}` and `{stats}` take
-`{{"app_id": "shop-7"}}` and answer with the replicas' logs or CPU/memory, as the REST routes
-`POST /api/v1/apps/{{id}}/logs` and `/stats` do.
+Request/reply subjects (core NATS, outside the streams) are listed after the buckets, with
+their bodies (`shared/crane_shared/rpc.py`).
 """
 
 
@@ -88,13 +88,12 @@ def render() -> str:
             dlq=s.DEADLETTER_STREAM,
             window=120,
             envelope=envelope_json,
-            logs=s.RPC_APP_LOGS,
-            stats=s.RPC_APP_STATS,
             client_stream=s.CLIENT_STREAM,
             uploads=s.UPLOADS_OBJECTS,
         )
     ]
     parts.append(_stores())
+    parts.append(_rpc())
     for subject, model in PAYLOADS.items():
         schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
         example = json.dumps(EXAMPLES[subject], indent=2)
@@ -124,6 +123,27 @@ def _stores() -> str:
         f"permissions come from). The streams are declared by {STREAMS_OWNER} alone.\n\n"
         "| store | creator | also writes | reads | keys |\n| --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
     )
+
+
+def _rpc() -> str:
+    """The request/reply subjects with their request and answer models (rpc.py)."""
+    out = [
+        "## Request/reply\n\nCore NATS requests between services (not in the streams): the answerer "
+        'checks the request against its model and answers `{"error": "<field>: <why>"}` when '
+        "it does not fit, or when it cannot do it.\n"
+    ]
+    for subject, (request, answer) in RPC_BODIES.items():
+        doc = (request.__doc__ or "").strip().replace("\n    ", "\n")
+        schemas = {
+            "request": request.model_json_schema(),
+            "answer": answer.model_json_schema(),
+        }
+        body = json.dumps(schemas, indent=2, sort_keys=True)
+        out.append(
+            f"### `{subject}`\n\n{doc} Answer: `{answer.__name__}`.\n\n"
+            f"<details><summary>Schemas</summary>\n\n```json\n{body}\n```\n\n</details>\n"
+        )
+    return "\n".join(out)
 
 
 def main() -> None:

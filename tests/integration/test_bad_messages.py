@@ -64,3 +64,23 @@ def test_every_consumed_subject_dead_letters_bad_messages(suite):
     time.sleep(1)
     dead = suite.stopped_processes()
     assert dead == [], f"services died: {dead}"
+
+
+def test_a_request_its_model_refuses_is_answered_with_the_field(suite):
+    """Request/reply bodies are typed (crane_shared/rpc.py): a bad one gets the field and why,
+    and the answering service lives on."""
+
+    async def ask(subject: str, body: dict) -> dict:
+        nc = await nats.connect(suite.nats_url)
+        try:
+            return json.loads((await nc.request(subject, json.dumps(body).encode(), timeout=10)).data)
+        finally:
+            await nc.close()
+
+    logs = asyncio.run(ask("rpc.app.logs", {"app_id": "../etc", "tail": 10**9}))
+    assert logs["error"].startswith("app_id:"), logs
+    admit = asyncio.run(ask("rpc.policy.admit", {"owner": "a@b.c", "spec": {}, "extra": 1}))
+    assert admit["error"].startswith("extra:"), admit
+    stats = asyncio.run(ask("rpc.app.stats", {"app_id": "nothing-1"}))
+    assert stats == {"containers": []}, stats  # a well-formed request is answered as before
+    assert suite.stopped_processes() == []
