@@ -157,6 +157,12 @@ async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, context
     return info.digest
 
 
+def _at_most_a_file(part: str, data: bytes) -> None:
+    """413 naming the part when one file (a secret, config or env file) is too large."""
+    if len(data) > MAX_FILE_BYTES:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{part}: larger than {MAX_FILE_BYTES} bytes")
+
+
 async def _read_multipart(request: Request, rules: UploadRules, default_name: str | None) -> AppUpload:
     limits = rules.limits
     length = request.headers.get("content-length")
@@ -183,10 +189,7 @@ async def _read_multipart(request: Request, rules: UploadRules, default_name: st
         elif name.startswith("build."):
             archives[name.removeprefix("build.")] = data
         elif name.startswith(("secret.", "config.")):
-            if len(data) > MAX_FILE_BYTES:
-                raise HTTPException(
-                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{name}: larger than {MAX_FILE_BYTES} bytes"
-                )
+            _at_most_a_file(name, data)
             uploaded[name] = new_file_id()
             files[uploaded[name]] = data
         elif name.startswith("bind."):
@@ -195,10 +198,7 @@ async def _read_multipart(request: Request, rules: UploadRules, default_name: st
             path = upload_path(name.removeprefix(ENV_FILE_PART))
             if path is None:
                 raise field_errors([((name,), "an env file's path is relative and inside the project folder")])
-            if len(data) > MAX_FILE_BYTES:
-                raise HTTPException(
-                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{name}: larger than {MAX_FILE_BYTES} bytes"
-                )
+            _at_most_a_file(name, data)
             env_files[path] = data
         else:
             raise field_errors(
