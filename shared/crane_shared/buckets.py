@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import subjects as s
+from .uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Access:
     readers: tuple[str, ...] = ()
     # What it holds: (key format, value), as docs/events.md shows them.
     keys: tuple[tuple[str, str], ...] = ()
+    # An object store's limits: how long an object lives (seconds), its total size; None: unbounded.
+    ttl: float | None = None
+    max_bytes: int | None = None
 
     def writes(self, service: str) -> bool:
         return service == self.creator or service in self.writers
@@ -97,7 +101,15 @@ OBJECT_STORES: dict[str, Access] = {
     # The deployer also removes an app's files.
     s.FILES_OBJECTS: Access("api", ("deployer",), (), (("f-<random>", "a secret's or config's content"),)),
     # The client user may publish into it, nothing more.
-    s.UPLOADS_OBJECTS: Access("deployer", (), (), (("u-<owner key>-<random>", "a NATS client's upload"),)),
+    # Clients write it: unclaimed uploads expire, and all of them together are bounded.
+    s.UPLOADS_OBJECTS: Access(
+        "deployer",
+        (),
+        (),
+        (("u-<owner key>-<random>", "a NATS client's upload"),),
+        ttl=UPLOAD_TTL_SECONDS,
+        max_bytes=UPLOADS_MAX_BYTES,
+    ),
 }
 
 

@@ -38,10 +38,9 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
 from . import subjects as s
-from .buckets import creates, declares_streams, kv_buckets_created_by, object_stores_created_by
+from .buckets import OBJECT_STORES, creates, declares_streams, kv_buckets_created_by, object_stores_created_by
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
 from .rpc import RPC_BODIES
-from .uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES
 
 log = logging.getLogger("crane.bus")
 
@@ -192,12 +191,14 @@ class Bus:
             try:
                 self._objects[bucket] = await self.js.object_store(bucket)
             except NotFoundError:
-                limits: dict[str, Any] = {}
-                if bucket == s.UPLOADS_OBJECTS:  # clients write it: unclaimed uploads expire, and are bounded
-                    limits = {"ttl": UPLOAD_TTL_SECONDS, "max_bytes": UPLOADS_MAX_BYTES}
-                self._objects[bucket] = await self.js.create_object_store(
-                    bucket, ObjectStoreConfig(bucket=bucket, storage=StorageType.FILE, **limits)
+                access = OBJECT_STORES.get(bucket)
+                config = ObjectStoreConfig(
+                    bucket=bucket,
+                    storage=StorageType.FILE,
+                    ttl=access.ttl if access else None,
+                    max_bytes=access.max_bytes if access else None,
                 )
+                self._objects[bucket] = await self.js.create_object_store(bucket, config)
         return self._objects[bucket]
 
     async def publish(self, event: Event) -> None:

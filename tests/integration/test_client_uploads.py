@@ -14,7 +14,7 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from crane_shared import subjects as s
-from crane_shared.uploads import put_upload, upload_name
+from crane_shared.uploads import UPLOAD_TTL_SECONDS, UPLOADS_MAX_BYTES, put_upload, upload_name
 from tests.conftest import make_user
 from tests.integration.helpers import app_containers, running, wait_app
 from tests.integration.test_builds import context_tar
@@ -131,3 +131,15 @@ def test_an_upload_is_its_uploaders_alone_and_unsafe_contexts_are_refused(suite,
 )
 def test_the_client_user_may_write_uploads_but_never_read_them(suite, action):
     assert "ermission" in (asyncio.run(_violation(suite.client_nats_url, action)) or "")
+
+
+def test_unclaimed_uploads_expire_and_are_bounded(suite):
+    async def config() -> object:
+        nc = await nats.connect(suite.nats_url)
+        try:
+            return (await nc.jetstream().stream_info(f"OBJ_{s.UPLOADS_OBJECTS}")).config
+        finally:
+            await nc.close()
+
+    stream = asyncio.run(config())
+    assert stream.max_age == UPLOAD_TTL_SECONDS and stream.max_bytes == UPLOADS_MAX_BYTES
