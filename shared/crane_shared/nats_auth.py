@@ -33,21 +33,25 @@ class Needs:
     requests: tuple[str, ...] = ()  # RPC subjects it asks
     serves: tuple[str, ...] = ()  # RPC subjects it answers
     consumes: dict[str, str] = field(default_factory=dict)  # stream -> durable consumer name
+    subscribes: tuple[str, ...] = ()  # core NATS subjects it listens to (outside the streams)
+    watches: tuple[str, ...] = ()  # streams it reads with consumers of its own (not durable)
 
 
 SERVICES: dict[str, Needs] = {
     "api": Needs(
         publishes=s.INTENTS,
-        requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT,
-                  s.RPC_ALERT_WEBHOOK),
+        requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE, s.RPC_POLICY_CHECK,
+                  s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_ALERT_WEBHOOK),
+        subscribes=(f"{s.LOGS_PREFIX}.>",),  # the live logs it asked the deployer for
+        watches=(s.EVENTS_STREAM,),  # GET /events
     ),
     "deployer": Needs(
         # Its own facts, and the intents of clients once their token and owner are checked.
         publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
                    s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED,
-                   *s.INTENTS),
+                   *s.INTENTS, f"{s.LOGS_PREFIX}.>"),
         requests=(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
-        serves=(s.RPC_APP_LOGS, s.RPC_APP_STATS),
+        serves=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE),
         consumes={s.EVENTS_STREAM: "deployer", s.CLIENT_STREAM: "deployer-client"},
     ),
     "monitor-config": Needs(
@@ -121,12 +125,14 @@ def service_permissions(service: str) -> dict[str, Any]:
     publish += _bucket_subjects(service)
     for stream, durable in needs.consumes.items():
         publish += _consumer_subjects(stream, durable)
+    for stream in needs.watches:
+        publish += _stream_subjects(stream, Access(STREAMS_OWNER, ()), service)
     if needs.consumes:  # a consumer dead-letters what it cannot accept
         publish += [f"{s.DEADLETTER_PREFIX}.>", s.EVENT_REJECTED]
     publish += [*needs.publishes, *needs.requests]
     permissions: dict[str, Any] = {
         "publish": {"allow": sorted(set(publish))},
-        "subscribe": {"allow": [f"{inbox_prefix(service)}.>", *needs.serves]},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>", *needs.serves, *needs.subscribes]},
     }
     if needs.serves:
         permissions["allow_responses"] = True  # answer requests on the asker's inbox

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import subjects as s
 from .appspec import AppId
+from .live_logs import FollowAnswer, FollowRequest, LeaseRequest
 
 
 class _Body(BaseModel):
@@ -106,6 +107,8 @@ class WebhookAnswer(BaseModel):
 RPC_BODIES: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     s.RPC_APP_LOGS: (LogsRequest, ContainersAnswer),
     s.RPC_APP_STATS: (StatsRequest, ContainersAnswer),
+    s.RPC_APP_LOGS_FOLLOW: (FollowRequest, FollowAnswer),
+    s.RPC_APP_LOGS_LEASE: (LeaseRequest, FollowAnswer),
     s.RPC_POLICY_ADMIT: (AdmitRequest, Verdict),
     s.RPC_POLICY_SCAN: (ScanJudgeRequest, Verdict),
     s.RPC_POLICY_CHECK: (PolicyCheckRequest, SandboxAnswer),

@@ -58,6 +58,11 @@ DEADLETTER_PREFIX = "deadletter"
 # Request/reply (core NATS, deliberately outside every stream: a stream would answer the request).
 RPC_APP_LOGS = "rpc.app.logs"
 RPC_APP_STATS = "rpc.app.stats"
+# Live logs (live_logs.py): the API asks the deployer to follow an app's replicas, renews that
+# while its client listens, and reads the lines from logs.<stream> (core NATS, API only).
+RPC_APP_LOGS_FOLLOW = "rpc.app.logs.follow"
+RPC_APP_LOGS_LEASE = "rpc.app.logs.lease"
+LOGS_PREFIX = "logs"
 RPC_POLICY_CHECK = "rpc.policy.check"
 RPC_POLICY_EVALUATE = "rpc.policy.evaluate"
 RPC_POLICY_ADMIT = "rpc.policy.admit"

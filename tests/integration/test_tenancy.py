@@ -19,6 +19,7 @@ OPERATIONS = [
     ("POST", "/scale", {"replicas": 3}),
     ("POST", "/clone", {"name": "stolen"}),
     ("POST", "/logs", {}),
+    ("GET", "/logs?follow=true", None),
     ("POST", "/stats", None),
     ("GET", "/scan", None),
     ("GET", "/builds", None),

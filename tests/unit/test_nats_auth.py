@@ -22,11 +22,16 @@ def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():
     assert events == {
         *(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED),
         *(s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED, *s.INTENTS),
-        *(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN, "deadletter.>", s.EVENT_REJECTED),
+        *(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN, "deadletter.>", s.EVENT_REJECTED, "logs.>"),
     }
     assert "$JS.API.CONSUMER.MSG.NEXT.CRANE_CLIENT.deployer-client" in publish
     assert "$KV.crane_scans.>" in publish and "$KV.crane_policies.>" not in publish
-    assert deployer["subscribe"]["allow"] == ["_INBOX_deployer.>", s.RPC_APP_LOGS, s.RPC_APP_STATS]
+    assert deployer["subscribe"]["allow"] == [
+        "_INBOX_deployer.>", s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE,
+    ]  # fmt: skip
+    # Live log lines: the deployer sends them, the API alone may listen to them.
+    listeners = [name for name in SERVICES if "logs.>" in service_permissions(name)["subscribe"]["allow"]]
+    assert listeners == ["api"]
     assert deployer["allow_responses"] is True
 
     monitor = service_permissions("monitor-config")

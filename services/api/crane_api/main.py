@@ -22,7 +22,7 @@ from crane_shared.users import UserStore
 
 from .deps import Gateway
 from .login_limit import LoginLimiter
-from .routes import apps, auth, health, monitoring, policies, users
+from .routes import apps, auth, health, monitoring, policies, streams, users
 from .security import hash_password
 from .settings import ApiSettings
 
@@ -76,6 +76,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(health.router)
     v1.include_router(auth.router)
     v1.include_router(apps.router)
+    v1.include_router(streams.router)
     v1.include_router(monitoring.router)
     v1.include_router(policies.router)
     v1.include_router(users.router)

@@ -431,6 +431,10 @@ class Engine:
             out.append({"container": replica.name, "service": replica.service, "logs": raw.decode(errors="replace")})
         return out
 
+    def open_log_stream(self, container_id: str, *, tail: int | str, since: float | None, follow: bool) -> Any:
+        """A replica's output as it comes (blocking: iterate it in a thread; ``close()`` ends it)."""
+        return self.api.logs(container_id, stream=True, follow=follow, timestamps=True, tail=tail, since=since or None)
+
     async def stats(self, app_id: str) -> list[dict[str, Any]]:
         replicas = [r for r in await self.observe(app_id) if r.state == "running"]
         samples = await asyncio.gather(

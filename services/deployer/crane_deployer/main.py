@@ -26,6 +26,7 @@ from .engine import Addressing, Engine
 from .exporter import StatsCollector, metrics_app
 from .host_path_gate import HostPathGate
 from .intents import IntentHandlers
+from .log_follower import LogFollowers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
 from .scan_gate import ScanGate
@@ -161,6 +162,9 @@ async def serve(settings: DeployerSettings) -> None:
     clients = ClientIntents(bus, store, auth, deployer.intents.admit, limits)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
+    followers = LogFollowers(engine, bus.nc.publish)
+    await bus.serve(s.RPC_APP_LOGS_FOLLOW, followers.start)
+    await bus.serve(s.RPC_APP_LOGS_LEASE, followers.lease)
 
     metrics_server = uvicorn.Server(
         uvicorn.Config(metrics_app(), host="0.0.0.0", port=settings.metrics_port, log_level="warning")
@@ -181,6 +185,7 @@ async def serve(settings: DeployerSettings) -> None:
     log.info("deployer ready (suite %s)", settings.suite)
     await stop.wait()
     metrics_server.should_exit = True
+    await followers.close()
     if fetching_db:
         fetching_db.cancel()
     await asyncio.gather(*tasks, *([fetching_db] if fetching_db else []), return_exceptions=True)
