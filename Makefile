@@ -10,7 +10,9 @@ CRANE_HTTP_PORT ?= 80
 CRANE_DASHBOARD_PORT ?= 8080
 export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
-.PHONY: help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
+CLI_INSTALL := $(shell command -v pipx >/dev/null 2>&1 && echo 'pipx install --force' || echo 'python3 -m pip install --user')
+
+.PHONY: cli help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
@@ -20,12 +22,14 @@ help:
 	@echo "make chaos   fault tests: services, NATS and the Docker daemon killed during deploys"
 	@echo "make bench   measure deploy, healing and autoscaling times (bench/)"
 	@echo "make lint    ruff; make docs regenerates docs/events.md"
+	@echo "make cli     install the crane command for you (pipx, or pip --user)"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt cli/pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "==> installing Python packages into $(VENV)"
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@$(PY) -m pip install --quiet -e ./cli
 	@touch $@
 
 deps: $(VENV)/.installed system-packages compose
@@ -45,7 +49,7 @@ test: deps docker check
 check: $(VENV)/.installed
 	@echo "==> ruff and mypy (strict) on shared/ and the services"
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy -p crane_shared -p crane_api -p crane_deployer -p crane_monitor_config -p crane_alert_bridge -p crane_policy
+	@$(VENV)/bin/mypy -p crane_shared -p crane_api -p crane_deployer -p crane_monitor_config -p crane_alert_bridge -p crane_policy -p crane_cli
 
 # Long property-based fuzzing of the API (at least 1,000 generated requests, random seed).
 fuzz: deps docker
@@ -85,6 +89,11 @@ up: deps docker
 
 down:
 	@bash scripts/down.sh
+
+# The crane command for your user (on PATH as ~/.local/bin/crane); `make up` puts it in the venv too.
+cli:
+	$(CLI_INSTALL) ./cli
+	@echo "==> crane installed: try crane --help (the venv has it as $(VENV)/bin/crane)"
 
 logs:
 	@$(COMPOSE) logs --tail=100 -f

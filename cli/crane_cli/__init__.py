@@ -1,0 +1,1 @@
+"""The crane command line."""
