@@ -12,7 +12,7 @@ export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
 CLI_INSTALL := $(shell command -v pipx >/dev/null 2>&1 && echo 'pipx install --force' || echo 'python3 -m pip install --user')
 
-.PHONY: cli help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
+.PHONY: cli run-deps help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
@@ -24,23 +24,33 @@ help:
 	@echo "make lint    ruff; make docs regenerates docs/events.md"
 	@echo "make cli     install the crane command for you (pipx, or pip --user)"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt cli/pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
+# What running the suite needs (make up): the services' packages, the host tools that build
+# its images offline, and the crane command. The test tools come on top (make test).
+$(VENV)/.runtime: requirements.txt requirements-host.txt cli/pyproject.toml
+	@bash scripts/ensure-venv.sh $(VENV)
 	@echo "==> installing Python packages into $(VENV)"
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@$(PY) -m pip install --quiet -r requirements-host.txt
 	@$(PY) -m pip install --quiet -e ./cli
 	@touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
+	@echo "==> installing the test tools into $(VENV)"
+	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run-deps: $(VENV)/.runtime compose
+	@bash scripts/ensure-system-packages.sh run
 
 deps: $(VENV)/.installed system-packages compose
 
 system-packages:
-	@bash scripts/ensure-system-packages.sh
+	@bash scripts/ensure-system-packages.sh test
 
 docker:
 	@bash scripts/ensure-docker.sh
 
-compose: $(VENV)/.installed docker
+compose: $(VENV)/.runtime docker
 	@bash scripts/install-compose.sh $(VENV)/bin
 
 test: deps docker check
@@ -71,7 +81,7 @@ lint: check
 docs: $(VENV)/.installed
 	$(PY) -m crane_shared.events_doc docs/events.md
 
-up: deps docker
+up: docker run-deps
 	@$(PY) deploy/crane_images.py build
 	@$(PY) -m crane_shared.nats_auth deploy/.secrets/$${CRANE_SUITE:-crane}
 	@$(PY) deploy/admin_setup.py deploy/.secrets/$${CRANE_SUITE:-crane} "$${CRANE_ADMIN_EMAIL:-}"
@@ -82,6 +92,7 @@ up: deps docker
 	@echo "CRANE is up."
 	@echo "  API        http://localhost:$(CRANE_API_PORT)/api/v1   (docs: http://localhost:$(CRANE_API_PORT)/docs)"
 	@echo "  Admin      $${CRANE_ADMIN_EMAIL:-admin@example.com}, password in deploy/.secrets/$${CRANE_SUITE:-crane}/admin.password"
+	@echo "  CLI        $(VENV)/bin/crane login --api http://localhost:$(CRANE_API_PORT)   (make cli puts crane on your PATH)"
 	@echo "  Apps       http://<app-id>.localhost:$(CRANE_HTTP_PORT)/"
 	@echo "  Traefik    http://localhost:$(CRANE_DASHBOARD_PORT)/dashboard/"
 	@echo "  NATS       nats://localhost:4222  (direct publishers: user client, password in deploy/.secrets/$${CRANE_SUITE:-crane}/client.password)"

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import io
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -143,7 +145,7 @@ def build_python_base(client: docker.DockerClient, tag: str) -> str:
                 "mmdebstrap",
                 "--quiet",
                 "--variant=minbase",
-                "--include=python3,python3-venv,ca-certificates",
+                "--include=python3,python3-venv,ca-certificates,libatomic1",
                 "bookworm",
                 str(rootfs),
             ],
@@ -161,14 +163,24 @@ def build_python_base(client: docker.DockerClient, tag: str) -> str:
 NATIVE_LIBRARIES = ["libatomic.so.1"]
 
 
-def collect_native_libraries() -> Path:
-    """Copy the libraries above from the host (Debian bookworm, like both bases) into the build."""
+def native_library_folders(machine: str, host_machine: str) -> list[Path]:
+    """Where a library for ``machine`` may be on the host: Debian's multiarch folders, and the
+    lib64 folders of other distributions when the host is of that architecture."""
+    folders = [Path(f"/usr/lib/{machine}-linux-gnu"), Path(f"/lib/{machine}-linux-gnu")]
+    if machine == host_machine:
+        folders += [Path("/usr/lib64"), Path("/lib64")]
+    return folders
+
+
+def collect_native_libraries(machine: str) -> Path:
+    """Copy the libraries above, built for the image's architecture, from the host."""
     target = BUILD / "lib"
     target.mkdir(parents=True, exist_ok=True)
     for name in NATIVE_LIBRARIES:
-        found = sorted(Path("/usr/lib").glob(f"*-linux-gnu/{name}")) + sorted(Path("/lib").glob(f"*-linux-gnu/{name}"))
+        folders = native_library_folders(machine, platform.machine())
+        found = [folder / name for folder in folders if (folder / name).exists()]
         if not found:
-            raise SystemExit(f"{name} is missing on this machine: apt-get install libatomic1")
+            raise SystemExit(f"{name} for {machine} is missing on this machine: apt-get install libatomic1")
         shutil.copyfile(found[0].resolve(), target / name)
     return target
 
@@ -189,26 +201,75 @@ def collect_compose() -> Path:
     return target
 
 
-def build_wheels() -> Path:
-    """Wheels of every runtime dependency, built on the host (which can reach PyPI)."""
+@dataclass(frozen=True)
+class ImagePython:
+    """The Python a base image runs, which the wheels must fit (not the host's)."""
+
+    major: int
+    minor: int
+    machine: str  # x86_64, aarch64...
+    glibc: tuple[int, int]
+
+
+PROBE = (
+    "import platform, sys; print(sys.version_info[0], sys.version_info[1], platform.machine(), platform.libc_ver()[1])"
+)
+
+
+def probe_python(client: docker.DockerClient, image: str) -> ImagePython:
+    """Ask the base image itself which Python, architecture and C library it has."""
+    output = client.containers.run(image, ["python3", "-c", PROBE], remove=True, network_disabled=True)
+    major, minor, machine, glibc = output.decode().split()
+    glibc_major, glibc_minor = (int(x) for x in glibc.split(".")[:2])
+    return ImagePython(int(major), int(minor), machine, (glibc_major, glibc_minor))
+
+
+def wheel_download_args(target: ImagePython) -> list[str]:
+    """pip download's options for wheels that install on ``target``: its CPython version and
+    ABI, and every manylinux tag its architecture and glibc accept (binary wheels only: nothing
+    is compiled for the host by mistake)."""
+    version = f"{target.major}.{target.minor}"
+    abi = f"cp{target.major}{target.minor}"
+    glibc_major, glibc_minor = target.glibc
+    platforms = [f"manylinux_{glibc_major}_{minor}_{target.machine}" for minor in range(5, glibc_minor + 1)]
+    legacy = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+    platforms += [
+        f"{tag}_{target.machine}"
+        for (major, minor), tag in legacy.items()
+        if (glibc_major, glibc_minor) >= (major, minor)
+    ]
+    args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", version]
+    for name in (abi, "abi3", "none"):
+        args += ["--abi", name]
+    for platform_tag in platforms:
+        args += ["--platform", platform_tag]
+    return args
+
+
+def build_wheels(target: ImagePython) -> Path:
+    """Wheels of every runtime dependency for the image's Python and architecture, fetched on
+    the host (which can reach PyPI; the image build cannot)."""
     wheels = BUILD / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    say("collecting wheels of requirements.txt")
+    shutil.rmtree(wheels, ignore_errors=True)  # none left from another Python or architecture
+    wheels.mkdir(parents=True)
+    say(f"fetching wheels of requirements.txt for Python {target.major}.{target.minor} on {target.machine}")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "-r", str(REPO / "requirements.txt"), "-w", str(wheels)],
+        [sys.executable, "-m", "pip", "download", "--quiet", "-r", str(REPO / "requirements.txt"), "-d", str(wheels),
+         *wheel_download_args(target)],
         check=True,
-    )
+    )  # fmt: skip
     return wheels
 
 
 def build_suite_image(python_base: str, tag: str = SUITE_IMAGE) -> str:
     """CRANE's own image (all five services; each compose service picks its module)."""
-    build_wheels()
-    collect_native_libraries()
-    collect_compose()
-    say(f"building {tag} on {python_base}")
     client = docker.from_env()
     try:
+        target = probe_python(client, python_base)
+        build_wheels(target)
+        collect_native_libraries(target.machine)
+        collect_compose()
+        say(f"building {tag} on {python_base}")
         client.images.build(
             path=str(REPO),
             dockerfile="deploy/images/Dockerfile.suite",

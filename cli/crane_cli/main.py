@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +30,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-class Output(StrEnum):
+class Output(str, Enum):
     table = "table"
     json = "json"
 

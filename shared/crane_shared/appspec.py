@@ -3,12 +3,12 @@ CRANE keeps about it (AppRecord), with the migration of records of older models.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from .compat import UTC, StrEnum
 from .servicespec import (
     APP_ID_PATTERN,
     CONTEXT_REF_PATTERN,

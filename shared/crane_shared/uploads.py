@@ -18,10 +18,11 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import subjects as s
+from .compat import UTC
 
 if TYPE_CHECKING:
     from nats.js.client import JetStreamContext
