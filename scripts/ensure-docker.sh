@@ -9,7 +9,8 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 # A running Engine this user may not use: say so at once instead of waiting for it.
-if [ "$(id -u)" -ne 0 ] && [ -S /var/run/docker.sock ] && docker info 2>&1 | grep -qi "permission denied"; then
+answer=$(docker info 2>&1 || true)
+if [ "$(id -u)" -ne 0 ] && [ -S /var/run/docker.sock ] && grep -qi "permission denied" <<<"$answer"; then
   echo "Docker is running but $(id -un) may not use it: run 'sudo usermod -aG docker $(id -un)', log out and in again, and retry (or run make as root)." >&2
   exit 1
 fi
