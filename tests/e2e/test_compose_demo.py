@@ -10,8 +10,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import docker
 import httpx
@@ -127,6 +129,25 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     admin_headers = {"Authorization": f"Bearer {admin_login.json()['access_token']}"}
     dry_run = api.post("/policies/dry-run", json={"input": SCALING_INPUT}, headers=admin_headers)
     assert dry_run.status_code == 200 and dry_run.json()["decision"]["desired"] == 6, dry_run.text
+    # The crane command `make up` put in the venv, against the demo: logs (read by the deployer's
+    # container, sent over the suite's NATS) and the event stream of the app.
+    cli_env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": tempfile.mkdtemp(),
+        "CRANE_API": str(api.base_url).removesuffix("/api/v1/"),
+    }
+    crane = [str(Path(sys.executable).with_name("crane"))]
+    login = subprocess.run([*crane, "login", "--email", "ada@example.com", "--password-stdin"], env=cli_env,
+                           input="correct-horse\n", capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    logs = subprocess.run([*crane, "logs", app["id"], "--tail", "5", "-o", "json"], env=cli_env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert logs.returncode == 0 and {json.loads(x)["service"] for x in logs.stdout.splitlines()} == {"web"}, logs
+    events = subprocess.run([*crane, "events", app["id"], "--since", "600", "-o", "json"], env=cli_env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    kinds = [json.loads(x)["type"] for x in events.stdout.splitlines()]
+    assert events.returncode == 0 and kinds[0] == "app.created" and "app.deployed" in kinds, events
+
     # The API and the apps' port listen on this machine only (CRANE_BIND opens them).
     ports = {
         c.labels.get("com.docker.compose.service"): c.attrs["HostConfig"]["PortBindings"]
