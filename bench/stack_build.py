@@ -10,6 +10,8 @@ really build (the Engine's layer cache serves the base image to both alike).
   2. Compose: `docker compose up -d --build` of the same files -> every container running and
      each web replica answering on its published port.
   3. Unchanged context: PATCH with the same files packed again -> running again with no build.
+With --cli, CRANE's side is the `crane up` command run in the same project folder (packing,
+upload, following it until running), and the unchanged case is `crane up` again.
 Prints every sample, medians, and the CRANE/compose ratio (goal: within 1.3x; the unchanged
 context under 2 s with no build).
 """
@@ -118,15 +120,38 @@ def crane_trial(suite: LocalSuite, api: httpx.Client, image: str, nonce: str) ->
     return built, unchanged, app_id
 
 
+def write_project(project: Path, image: str, nonce: str, name: str) -> None:
+    for file, text in context_files(image, nonce).items():
+        (project / "web" / file).parent.mkdir(parents=True, exist_ok=True)
+        (project / "web" / file).write_text(text)
+    (project / "db_password.txt").write_text("bench-secret")
+    (project / "compose.yaml").write_text(COMPOSE.format(name=name, image=image))
+
+
+def cli_trial(
+    suite: LocalSuite, api: httpx.Client, env: dict[str, str], image: str, nonce: str
+) -> tuple[float, float, str]:
+    """`crane up` in a project folder, then `crane up` again with nothing changed."""
+    crane = str(Path(sys.executable).with_name("crane"))
+    with tempfile.TemporaryDirectory() as tmp:
+        write_project(Path(tmp), image, nonce, "stack")
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            subprocess.run([crane, "up"], cwd=tmp, env=env, check=True, capture_output=True)
+            app_id = next(a["id"] for a in api.get("/apps").json() if a["name"] == "stack")
+            wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 3, timeout=120, tries=10)
+            times.append(time.perf_counter() - started)
+    if len(api.get(f"/apps/{app_id}/builds").json()) != 1:
+        raise RuntimeError("crane up with nothing changed built again")
+    return times[0], times[1], app_id
+
+
 def compose_trial(image: str, nonce: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
-        for name, text in context_files(image, nonce).items():
-            (project / "web" / name).parent.mkdir(parents=True, exist_ok=True)
-            (project / "web" / name).write_text(text)
-        (project / "db_password.txt").write_text("bench-secret")
         name = f"benchstack{uuid.uuid4().hex[:6]}"
-        (project / "compose.yaml").write_text(COMPOSE.format(name=name, image=image))
+        write_project(project, image, nonce, name)
         compose = [binary("docker-compose"), "--project-directory", str(project), "-f", str(project / "compose.yaml")]
         started = time.perf_counter()
         subprocess.run([*compose, "up", "-d", "--build"], check=True, capture_output=True, env=os.environ)
@@ -159,6 +184,7 @@ def main() -> None:
     parser.add_argument(
         "--no-scan", action="store_true", help="turn CRANE's image scanning off (compose scans nothing)"
     )
+    parser.add_argument("--cli", action="store_true", help="deploy with the crane command instead of the API")
     args = parser.parse_args()
     tag = f"crane-bench-http:{uuid.uuid4().hex[:6]}"
     image = build_http_image(tag, {"crane.test": "bench"})
@@ -167,8 +193,14 @@ def main() -> None:
     suite = LocalSuite(resync_seconds=15, timings={"scan_images": "false"} if args.no_scan else {}).start()
     try:
         api = register_and_login(suite.api_url, "bench")
+        env = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(), "CRANE_API": suite.api_url}
+        login = [str(Path(sys.executable).with_name("crane")), "login", "--email", api.email, "--password-stdin"]
+        subprocess.run(login, input=b"correct-horse-battery\n", env=env, check=True, capture_output=True)
         for trial in range(1, args.trials + 1):
-            crane_s, unchanged_s, app_id = crane_trial(suite, api, image, uuid.uuid4().hex)
+            if args.cli:
+                crane_s, unchanged_s, app_id = cli_trial(suite, api, env, image, uuid.uuid4().hex)
+            else:
+                crane_s, unchanged_s, app_id = crane_trial(suite, api, image, uuid.uuid4().hex)
             compose_s = compose_trial(image, uuid.uuid4().hex)
             for key, value in zip(samples, (crane_s, compose_s, unchanged_s), strict=True):
                 samples[key].append(value)
@@ -185,9 +217,9 @@ def main() -> None:
         remove_image(tag)
     print()
     labels = {
-        "crane": "POST (build) -> stack serving",
+        "crane": "crane up (build) -> serving" if args.cli else "POST (build) -> stack serving",
         "compose": "compose up --build -> serving",
-        "unchanged": "PATCH, unchanged -> serving",
+        "unchanged": "crane up, unchanged -> serving" if args.cli else "PATCH, unchanged -> serving",
     }
     print_table(labels, samples)
     ratio = statistics.median(samples["crane"]) / statistics.median(samples["compose"])

@@ -15,6 +15,8 @@ from .project import Project
 from .watching import EventWatcher
 
 SETTLED = ("running", "failed", "stopped")
+SETTLING_EVENTS = ("app.deployed", "app.scaled", "app.failed", "build.failed")  # look at the app at once
+LOOK_SECONDS = 0.5
 
 
 def existing_app(api: Api, name: str, owner: str) -> dict[str, Any] | None:
@@ -66,12 +68,14 @@ def _follow(api: Api, watcher: EventWatcher, console: Console, app_id: str, time
     failure: str | None = None
     next_look = 0.0
     while time.monotonic() < deadline:
-        message = watcher.next(timeout=0.5)
+        message = watcher.next(timeout=0.1)
         if message is not None:
             failure = _tell(console, message, app_id) or failure
-        if time.monotonic() < next_look:
+            if message.event not in SETTLING_EVENTS and time.monotonic() < next_look:
+                continue
+        elif time.monotonic() < next_look:
             continue
-        next_look = time.monotonic() + 1.0
+        next_look = time.monotonic() + LOOK_SECONDS
         app = api.json("GET", f"/apps/{app_id}")
         _replicas(console, app, shown)
         if app["status"] == "failed":
