@@ -1,7 +1,8 @@
 """Deploy an app by publishing client.app.created straight to NATS, no REST call involved.
 
     TOKEN=$(curl -s localhost:8000/api/v1/auth/login -H 'Content-Type: application/json' \\
-        -d '{"email": "ada@example.com", "password": "..."}' | jq -r .access_token)
+        -d '{"email": "ada@example.com", "password": "..."}' \\
+        | python3 -c 'import sys,json;print(json.load(sys.stdin)["access_token"])')
     python examples/publish_app.py "$TOKEN" crane/hello:local 3 [nats://localhost:4222]
 
 NATS needs credentials: the `client` user, whose password `make up` wrote to
