@@ -66,6 +66,21 @@ intent = json.dumps({{"data": {{"spec": spec}}}}).encode()
 await js.publish("client.app.created", intent, headers={{"Crane-Token": token}})
 ```
 
+## Watching with NATS directly
+
+Connect with your API token as the NATS token (no user, no password): NATS asks the API (its
+auth callout, `{callout}`) who you are, and admits you, until the token expires, with the
+client user's rights plus your own view of the events: `{view}.<owner key>.<event type>`, the
+events of your apps (an admin may read every view). `GET /api/v1/users/me` gives its subject as
+`events_subject`; any other view, and a bad, expired or revoked token, are refused.
+`examples/watch_events.py` prints them as they come.
+
+```python
+nc = await nats.connect("nats://localhost:4222", token=token)
+async for msg in (await nc.subscribe(me["events_subject"])).messages:
+    print(json.loads(msg.data)["type"])
+```
+
 Request/reply subjects (core NATS, outside the streams) are listed after the buckets, with
 their bodies (`shared/crane_shared/rpc.py`).
 """
@@ -90,6 +105,8 @@ def render() -> str:
             envelope=envelope_json,
             client_stream=s.CLIENT_STREAM,
             uploads=s.UPLOADS_OBJECTS,
+            callout=s.AUTH_CALLOUT,
+            view=s.VIEW_PREFIX,
         )
     ]
     parts.append(_stores())

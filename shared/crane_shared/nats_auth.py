@@ -23,8 +23,11 @@ from typing import Any
 from . import subjects as s
 from .buckets import KV_BUCKETS, OBJECT_STORES, STREAMS_OWNER, Access
 from .bus import inbox_prefix
+from .nats_jwt import key_pair, new_account_seed
+from .uploads import owner_key
 
 CLIENT_USER = "client"
+CALLOUT_SEED_FILE = "callout.seed"  # the key the API signs the users it admits with (API only)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class Needs:
 
 SERVICES: dict[str, Needs] = {
     "api": Needs(
-        publishes=s.INTENTS,
+        publishes=(*s.INTENTS, f"{s.VIEW_PREFIX}.>"),  # and each user's view of the events
+        serves=(s.AUTH_CALLOUT,),  # who may connect with an API token, and to what
         requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE, s.RPC_POLICY_CHECK,
                   s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_ALERT_WEBHOOK),
         subscribes=(f"{s.LOGS_PREFIX}.>",),  # the live logs it asked the deployer for
@@ -147,9 +151,25 @@ def client_permissions() -> dict[str, Any]:
     return {"publish": {"allow": [*s.CLIENT_INTENTS, *uploads]}, "subscribe": {"allow": ["_INBOX.>"]}}
 
 
-def render_config(password_hashes: dict[str, str], unrestricted: tuple[str, ...] = ()) -> str:
+def view_subject(owner: str, event_type: str) -> str:
+    return f"{s.VIEW_PREFIX}.{owner_key(owner)}.{event_type}"
+
+
+def watcher_permissions(owner: str, is_admin: bool) -> dict[str, Any]:
+    """A user connected with their API token (the auth callout): what the client user may do,
+    and their own view of the events (an admin's: every view). In NATS's JWT form."""
+    client = client_permissions()
+    view = f"{s.VIEW_PREFIX}.>" if is_admin else f"{s.VIEW_PREFIX}.{owner_key(owner)}.>"
+    return {"pub": {"allow": client["publish"]["allow"]}, "sub": {"allow": [*client["subscribe"]["allow"], view]}}
+
+
+def render_config(
+    password_hashes: dict[str, str], unrestricted: tuple[str, ...] = (), callout_issuer: str | None = None
+) -> str:
     """nats-server's configuration (JSON is valid NATS config): users and durability.
-    ``unrestricted`` users (tests only) get no permission limits."""
+    ``unrestricted`` users (tests only) get no permission limits. With ``callout_issuer`` (the
+    public key of the callout's account key), a connection that is none of these users is
+    admitted, or not, by the API (the auth callout: an API token as the NATS token)."""
     users = []
     for user, hashed in sorted(password_hashes.items()):
         entry: dict[str, Any] = {"user": user, "password": hashed}
@@ -162,7 +182,10 @@ def render_config(password_hashes: dict[str, str], unrestricted: tuple[str, ...]
         users.append(entry)
     # JetStream fsyncs every write before acknowledging it: an app accepted with 202 survives
     # a power cut (the default, a sync every 2 minutes, may lose acknowledged writes).
-    config = {"jetstream": {"sync_interval": "always"}, "authorization": {"users": users}}
+    authorization: dict[str, Any] = {"users": users}
+    if callout_issuer is not None:
+        authorization["auth_callout"] = {"issuer": callout_issuer, "auth_users": sorted(password_hashes)}
+    config = {"jetstream": {"sync_interval": "always"}, "authorization": authorization}
     return json.dumps(config, indent=2) + "\n"
 
 
@@ -186,8 +209,14 @@ def ensure_credentials(directory: Path, unrestricted: tuple[str, ...] = ()) -> d
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o644)
         passwords[user] = path.read_text().strip()
+    seed = directory / CALLOUT_SEED_FILE
+    if not seed.exists():
+        seed.write_bytes(new_account_seed())
+        seed.chmod(0o644)
+    issuer = key_pair(seed.read_bytes().strip()).public_key.decode()
     config = directory / "nats.conf"
-    config.write_text(render_config({u: hash_password(p) for u, p in passwords.items()}, unrestricted))
+    hashes = {u: hash_password(p) for u, p in passwords.items()}
+    config.write_text(render_config(hashes, unrestricted, callout_issuer=issuer))
     config.chmod(0o644)
     return passwords
 

@@ -63,6 +63,11 @@ RPC_APP_STATS = "rpc.app.stats"
 RPC_APP_LOGS_FOLLOW = "rpc.app.logs.follow"
 RPC_APP_LOGS_LEASE = "rpc.app.logs.lease"
 LOGS_PREFIX = "logs"
+# Watching with NATS directly: a client that connects with its API token (the API answers NATS's
+# auth callout) may subscribe to its own view, view.<owner key>.<event type>: the events of its
+# apps (an admin's: view.>), republished by the API; no other user's data is on its subjects.
+AUTH_CALLOUT = "$SYS.REQ.USER.AUTH"
+VIEW_PREFIX = "view"
 RPC_POLICY_CHECK = "rpc.policy.check"
 RPC_POLICY_EVALUATE = "rpc.policy.evaluate"
 RPC_POLICY_ADMIT = "rpc.policy.admit"

@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 import httpx
 
-from crane_shared.nats_auth import CLIENT_USER, ensure_credentials
+from crane_shared.nats_auth import CALLOUT_SEED_FILE, CLIENT_USER, ensure_credentials
 
 from .procs import Proc, binary, free_port, port_open, python_module, wait_for
 
@@ -154,6 +154,7 @@ class LocalSuite:
             "CRANE_METRICS_PORT": str(self.metrics_ports[name]),
             "CRANE_NATS_USER": name,
             "CRANE_NATS_PASSWORD_FILE": str(self.secrets_dir / f"{name}.password"),
+            **({"CRANE_NATS_CALLOUT_SEED_FILE": str(self.secrets_dir / CALLOUT_SEED_FILE)} if name == "api" else {}),
             **(extra_env or {}),
         }
         proc = Proc(key, python_module(SERVICES[name]), self.workdir, env).start()

@@ -14,32 +14,41 @@ OwnerOf = Callable[[str], Awaitable[str | None]]
 MAX_REMEMBERED = 10_000
 
 
-class EventView:
-    def __init__(self, email: str, is_admin: bool, owner_of: OwnerOf, app: str | None = None) -> None:
-        self.email = email
-        self.is_admin = is_admin
-        self.app = app
+class Owners:
+    """Whose app each event is about, looked up once per app and remembered (bounded)."""
+
+    def __init__(self, owner_of: OwnerOf) -> None:
         self._owner_of = owner_of
         self._owners: dict[str, str | None] = {}
 
-    async def shows(self, event: Event) -> bool:
+    async def of(self, event: Event) -> str | None:
         app_id = event_app(event)
-        if event.type == s.APP_CREATED and app_id and isinstance(event.data.get("owner"), str):
-            self._remember(app_id, event.data["owner"])
-        if self.app is not None and app_id != self.app:
-            return False
-        if self.is_admin:
-            return True
         if app_id is None:
-            return False
+            return None
+        if event.type == s.APP_CREATED and isinstance(event.data.get("owner"), str):
+            self._remember(app_id, event.data["owner"])
         if app_id not in self._owners:
             self._remember(app_id, await self._owner_of(app_id))
-        return self._owners[app_id] == self.email
+        return self._owners[app_id]
 
     def _remember(self, app_id: str, owner: str | None) -> None:
         if len(self._owners) >= MAX_REMEMBERED:
             self._owners.pop(next(iter(self._owners)))
         self._owners[app_id] = owner
+
+
+class EventView:
+    def __init__(self, email: str, is_admin: bool, owner_of: OwnerOf, app: str | None = None) -> None:
+        self.email = email
+        self.is_admin = is_admin
+        self.app = app
+        self._owners = Owners(owner_of)
+
+    async def shows(self, event: Event) -> bool:
+        owner = await self._owners.of(event)  # (an app.created teaches its owner either way)
+        if self.app is not None and event_app(event) != self.app:
+            return False
+        return self.is_admin or (owner is not None and owner == self.email)
 
 
 def event_app(event: Event) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from crane_shared import subjects as s
+from crane_shared.nats_jwt import key_pair
 from crane_shared.secrets import SIGNING_KEY, move_secret
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server
 from crane_shared.store import AppStore
@@ -22,6 +24,7 @@ from crane_shared.users import UserStore
 
 from .deps import Gateway
 from .login_limit import LoginLimiter
+from .nats_watchers import Callout, publish_views, serve_callout
 from .routes import apps, auth, health, monitoring, policies, streams, users
 from .security import hash_password
 from .settings import ApiSettings
@@ -63,7 +66,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
             auth=Authenticator(tokens, users, config),
         )
         start_metrics_server(settings.metrics_port)
+        stop = asyncio.Event()
+        views = None
+        if settings.nats_callout_seed_file:  # users may watch their own events with NATS directly
+            key = key_pair(settings.nats_callout_seed_file.read_bytes().strip())
+            await serve_callout(bus, Callout(app.state.gateway.auth, key))
+            views = asyncio.create_task(publish_views(bus, app.state.gateway.apps, stop))
         yield
+        stop.set()
+        if views is not None:
+            await asyncio.gather(views, return_exceptions=True)
         await bus.close()
 
     app = FastAPI(

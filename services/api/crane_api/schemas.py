@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
+from crane_shared.nats_auth import view_subject
 from crane_shared.scan import AppScan, ScanReport
 from crane_shared.servicespec import MAX_REPLICAS
-from crane_shared.users import Quota
+from crane_shared.users import Quota, User
 
 
 class _Strict(BaseModel):
@@ -28,6 +30,18 @@ class UserPublic(BaseModel):
     full_name: str
     role: str
     quota: Quota | None = None
+
+
+class Me(UserPublic):
+    """You, and where to watch your apps' events with NATS directly (connect with your API token
+    as the NATS token, subscribe to ``events_subject``)."""
+
+    events_subject: str
+
+    @classmethod
+    def of(cls, user: User) -> Me:
+        subject = f"{s.VIEW_PREFIX}.>" if user.is_admin else view_subject(user.email, ">")
+        return cls(**UserPublic.model_validate(user, from_attributes=True).model_dump(), events_subject=subject)
 
 
 class Login(_Strict):

@@ -25,6 +25,9 @@ class ApiSettings(CommonSettings):
     # Docker Compose v2, which reads uploaded compose files (default: found on PATH, beside
     # this Python, or among the Docker CLI's plugins).
     compose_binary: str | None = None
+    # The key NATS's auth callout trusts (`make up` writes it): with it, users connect to NATS
+    # with their API token and watch their own view of the events (nats_watchers.py).
+    nats_callout_seed_file: Path | None = None
 
     @property
     def upload_rules(self) -> UploadRules:

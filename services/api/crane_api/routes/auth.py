@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crane_shared.users import User
 
 from ..deps import CurrentUser, GatewayDep
-from ..schemas import Login, Token, UserCreate, UserPublic
+from ..schemas import Login, Me, Token, UserCreate, UserPublic
 from ..security import hash_password, verify_password
 
 router = APIRouter(tags=["auth"])
@@ -57,6 +57,6 @@ async def logout(
         await gateway.auth.revoke(str(gateway.tokens.claims(credentials.credentials)["jti"]))
 
 
-@router.get("/users/me", response_model=UserPublic)
-async def me(user: CurrentUser) -> User:
-    return user
+@router.get("/users/me", response_model=Me)
+async def me(user: CurrentUser) -> Me:
+    return Me.of(user)
