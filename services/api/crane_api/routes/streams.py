@@ -6,6 +6,7 @@ when the caller's token stops being valid (revoked, user deleted)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -101,7 +102,7 @@ async def stream_logs(
         try:
             while True:
                 try:
-                    msg = await sub.next_msg(timeout=KEEPALIVE_SECONDS if follow else 30)
+                    msg = await sub.next_msg(timeout=RENEW_SECONDS if follow else 30)
                 except NatsTimeout:
                     if not follow:
                         end = "the deployer stopped sending"
@@ -125,7 +126,7 @@ async def stream_logs(
                         end = "the deployer stopped following (restarted?); follow again"
                         break
             if not as_text:
-                yield sse.message("end", f'{{"reason": "{end}"}}')
+                yield sse.message("end", json.dumps({"reason": end}))
         finally:
             with anyio.CancelScope(shield=True):  # the client may be gone: clean up regardless
                 await sub.unsubscribe()
