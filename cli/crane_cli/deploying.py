@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from .api import Api, CliError, SseMessage
+from .describing import scan_counts
 from .multipart import chunked, encode
 from .project import Project
 from .watching import EventWatcher
@@ -116,13 +117,7 @@ def _tell(console: Console, message: SseMessage, app_id: str) -> str | None:
         console.print(f"[red]build of {data['service']} failed:[/] {data.get('error')}", highlight=False)
         return f"the build of {data['service']} failed: {data.get('error')}"
     elif kind == "scan.completed":
-        found = [
-            f"{n} {level.lower()} {kind}{'s' if n > 1 else ''}"
-            for kind, levels in (data.get("counts") or {}).items()
-            for level, n in levels.items()
-            if n
-        ]
-        summary = ", ".join(found) or "nothing found"
+        summary = scan_counts(data.get("counts") or {})
         verdict = "allowed" if data.get("allowed") else "[red]blocked[/]"
         console.print(f"scan of {data['image']}: {summary}: {verdict}", highlight=False)
         if not data.get("allowed"):

@@ -5,6 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def scan_counts(counts: dict[str, dict[str, int]]) -> str:
+    """{"vulnerability": {"HIGH": 2}, ...} -> "2 high vulnerabilities" (or "nothing found")."""
+    found = [
+        f"{n} {level.lower()} {_plural(kind, n)}" for kind, levels in counts.items() for level, n in levels.items() if n
+    ]
+    return ", ".join(found) or "nothing found"
+
+
+def _plural(noun: str, count: int) -> str:
+    if count == 1:
+        return noun
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
 def decision_text(decision: dict[str, Any]) -> str:
     service = f" {decision['service']}" if decision.get("service") else ""
     return (

@@ -10,7 +10,7 @@ import typer
 
 from .api import Api
 from .app import AppArg, Output, OutputOption, app, out, print_json, resolve
-from .describing import decision_text, event_line
+from .describing import decision_text, event_line, scan_counts
 
 
 @app.command()
@@ -77,15 +77,20 @@ def events(
         pass
 
 
+def _read(app_ref: str, what: str) -> tuple[dict[str, Any], Any]:
+    """An app (by id or name) and one of its resources (GET /apps/{id}/<what>)."""
+    api = Api.logged_in()
+    found = resolve(api, app_ref)
+    return found, api.json("GET", f"/apps/{found['id']}/{what}")
+
+
 @app.command()
 def decisions(app_ref: AppArg, output: OutputOption = Output.table) -> None:
     """The policy's decisions about an app, each with its arithmetic in words.
 
     [dim]Example:[/]  crane decisions shop
     """
-    api = Api.logged_in()
-    found = resolve(api, app_ref)
-    made = api.json("GET", f"/apps/{found['id']}/decisions")
+    found, made = _read(app_ref, "decisions")
     if output == Output.json:
         return print_json(made)
     if not made:
@@ -101,22 +106,12 @@ def scan(app_ref: AppArg, output: OutputOption = Output.table) -> None:
 
     [dim]Example:[/]  crane scan shop
     """
-    api = Api.logged_in()
-    found = resolve(api, app_ref)
-    report = api.json("GET", f"/apps/{found['id']}/scan")
+    found, report = _read(app_ref, "scan")
     if output == Output.json:
         return print_json(report)
     out.print(f"[bold]{found['id']}[/]: {report['status']}")
     for image in report["images"]:
-        counts = (
-            ", ".join(
-                f"{n} {level.lower()} {kind}"
-                for kind, levels in image.get("counts", {}).items()
-                for level, n in levels.items()
-                if n
-            )
-            or "nothing found"
-        )
+        counts = scan_counts(image.get("counts") or {})
         out.print(f"  {image['image']}: {counts} ({'allowed' if image['allowed'] else 'blocked'})", highlight=False)
         for reason in image.get("reasons", []):
             out.print(f"    - {reason}", highlight=False)
