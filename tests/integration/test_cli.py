@@ -140,6 +140,12 @@ def test_crane_reports_refusals_and_missing_logins_clearly(suite, project, cli_e
     (project / "compose.yaml").write_text("services:\n  web:\n    image: x\n    privileged: true\n")
     done = crane(cli_env, "up", cwd=project, ok=False)
     assert done.returncode == 1 and "privileged" in done.stderr, done.stderr
+    # A build that fails: exit 1 with the builder's error.
+    (project / "compose.yaml").write_text("services:\n  web:\n    build: ./web\n")
+    (project / "web" / "Dockerfile").write_text("FROM scratch\nCOPY not-there /x\n")
+    done = crane(cli_env, "up", "--name", "broken", cwd=project, ok=False)
+    assert done.returncode == 1 and "build of web failed" in done.stdout and "not-there" in done.stderr, done
+    crane(cli_env, "down", "broken", "-y")
     crane(cli_env, "logout")
     assert crane(cli_env, "whoami", ok=False).returncode != 0
 

@@ -143,6 +143,11 @@ def test_logs_without_follow_send_each_replicas_tail_and_end(user, ticker):
     text = user.get(f"/apps/{ticker['id']}/logs", params={"tail": 2, "format": "text"})
     assert text.status_code == 200 and re.fullmatch(r"(\S+ \| tick \d+\n){1,2}", text.text), text.text
     assert user.get(f"/apps/{ticker['id']}/logs", params={"service": "nope"}).status_code == 404
+    for bad in ({"tail": -1}, {"tail": 5001}, {"format": "html"}, {"follow": "maybe"}):
+        refused = user.get(f"/apps/{ticker['id']}/logs", params=bad)
+        assert refused.status_code == 422 and next(iter(bad)) in refused.text, (bad, refused.text)
+    for bad in ({"after": -1}, {"since": 10**9}, {"follow": "x"}):
+        assert user.get("/events", params=bad).status_code == 422, bad
 
 
 def test_events_resume_after_last_event_id_without_a_gap_or_a_repeat(user, http_image):
