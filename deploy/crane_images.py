@@ -246,15 +246,32 @@ def wheel_download_args(target: ImagePython) -> list[str]:
     return args
 
 
+def portable(wheel: str) -> bool:
+    """A pure-Python wheel (``*-none-any.whl``): the same on every Python 3 and architecture."""
+    return wheel.endswith("-none-any.whl")
+
+
 def build_wheels(target: ImagePython) -> Path:
     """Wheels of every runtime dependency for the image's Python and architecture, fetched on
-    the host (which can reach PyPI; the image build cannot)."""
+    the host (which can reach PyPI; the image build cannot). A package published only as source
+    (nkeys) is built here first: kept if it is pure Python, which fits any target."""
     wheels = BUILD / "wheels"
-    shutil.rmtree(wheels, ignore_errors=True)  # none left from another Python or architecture
-    wheels.mkdir(parents=True)
+    pure = BUILD / "pure-wheels"
+    for folder in (wheels, pure):
+        shutil.rmtree(folder, ignore_errors=True)  # none left from another Python or architecture
+        folder.mkdir(parents=True)
+    requirements = str(REPO / "requirements.txt")
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run(
+        [*pip, "wheel", "--quiet", "--no-deps", "--ignore-requires-python", "-r", requirements, "-w", str(pure)],
+        check=True,
+    )
+    for wheel in pure.glob("*.whl"):
+        if not portable(wheel.name):
+            wheel.unlink()
     say(f"fetching wheels of requirements.txt for Python {target.major}.{target.minor} on {target.machine}")
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "-r", str(REPO / "requirements.txt"), "-d", str(wheels),
+        [*pip, "download", "--quiet", "-r", requirements, "-d", str(wheels), "--find-links", str(pure),
          *wheel_download_args(target)],
         check=True,
     )  # fmt: skip
@@ -269,6 +286,7 @@ def build_suite_image(python_base: str, tag: str = SUITE_IMAGE) -> str:
         build_wheels(target)
         collect_native_libraries(target.machine)
         collect_compose()
+        (REPO / "console" / "dist").mkdir(parents=True, exist_ok=True)  # a suite without its console still builds
         say(f"building {tag} on {python_base}")
         client.images.build(
             path=str(REPO),

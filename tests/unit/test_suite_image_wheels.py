@@ -7,7 +7,7 @@ import platform
 import sys
 from pathlib import Path
 
-from crane_images import ImagePython, native_library_folders, wheel_download_args
+from crane_images import ImagePython, native_library_folders, portable, wheel_download_args
 
 
 def _values(args: list[str], option: str) -> list[str]:
@@ -39,3 +39,9 @@ def test_native_libraries_come_from_the_images_architecture():
         Path("/lib/aarch64-linux-gnu"),
     ]  # fmt: skip  (never the host's own lib64 for another architecture)
     assert Path("/usr/lib64") in native_library_folders("x86_64", "x86_64")
+
+
+def test_only_pure_python_wheels_built_on_the_host_go_into_the_image():
+    assert portable("nkeys-0.2.1-py3-none-any.whl")
+    assert not portable("bcrypt-5.0.0-cp39-abi3-manylinux_2_34_x86_64.whl")
+    assert not portable("regopy-1.5.2-cp311-cp311-manylinux_2_34_x86_64.whl")
