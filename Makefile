@@ -12,7 +12,7 @@ export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
 CLI_INSTALL := $(shell command -v pipx >/dev/null 2>&1 && echo 'pipx install --force' || echo 'python3 -m pip install --user')
 
-.PHONY: cli run-deps help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
+.PHONY: cli console run-deps help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
@@ -53,7 +53,8 @@ docker:
 compose: $(VENV)/.runtime docker
 	@bash scripts/install-compose.sh $(VENV)/bin
 
-test: deps docker check
+test: deps docker check console
+	@if [ -d console/node_modules ]; then echo "==> console component tests (vitest)"; cd console && npx vitest run; fi
 	$(PY) -m pytest
 
 check: $(VENV)/.installed
@@ -81,7 +82,14 @@ lint: check
 docs: $(VENV)/.installed
 	$(PY) -m crane_shared.events_doc docs/events.md
 
-up: docker run-deps
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html console/package.json console/package-lock.json console/vite.config.ts
+
+console/dist/index.html: $(CONSOLE_SOURCES)
+	@bash scripts/build-console.sh
+
+console: console/dist/index.html
+
+up: docker run-deps console
 	@$(PY) deploy/crane_images.py build
 	@$(PY) -m crane_shared.nats_auth deploy/.secrets/$${CRANE_SUITE:-crane}
 	@$(PY) deploy/admin_setup.py deploy/.secrets/$${CRANE_SUITE:-crane} "$${CRANE_ADMIN_EMAIL:-}"
@@ -90,6 +98,7 @@ up: docker run-deps
 	@$(PY) deploy/wait_ready.py http://127.0.0.1:$(CRANE_API_PORT)/health
 	@echo
 	@echo "CRANE is up."
+	@echo "  Console    http://localhost:$(CRANE_API_PORT)/"
 	@echo "  API        http://localhost:$(CRANE_API_PORT)/api/v1   (docs: http://localhost:$(CRANE_API_PORT)/docs)"
 	@echo "  Admin      $${CRANE_ADMIN_EMAIL:-admin@example.com}, password in deploy/.secrets/$${CRANE_SUITE:-crane}/admin.password"
 	@echo "  CLI        $(VENV)/bin/crane login --api http://localhost:$(CRANE_API_PORT)   (make cli puts crane on your PATH)"

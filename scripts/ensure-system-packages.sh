@@ -2,7 +2,8 @@
 # Debian packages. `run` (make up): what the image build needs: busybox-static (the demo app
 # image) and, for machines that reach no registry, mmdebstrap (the local Python base image),
 # prometheus and prometheus-alertmanager (their binaries go into local images). `test` (make
-# test) adds hey (load for the autoscaling tests and benchmark). Installs only what is missing.
+# test) adds hey (load for the autoscaling tests and benchmark) and chromium (the console's
+# browser tests). Installs only what is missing.
 set -euo pipefail
 MODE="${1:-test}"
 SUDO=""
@@ -16,6 +17,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ "$MODE" = test ]; then
   command -v hey >/dev/null 2>&1 || missing+=(hey)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the console's browser tests
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"

@@ -22,6 +22,7 @@ from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
 
+from .console import default_folder, serve_console
 from .deps import Gateway
 from .login_limit import LoginLimiter
 from .nats_watchers import Callout, publish_views, serve_callout
@@ -106,6 +107,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     for unavailable in BUS_UNAVAILABLE:
         app.add_exception_handler(unavailable, bus_unavailable)
+    console = settings.console_dir or default_folder()
+    if (console / "index.html").is_file():
+        serve_console(app, console)  # last: every other route comes first
+    else:
+        log.info("no web console at %s (make up builds it); serving the API alone", console)
     return app
 
 

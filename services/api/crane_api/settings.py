@@ -28,6 +28,9 @@ class ApiSettings(CommonSettings):
     # The key NATS's auth callout trusts (`make up` writes it): with it, users connect to NATS
     # with their API token and watch their own view of the events (nats_watchers.py).
     nats_callout_seed_file: Path | None = None
+    # The web console's built assets (default: console/dist of this checkout or image); the API
+    # serves them at / when they are there.
+    console_dir: Path | None = None
 
     @property
     def upload_rules(self) -> UploadRules:

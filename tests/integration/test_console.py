@@ -1,0 +1,89 @@
+"""The web console in real Chromium (Debian's, driven by Playwright) against a real suite: the
+API serves it at /, a user registers, creates an app, watches it run with its replicas, follows
+its logs and events live, scales it and deletes it; and the static serving gives nothing outside
+the console's files."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.harness.procs import REPO
+from tests.harness.suite import wait_distinct_backends
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not (REPO / "console/dist/index.html").is_file(), reason="the console is not built (make console)"
+)
+
+
+def test_the_console_is_served_at_the_root_and_nothing_else_is(suite):
+    root = httpx.get(f"{suite.api_url}/")
+    assert root.status_code == 200 and '<div id="root">' in root.text
+    assert "default-src 'self'" in root.headers["content-security-policy"]
+    deep = httpx.get(f"{suite.api_url}/apps/some-1")  # the console's own route: its page
+    assert deep.status_code == 200 and deep.text == root.text
+    asset = re.search(r'src="(/assets/[^"]+\.js)"', root.text).group(1)
+    served = httpx.get(f"{suite.api_url}{asset}")
+    assert served.status_code == 200 and "immutable" in served.headers["cache-control"]
+    for probe in ("/..%2f..%2f..%2fetc%2fpasswd", "/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2fpackage.json"):
+        answer = httpx.get(f"{suite.api_url}{probe}")
+        assert "root:" not in answer.text and '"name": "crane-console"' not in answer.text, probe
+    missing = httpx.get(f"{suite.api_url}/api/v1/no-such-route")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/json")
+
+
+def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, admin, http_image, tmp_path):
+    email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(f"{suite.api_url}/")
+
+        page.get_by_role("button", name="Create an account").click()
+        page.get_by_label("Full name").fill("Ada")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Register").click()
+        expect(page.get_by_role("heading", name="Apps")).to_be_visible()
+        expect(page.get_by_text(f"{email} (user)")).to_be_visible()
+
+        # A refused field shows under that field.
+        page.get_by_label("Name").fill("Not A Name!")
+        page.get_by_label("Image").fill(http_image)
+        page.get_by_role("button", name="Create").click()
+        expect(page.locator("#field-name-error")).to_be_visible()
+
+        page.get_by_label("Name").fill("browser")
+        page.get_by_label("Replicas").fill("2")
+        page.get_by_role("button", name="Create").click()
+        page.get_by_role("link", name=re.compile(r"^browser-\d+$")).click()
+        app_id = page.url.rsplit("/", 1)[1]
+        expect(page.locator("h1 .status")).to_have_text("running", timeout=90_000)
+        expect(page.get_by_role("row", name=re.compile(r"^web 2 2"))).to_be_visible()
+        page.screenshot(path=str(tmp_path / "app.png"))
+
+        # Logs live: a request made now shows in the logs pane; the timeline names who did what.
+        wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 1)
+        expect(page.get_by_role("region", name="Logs")).to_contain_text(f"{app_id}-web-", timeout=30_000)
+        expect(page.get_by_role("region", name="Events")).to_contain_text("app.deployed")
+        expect(page.get_by_role("region", name="Events")).to_contain_text("by deployer")
+
+        page.get_by_role("button", name="more replicas of web").click()
+        expect(page.get_by_role("row", name=re.compile(r"^web 3 3"))).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("region", name="Events")).to_contain_text("app.scaled", timeout=30_000)
+
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_role("heading", name="Apps")).to_be_visible()
+        browser.close()
+    # Chromium logs every 4xx answer as an error: the one refusal asked for above, and nothing else.
+    refused = [p for p in problems if "status of 422" in p]
+    assert len(refused) == 1 and [p for p in problems if p not in refused] == [], problems
