@@ -3,7 +3,7 @@
 # 20 or newer the suite runs without a console, and this says so.
 set -euo pipefail
 cd "$(dirname "$0")/../console"
-if ! command -v npm >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20)' 2>/dev/null; then
+if ! command -v npm >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then
   echo "==> no Node.js 20+ here: the suite runs without its web console (install nodejs and npm, then make up again)" >&2
   mkdir -p dist
   exit 0
