@@ -17,6 +17,21 @@ from tests.harness.procs import REPO
 from tests.harness.suite import wait_distinct_backends
 
 CHROMIUM = "/usr/bin/chromium"
+AXE = REPO / "console/node_modules/axe-core/axe.min.js"
+
+
+def serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is now (run through the
+    browser's debugging protocol, which the page's CSP does not apply to)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        "async () => (await axe.run()).violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
 # Without Node.js there is no console to test (make up says so); with it, it must be built.
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="no Node.js: the suite runs without its console")
 
@@ -42,7 +57,7 @@ def test_the_console_is_served_at_the_root_and_nothing_else_is(suite):
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/json")
 
 
-def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, admin, http_image, tmp_path):
+def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, admin, http_image):
     email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
     problems: list[str] = []
     with sync_playwright() as playwright:
@@ -52,6 +67,8 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("dialog", lambda dialog: dialog.accept())
         page.goto(f"{suite.api_url}/")
+        expect(page.get_by_role("button", name="Log in")).to_be_visible()
+        assert serious_violations(page) == []
 
         page.get_by_role("button", name="Create an account").click()
         page.get_by_label("Full name").fill("Ada")
@@ -60,6 +77,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.get_by_role("button", name="Register").click()
         expect(page.get_by_role("heading", name="Apps")).to_be_visible()
         expect(page.get_by_text(f"{email} (user)")).to_be_visible()
+        assert serious_violations(page) == []
 
         # A refused field shows under that field.
         page.get_by_label("Name").fill("Not A Name!")
@@ -74,7 +92,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         app_id = page.url.rsplit("/", 1)[1]
         expect(page.locator("h1 .status")).to_have_text("running", timeout=90_000)
         expect(page.get_by_role("row", name=re.compile(r"^web 2 2"))).to_be_visible()
-        page.screenshot(path=str(tmp_path / "app.png"))
+        assert serious_violations(page) == []
 
         # Logs live: a request made now shows in the logs pane; the timeline names who did what.
         wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 1)
@@ -85,6 +103,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.get_by_role("button", name="more replicas of web").click()
         expect(page.get_by_role("row", name=re.compile(r"^web 3 3"))).to_be_visible(timeout=60_000)
         expect(page.get_by_role("region", name="Events")).to_contain_text("app.scaled", timeout=30_000)
+        expect(page.get_by_role("region", name="Decisions")).to_contain_text("No alert is firing")
 
         page.get_by_role("button", name="Delete").click()
         expect(page.get_by_role("heading", name="Apps")).to_be_visible()

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { call, session, type App } from "../api";
 import { follow } from "../sse";
+import { Decisions } from "./Decisions";
 
 type Line = { replica: string; service: string; line: string };
 type CraneEvent = { id: string | null; type: string; source: string; time: string; subject: string | null };
@@ -55,6 +56,7 @@ export function AppPage() {
         <Logs appId={a.id} />
         <Timeline appId={a.id} />
       </div>
+      <Decisions appId={a.id} />
     </main>
   );
 }
