@@ -30,6 +30,7 @@ from .engines import OpaServer, PolicyEngine, PolicyError, verdict
 from .guarded import GuardedRego
 from .policy_store import NAME_PATTERN, PolicyStore, default_policies
 from .prometheus import Prometheus
+from .rego_errors import readable
 from .sandbox import run_in_sandbox
 from .scaling_memory import ScalingMemory
 from .settings import PolicySettings
@@ -162,7 +163,10 @@ class PolicyService:
         if not NAME_PATTERN.match(name):
             return {"ok": False, "error": f"invalid policy name {name!r}"}
         modules = {**await self.policies.modules(), name: str(body.get("source", ""))}
-        return await run_in_sandbox(modules, None)
+        answer = await run_in_sandbox(modules, None)
+        if not answer.get("ok") and isinstance(answer.get("error"), str):
+            answer["error"] = readable(answer["error"], modules)
+        return answer
 
     async def dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
         """Evaluate data.crane.<package>.decision for ``body['input']``, with ``body['source']``
