@@ -2,6 +2,7 @@ import { QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-quer
 import { useEffect, useState } from "react";
 import { BrowserRouter, Link, Route, Routes } from "react-router-dom";
 import { call, session, type Me } from "./api";
+import { Policies, Users } from "./pages/Admin";
 import { AppPage } from "./pages/AppPage";
 import { Apps } from "./pages/Apps";
 import { Login } from "./pages/Login";
@@ -34,13 +35,18 @@ function Shell({ onLogout }: { onLogout: () => void }) {
     <BrowserRouter>
       <header>
         <Link to="/" className="brand">CRANE</Link>
-        <nav aria-label="Main"><Link to="/">Apps</Link></nav>
+        <nav aria-label="Main">
+          <Link to="/">Apps</Link>
+          {me.data?.role === "admin" && <> <Link to="/admin/users">Users</Link> <Link to="/admin/policies">Policies</Link></>}
+        </nav>
         <span className="who">{me.data ? `${me.data.email} (${me.data.role})` : ""}</span>
         <button onClick={logout}>Log out</button>
       </header>
       <Routes>
         <Route path="/" element={<Apps />} />
         <Route path="/apps/:appId" element={<AppPage />} />
+        <Route path="/admin/users" element={<Users />} />
+        <Route path="/admin/policies" element={<Policies />} />
       </Routes>
     </BrowserRouter>
   );

@@ -111,3 +111,35 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
     # Chromium logs every 4xx answer as an error: the one refusal asked for above, and nothing else.
     refused = [p for p in problems if "status of 422" in p]
     assert len(refused) == 1 and [p for p in problems if p not in refused] == [], problems
+
+
+def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_its_line(suite, admin):
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{suite.api_url}/")
+        page.get_by_label("Email").fill(admin.email)
+        page.get_by_label("Password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Log in").click()
+
+        page.get_by_role("link", name="Users").click()
+        expect(page.get_by_role("row", name=re.compile(re.escape(admin.email)))).to_be_visible()
+        assert serious_violations(page) == []
+
+        page.get_by_role("link", name="Policies").click()
+        page.get_by_role("button", name="autoscale").click()
+        source = page.get_by_label("Source of autoscale")
+        expect(source).to_contain_text("package crane.autoscale")
+        original = source.input_value()
+        source.fill(original + "\nbroken := \n")
+        page.get_by_role("button", name="Compile and save").click()
+        broken_line = original.count("\n") + 2
+        expect(page.locator("#policy-error")).to_contain_text(f"Line {broken_line}: autoscale line {broken_line}")
+        expect(page.locator("#policy-error")).to_contain_text("Invalid assignment")
+        expect(page.locator(".gutter .bad-line")).to_have_text(str(broken_line))
+        assert serious_violations(page) == []
+        browser.close()
+    assert admin.get("/policies/autoscale").json()["source"] == original  # nothing broken was kept
+    assert problems == [], problems

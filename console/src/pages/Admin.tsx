@@ -1,0 +1,95 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { ApiError, call } from "../api";
+
+type User = { email: string; full_name: string; role: string };
+
+/** The line a compiler message points at ("x.rego:3:5", "line 3", "3:5 ..."), if it says one. */
+export function errorLine(message: string): number | null {
+  const found = message.match(/(?:line\s+|:|\b)(\d+):\d+|line\s+(\d+)/i);
+  const line = found ? Number(found[1] ?? found[2]) : NaN;
+  return Number.isFinite(line) && line > 0 ? line : null;
+}
+
+export function Users() {
+  const client = useQueryClient();
+  const users = useQuery({ queryKey: ["users"], queryFn: () => call<User[]>("GET", "/users") });
+  const act = useMutation({
+    mutationFn: ([method, path, body]: [string, string, unknown?]) => call(method, `/users/${encodeURIComponent(path)}`, body),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["users"] }),
+  });
+  return (
+    <main>
+      <h1>Users</h1>
+      {act.isError && <p role="alert" className="error">{act.error.message}</p>}
+      <table>
+        <thead><tr><th>Email</th><th>Name</th><th>Role</th><th>Actions</th></tr></thead>
+        <tbody>
+          {(users.data ?? []).map((u) => (
+            <tr key={u.email}>
+              <td>{u.email}</td>
+              <td>{u.full_name}</td>
+              <td>{u.role}</td>
+              <td className="actions">
+                <button onClick={() => act.mutate(["PATCH", u.email, { role: u.role === "admin" ? "user" : "admin" }])}>
+                  {u.role === "admin" ? "Make user" : "Make admin"}
+                </button>
+                <button onClick={() => act.mutate(["POST", `${u.email}/revoke-tokens`])}>Revoke tokens</button>
+                <button className="danger" onClick={() => {
+                  if (window.confirm(`Delete ${u.email} and their apps?`)) act.mutate(["DELETE", u.email]);
+                }}>Delete</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </main>
+  );
+}
+
+export function Policies() {
+  const names = useQuery({ queryKey: ["policies"], queryFn: () => call<string[]>("GET", "/policies") });
+  const [name, setName] = useState<string | null>(null);
+  return (
+    <main>
+      <h1>Policies</h1>
+      <p className="hint">Rego modules the policy service runs: admission, scan, autoscale. A change is compiled before it is kept.</p>
+      <nav aria-label="Policies" className="actions">
+        {(names.data ?? []).map((n) => (
+          <button key={n} aria-pressed={n === name} onClick={() => setName(n)}>{n}</button>
+        ))}
+      </nav>
+      {name && <PolicyEditor key={name} name={name} />}
+    </main>
+  );
+}
+
+function PolicyEditor({ name }: { name: string }) {
+  const policy = useQuery({ queryKey: ["policy", name], queryFn: () => call<{ source: string }>("GET", `/policies/${name}`) });
+  const [source, setSource] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const text = source ?? policy.data?.source ?? "";
+  const save = useMutation({
+    mutationFn: () => call("PUT", `/policies/${name}`, { source: text }),
+    onSuccess: () => { setProblem(null); setSaved(true); },
+    onError: (error) => { setSaved(false); setProblem(error instanceof ApiError ? error.message.replace(/^source: /, "") : String(error)); },
+  });
+  const line = problem ? errorLine(problem) : null;
+  return (
+    <section aria-label={`Policy ${name}`}>
+      <h2>{name}</h2>
+      <div className="editor">
+        <pre className="gutter" aria-hidden="true">
+          {text.split("\n").map((_, i) => <span key={i} className={i + 1 === line ? "bad-line" : undefined}>{i + 1}{"\n"}</span>)}
+        </pre>
+        <textarea aria-label={`Source of ${name}`} value={text} spellCheck={false} rows={Math.min(30, text.split("\n").length + 2)}
+          aria-invalid={problem ? true : undefined} aria-describedby={problem ? "policy-error" : undefined}
+          onChange={(e) => { setSource(e.target.value); setSaved(false); }} />
+      </div>
+      {problem && <p id="policy-error" role="alert" className="error">{line ? `Line ${line}: ` : ""}{problem}</p>}
+      {saved && <p role="status">Saved: the policy service uses it from now on.</p>}
+      <button onClick={() => save.mutate()} disabled={save.isPending}>Compile and save</button>
+    </section>
+  );
+}
