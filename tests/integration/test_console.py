@@ -80,13 +80,13 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         assert serious_violations(page) == []
 
         # A refused field shows under that field.
-        page.get_by_label("Name").fill("Not A Name!")
+        page.get_by_label("Name", exact=True).fill("Not A Name!")
         page.get_by_label("Image").fill(http_image)
         page.get_by_role("button", name="Create").click()
         expect(page.locator("#field-name-error")).to_be_visible()
 
-        page.get_by_label("Name").fill("browser")
-        page.get_by_label("Replicas").fill("2")
+        page.get_by_label("Name", exact=True).fill("browser")
+        page.get_by_label("Replicas", exact=True).fill("2")
         page.get_by_role("button", name="Create").click()
         page.get_by_role("link", name=re.compile(r"^browser-\d+$")).click()
         app_id = page.url.rsplit("/", 1)[1]
@@ -104,7 +104,22 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         expect(page.get_by_role("row", name=re.compile(r"^web 3 3"))).to_be_visible(timeout=60_000)
         expect(page.get_by_role("region", name="Events")).to_contain_text("app.scaled", timeout=30_000)
         expect(page.get_by_role("region", name="Decisions")).to_contain_text("No alert is firing")
+        expect(page.get_by_role("region", name="Scan report")).to_contain_text(http_image, timeout=30_000)
+        expect(page.get_by_role("region", name="Builds")).to_contain_text("Nothing built")
+        logs = page.get_by_role("region", name="Logs")
+        logs.get_by_label("Service").select_option("web")
+        wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 1)
+        expect(logs.locator("pre")).to_contain_text(f"{app_id}-web-", timeout=30_000)
+        replica = logs.get_by_label("Replica").locator("option").nth(1).inner_text()
+        logs.get_by_label("Replica").select_option(replica)
+        assert all(line.startswith(replica) for line in logs.locator("pre").inner_text().splitlines())
 
+        page.get_by_role("button", name="Clone").click()
+        expect(page).not_to_have_url(re.compile(f"/apps/{app_id}$"))
+        expect(page.locator("h1")).to_contain_text(re.compile(r"browser-\d+"))
+        page.get_by_role("button", name="Delete").click()  # the clone
+        expect(page.get_by_role("heading", name="Apps")).to_be_visible()
+        page.get_by_role("link", name=app_id, exact=True).click()
         page.get_by_role("button", name="Delete").click()
         expect(page.get_by_role("heading", name="Apps")).to_be_visible()
         browser.close()

@@ -30,6 +30,7 @@ export function AppPage() {
         <button onClick={() => act.mutate(["POST", "/start"])}>Start</button>
         <button onClick={() => act.mutate(["POST", "/stop"])}>Stop</button>
         <button onClick={() => act.mutate(["POST", "/restart"])}>Restart</button>
+        <button onClick={() => act.mutate(["POST", "/clone"], { onSuccess: (copy) => navigate(`/apps/${copy.id}`) })}>Clone</button>
         <a className="button" href={`/api/v1/apps/${a.id}/compose`} onClick={(e) => { e.preventDefault(); void download(a.id); }}>Export compose</a>
         <button className="danger" onClick={() => {
           if (window.confirm(`Delete ${a.id} and its data?`)) act.mutate(["DELETE", ""], { onSuccess: () => navigate("/") });
@@ -53,10 +54,14 @@ export function AppPage() {
         </tbody>
       </table>
       <div className="columns">
-        <Logs appId={a.id} />
+        <Logs appId={a.id} services={a.services.map((s) => s.name)} />
         <Timeline appId={a.id} />
       </div>
       <Decisions appId={a.id} />
+      <div className="columns">
+        <ScanReport appId={a.id} />
+        <Builds appId={a.id} />
+      </div>
     </main>
   );
 }
@@ -83,14 +88,83 @@ function useStream<T>(path: string, parse: (id: string | null, event: string, da
   return items;
 }
 
-function Logs({ appId }: { appId: string }) {
-  const lines = useStream<Line>(`/apps/${appId}/logs?follow=true&tail=50`, (_id, event, data) => (event === "line" ? JSON.parse(data) : null));
+function Logs({ appId, services }: { appId: string; services: string[] }) {
+  const [service, setService] = useState("");
+  const [replica, setReplica] = useState("");
+  const query = `/apps/${appId}/logs?follow=true&tail=50${service ? `&service=${encodeURIComponent(service)}` : ""}`;
+  const lines = useStream<Line>(query, (_id, event, data) => (event === "line" ? JSON.parse(data) : null));
+  const replicas = [...new Set(lines.map((l) => l.replica))].sort();
+  const shown = replica ? lines.filter((l) => l.replica === replica) : lines;
   return (
     <section aria-label="Logs">
       <h2>Logs</h2>
+      <div className="filters">
+        <label>Service <select value={service} onChange={(e) => { setService(e.target.value); setReplica(""); }}>
+          <option value="">all</option>
+          {services.map((s) => <option key={s}>{s}</option>)}
+        </select></label>
+        <label>Replica <select value={replica} onChange={(e) => setReplica(e.target.value)}>
+          <option value="">all</option>
+          {replicas.map((r) => <option key={r}>{r}</option>)}
+        </select></label>
+      </div>
       <pre className="logs" aria-live="off">
-        {lines.map((l, i) => `${l.replica} | ${l.line}`).join("\n")}
+        {shown.map((l) => `${l.replica} | ${l.line}`).join("\n")}
       </pre>
+    </section>
+  );
+}
+
+type Finding = { id: string; severity: string; title: string; package?: string | null; target?: string };
+type ImageScan = { image: string; allowed: boolean; reasons: string[]; counts: Record<string, Record<string, number>>; findings: Finding[]; limits?: string | null };
+const SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"];
+
+function ScanReport({ appId }: { appId: string }) {
+  const scan = useQuery({ queryKey: ["scan", appId], queryFn: () => call<{ status: string; images: ImageScan[] }>("GET", `/apps/${appId}/scan`), refetchInterval: 5000 });
+  return (
+    <section aria-label="Scan report">
+      <h2>Image scan: {scan.data?.status ?? "…"}</h2>
+      {(scan.data?.images ?? []).map((image) => (
+        <div key={image.image} className="card">
+          <p><strong>{image.image}</strong> {image.allowed ? "allowed" : <span className="error">blocked</span>}</p>
+          {image.limits && <p className="hint">{image.limits}</p>}
+          <table>
+            <thead><tr><th>Kind</th>{SEVERITIES.map((s) => <th key={s}>{s.toLowerCase()}</th>)}</tr></thead>
+            <tbody>
+              {Object.entries(image.counts).map(([kind, levels]) => (
+                <tr key={kind}><td>{kind}</td>{SEVERITIES.map((s) => <td key={s}>{levels[s] ?? 0}</td>)}</tr>
+              ))}
+            </tbody>
+          </table>
+          {image.reasons.map((r) => <p key={r} className="error">{r}</p>)}
+          {image.findings.length > 0 && (
+            <details><summary>{image.findings.length} findings</summary>
+              <ul>{image.findings.slice(0, 50).map((f, i) => <li key={i}>{f.severity} {f.id} {f.package ?? f.target}: {f.title}</li>)}</ul>
+            </details>
+          )}
+        </div>
+      ))}
+    </section>
+  );
+}
+
+type Build = { id: string; service: string; status: string; error: string | null; seconds: number | null; log: string; started_at: string };
+
+function Builds({ appId }: { appId: string }) {
+  const builds = useQuery({ queryKey: ["builds", appId], queryFn: () => call<Build[]>("GET", `/apps/${appId}/builds`), refetchInterval: 5000 });
+  return (
+    <section aria-label="Builds">
+      <h2>Builds</h2>
+      {builds.data?.length === 0 && <p className="hint">Nothing built: every service runs an image.</p>}
+      <ol className="decisions">
+        {[...(builds.data ?? [])].reverse().map((b) => (
+          <li key={b.id}>
+            <strong>{b.service}</strong> {b.status}{b.seconds !== null && ` in ${b.seconds.toFixed(1)} s`} <time>{b.started_at.slice(0, 19).replace("T", " ")}</time>
+            {b.error && <p className="error">{b.error}</p>}
+            <details><summary>log</summary><pre className="logs small">{b.log}</pre></details>
+          </li>
+        ))}
+      </ol>
     </section>
   );
 }

@@ -48,13 +48,7 @@ function CreateApp() {
 
   function submit(event: React.FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const port = String(form.get("port") || "");
-    create.mutate({
-      name: String(form.get("name")),
-      replicas: Number(form.get("replicas")),
-      services: [{ name: "web", image: String(form.get("image")), ports: port ? [port] : [] }],
-    });
+    create.mutate(appPayload(new FormData(event.currentTarget)));
   }
 
   return (
@@ -65,9 +59,33 @@ function CreateApp() {
         <Field label="Image" name="image" problems={problems} required defaultValue="crane/hello:local" hint="an image the Docker Engine has or can pull" />
         <Field label="Port" name="port" problems={problems} defaultValue="8080" hint="the port the container listens on; Traefik routes to it" />
         <Field label="Replicas" name="replicas" type="number" min={0} max={20} defaultValue={2} problems={problems} hint="copies behind the load balancer" />
+        <Field label="CPUs" name="cpus" type="number" step="0.1" min={0.1} problems={problems} hint="per replica, e.g. 0.5 (empty: the suite's default)" />
+        <Field label="Memory" name="memory" problems={problems} hint="per replica, e.g. 128m (empty: the suite's default)" />
+        <Field label="Autoscale on" name="metric" list="metrics" problems={problems} hint="rps, latency_p95, cpu or memory; empty: a fixed number of replicas" />
+        <datalist id="metrics"><option value="rps" /><option value="latency_p95" /><option value="cpu" /><option value="memory" /></datalist>
+        <Field label="Target per replica" name="target" type="number" step="any" min={0} problems={problems} hint="e.g. 5 requests/s: more per replica adds replicas" />
+        <Field label="Min replicas" name="min_scale" type="number" min={0} max={20} defaultValue={1} problems={problems} hint="autoscaling never goes below" />
+        <Field label="Max replicas" name="max_scale" type="number" min={1} max={20} defaultValue={4} problems={problems} hint="autoscaling never goes above" />
         {create.isError && !problems.length && <p role="alert" className="error">{String(create.error.message)}</p>}
         <button type="submit" disabled={create.isPending}>Create</button>
       </form>
     </section>
   );
+}
+
+/** The App payload of the create form: one service, and autoscaling only when a metric is chosen. */
+export function appPayload(form: FormData): Record<string, unknown> {
+  const text = (name: string) => String(form.get(name) ?? "").trim();
+  const port = text("port");
+  const service: Record<string, unknown> = { name: "web", image: text("image"), ports: port ? [port] : [] };
+  if (text("cpus") || text("memory")) {
+    service.resources = { ...(text("cpus") && { cpus: Number(text("cpus")) }), ...(text("memory") && { memory: text("memory") }) };
+  }
+  const app: Record<string, unknown> = { name: text("name"), replicas: Number(text("replicas") || 1), services: [service] };
+  if (text("metric")) {
+    app.autoscaling = { metric: text("metric"), ...(text("target") && { target: Number(text("target")) }) };
+    app.min_scale = Number(text("min_scale") || 1);
+    app.max_scale = Number(text("max_scale") || 4);
+  }
+  return app;
 }
