@@ -41,14 +41,15 @@ export function describe(status: number, detail: unknown): ApiError {
 }
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const form = body instanceof FormData;
   const headers: Record<string, string> = {};
   const token = session.token();
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const response = await fetch(`/api/v1${path}`, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : form ? body : JSON.stringify(body),
   });
   if (response.status === 401 && token) {
     session.clear();

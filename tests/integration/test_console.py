@@ -13,8 +13,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from tests.conftest import make_user
 from tests.harness.procs import REPO
 from tests.harness.suite import wait_distinct_backends
+from tests.integration.helpers import suite_containers
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = REPO / "console/node_modules/axe-core/axe.min.js"
@@ -158,3 +160,41 @@ def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_it
         browser.close()
     assert admin.get("/policies/autoscale").json()["source"] == original  # nothing broken was kept
     assert problems == [], problems
+
+
+def test_a_project_folder_is_uploaded_built_and_run_from_the_browser(suite, admin, http_image, tmp_path, docker_client):
+    user = make_user(suite, "folder")
+    folder = tmp_path / "shopfront"
+    (folder / "web").mkdir(parents=True)
+    (folder / "compose.yaml").write_text(
+        "services:\n  web:\n    build: ./web\n    ports: ['8080']\n    secrets: [pw]\n"
+        "secrets:\n  pw:\n    file: ./pw.txt\n"
+    )
+    (folder / "web" / "Dockerfile").write_text(f"FROM {http_image}\nCOPY . /www/extra/\n")
+    (folder / "web" / ".dockerignore").write_text("private.key\n")
+    (folder / "web" / "page.html").write_text("hello\n")
+    (folder / "web" / "private.key").write_text("never uploaded\n")
+    (folder / "pw.txt").write_text("s3cret\n")
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{suite.api_url}/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Log in").click()
+        page.set_input_files("#field-folder", str(folder))
+        page.get_by_role("button", name="Deploy", exact=True).click()
+        expect(page.locator("h1")).to_contain_text(re.compile(r"shopfront-\d+"), timeout=30_000)
+        app_id = page.url.rsplit("/", 1)[1]
+        expect(page.locator("h1 .status")).to_have_text("running", timeout=120_000)
+        expect(page.get_by_role("region", name="Builds")).to_contain_text("web succeeded")
+        browser.close()
+    assert problems == [], problems
+    app = user.get(f"/apps/{app_id}").json()
+    assert app["spec"]["secrets"] and app["spec"]["services"][0]["build"]
+    web = suite_containers(docker_client, suite.suite, app_id)[0]  # .dockerignore kept the key out
+    assert web.exec_run(["/bin/busybox", "ls", "/www/extra"]).output.decode().split() == ["Dockerfile", "page.html"]
+    assert web.exec_run(["/bin/busybox", "cat", "/run/secrets/pw"]).output == b"s3cret\n"
+    user.delete(f"/apps/{app_id}")

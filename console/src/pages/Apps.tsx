@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Link } from "react-router-dom";
 import { ApiError, call, type App, type FieldProblem } from "../api";
 import { Field } from "../Field";
+import { UploadStack } from "./UploadStack";
 
 export function Apps() {
   const apps = useQuery({ queryKey: ["apps"], queryFn: () => call<App[]>("GET", "/apps"), refetchInterval: 2000 });
@@ -30,6 +31,7 @@ export function Apps() {
         </table>
       )}
       <CreateApp />
+      <UploadStack />
     </main>
   );
 }
