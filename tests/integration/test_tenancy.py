@@ -20,6 +20,7 @@ OPERATIONS = [
     ("POST", "/clone", {"name": "stolen"}),
     ("POST", "/logs", {}),
     ("GET", "/logs?follow=true", None),
+    ("GET", "/metrics", None),
     ("POST", "/stats", None),
     ("GET", "/scan", None),
     ("GET", "/builds", None),

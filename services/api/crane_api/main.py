@@ -26,7 +26,7 @@ from .console import default_folder, serve_console
 from .deps import Gateway
 from .login_limit import LoginLimiter
 from .nats_watchers import Callout, publish_views, serve_callout
-from .routes import apps, auth, health, monitoring, policies, streams, users
+from .routes import apps, auth, health, metrics, monitoring, policies, streams, users
 from .security import hash_password
 from .settings import ApiSettings
 
@@ -90,6 +90,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(auth.router)
     v1.include_router(apps.router)
     v1.include_router(streams.router)
+    v1.include_router(metrics.router)
     v1.include_router(monitoring.router)
     v1.include_router(policies.router)
     v1.include_router(users.router)

@@ -31,6 +31,8 @@ class ApiSettings(CommonSettings):
     # The web console's built assets (default: console/dist of this checkout or image); the API
     # serves them at / when they are there.
     console_dir: Path | None = None
+    # Where the app metrics the console charts are read (GET /apps/{id}/metrics).
+    prometheus_url: str | None = None
 
     @property
     def upload_rules(self) -> UploadRules:
