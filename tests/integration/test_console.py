@@ -107,6 +107,11 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         expect(page.get_by_role("region", name="Events")).to_contain_text("app.scaled", timeout=30_000)
         expect(page.get_by_role("region", name="Decisions")).to_contain_text("No alert is firing")
         expect(page.get_by_role("region", name="Scan report")).to_contain_text(http_image, timeout=30_000)
+        # The charts: Prometheus's numbers through the API (the browser never reaches Prometheus).
+        metrics = page.get_by_role("region", name="Metrics")
+        wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 3)
+        expect(metrics).to_contain_text(re.compile(r"Requests per second, per replica: \d"), timeout=45_000)
+        expect(metrics).to_contain_text(re.compile(r"CPU, average replica: \d"), timeout=45_000)
         expect(page.get_by_role("region", name="Builds")).to_contain_text("Nothing built")
         logs = page.get_by_role("region", name="Logs")
         logs.get_by_label("Service").select_option("web")

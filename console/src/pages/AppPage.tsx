@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { call, session, type App } from "../api";
 import { follow } from "../sse";
+import { Charts } from "./Charts";
 import { Decisions } from "./Decisions";
 
 type Line = { replica: string; service: string; line: string };
@@ -57,6 +58,7 @@ export function AppPage() {
         <Logs appId={a.id} services={a.services.map((s) => s.name)} />
         <Timeline appId={a.id} />
       </div>
+      <Charts appId={a.id} />
       <Decisions appId={a.id} />
       <div className="columns">
         <ScanReport appId={a.id} />
