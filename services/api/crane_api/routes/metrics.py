@@ -27,7 +27,7 @@ class AppMetrics(BaseModel):
 
     service: str
     step: int
-    series: dict[str, list[tuple[float, float]]]
+    series: dict[str, list[list[float]]]  # [unix seconds, value] pairs
     problem: str | None = None
 
 
@@ -48,7 +48,7 @@ async def app_metrics(
     empty = AppMetrics(service=chosen.name, step=step, series={m: [] for m in METRICS})
     if not url:  # the page still works: it says why there is nothing to chart
         return empty.model_copy(update={"problem": "no Prometheus is configured (CRANE_PROMETHEUS_URL)"})
-    series: dict[str, list[tuple[float, float]]] = {}
+    series: dict[str, list[list[float]]] = {}
     async with httpx.AsyncClient(base_url=url, timeout=5) as prometheus:
         for metric in METRICS:
             query = metric_query(gateway.settings.suite, record.id, chosen, metric)
@@ -58,6 +58,6 @@ async def app_metrics(
             except (httpx.HTTPError, ValueError):
                 return empty.model_copy(update={"problem": f"Prometheus at {url} did not answer"})
             result = answer.get("data", {}).get("result") or [{}]
-            points = [(float(t), float(v)) for t, v in result[0].get("values", []) if not math.isnan(float(v))]
+            points = [[float(t), float(v)] for t, v in result[0].get("values", []) if not math.isnan(float(v))]
             series[metric] = points
     return AppMetrics(service=chosen.name, step=step, series=series)
