@@ -5,9 +5,11 @@ the console's files."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,6 +22,22 @@ from tests.integration.helpers import suite_containers
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = REPO / "console/node_modules/axe-core/axe.min.js"
+
+
+@contextlib.contextmanager
+def logged_in(suite, email: str, problems: list[str]) -> Iterator:
+    """A 1280x720 page of the console, logged in as ``email`` (the harness's password), which
+    notes every uncaught error of the page in ``problems``."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{suite.api_url}/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill("correct-horse-battery")
+        page.get_by_role("button", name="Log in").click()
+        yield page
+        browser.close()
 
 
 def serious_violations(page) -> list[dict]:
@@ -137,15 +155,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
 
 def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_its_line(suite, admin):
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(f"{suite.api_url}/")
-        page.get_by_label("Email").fill(admin.email)
-        page.get_by_label("Password").fill("correct-horse-battery")
-        page.get_by_role("button", name="Log in").click()
-
+    with logged_in(suite, admin.email, problems) as page:
         page.get_by_role("link", name="Users").click()
         expect(page.get_by_role("row", name=re.compile(re.escape(admin.email)))).to_be_visible()
         assert serious_violations(page) == []
@@ -162,7 +172,6 @@ def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_it
         expect(page.locator("#policy-error")).to_contain_text("Invalid assignment")
         expect(page.locator(".gutter .bad-line")).to_have_text(str(broken_line))
         assert serious_violations(page) == []
-        browser.close()
     assert admin.get("/policies/autoscale").json()["source"] == original  # nothing broken was kept
     assert problems == [], problems
 
@@ -181,21 +190,13 @@ def test_a_project_folder_is_uploaded_built_and_run_from_the_browser(suite, admi
     (folder / "web" / "private.key").write_text("never uploaded\n")
     (folder / "pw.txt").write_text("s3cret\n")
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.goto(f"{suite.api_url}/")
-        page.get_by_label("Email").fill(user.email)
-        page.get_by_label("Password").fill("correct-horse-battery")
-        page.get_by_role("button", name="Log in").click()
+    with logged_in(suite, user.email, problems) as page:
         page.set_input_files("#field-folder", str(folder))
         page.get_by_role("button", name="Deploy", exact=True).click()
         expect(page.locator("h1")).to_contain_text(re.compile(r"shopfront-\d+"), timeout=30_000)
         app_id = page.url.rsplit("/", 1)[1]
         expect(page.locator("h1 .status")).to_have_text("running", timeout=120_000)
         expect(page.get_by_role("region", name="Builds")).to_contain_text("web succeeded")
-        browser.close()
     assert problems == [], problems
     app = user.get(f"/apps/{app_id}").json()
     assert app["spec"]["secrets"] and app["spec"]["services"][0]["build"]
