@@ -49,3 +49,29 @@ export async function follow(
     parser.feed(value).forEach(onMessage);
   }
 }
+
+/** Follow `first`, and whenever the stream breaks (an API restart, the machine's network
+ * changing) follow `resume(lastId)` a second later, until `signal` aborts. */
+export async function followAgain(
+  first: string,
+  resume: (lastId: string | null) => string,
+  token: () => string | null,
+  onMessage: (message: SseMessage) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let path = first;
+  let lastId: string | null = null;
+  while (!signal.aborted) {
+    try {
+      await follow(path, token(), (m) => {
+        if (m.id) lastId = m.id;
+        onMessage(m);
+      }, signal);
+    } catch {
+      // broken or refused: try again below
+    }
+    if (signal.aborted) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    path = resume(lastId);
+  }
+}

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { call, session, type App } from "../api";
-import { follow } from "../sse";
+import { followAgain } from "../sse";
 import { Charts } from "./Charts";
 import { Decisions } from "./Decisions";
 
@@ -76,15 +76,21 @@ async function download(appId: string) {
   link.click();
 }
 
-function useStream<T>(path: string, parse: (id: string | null, event: string, data: string) => T | null, keep = 500): T[] {
+/** A live stream's items (the last `keep`), followed again after a break from where it was. */
+function useStream<T>(
+  path: string,
+  resume: (lastId: string | null) => string,
+  parse: (id: string | null, event: string, data: string) => T | null,
+  keep = 500,
+): T[] {
   const [items, setItems] = useState<T[]>([]);
   useEffect(() => {
     setItems([]);
     const stop = new AbortController();
-    follow(path, session.token(), (m) => {
+    void followAgain(path, resume, session.token, (m) => {
       const item = parse(m.id, m.event, m.data);
       if (item !== null) setItems((current) => [...current, item].slice(-keep));
-    }, stop.signal).catch(() => undefined);
+    }, stop.signal);
     return () => stop.abort();
   }, [path]); // eslint-disable-line react-hooks/exhaustive-deps
   return items;
@@ -94,7 +100,7 @@ function Logs({ appId, services }: { appId: string; services: string[] }) {
   const [service, setService] = useState("");
   const [replica, setReplica] = useState("");
   const query = `/apps/${appId}/logs?follow=true&tail=50${service ? `&service=${encodeURIComponent(service)}` : ""}`;
-  const lines = useStream<Line>(query, (_id, event, data) => (event === "line" ? JSON.parse(data) : null));
+  const lines = useStream<Line>(query, () => query.replace("tail=50", "tail=0"), (_id, event, data) => (event === "line" ? JSON.parse(data) : null));
   const replicas = [...new Set(lines.map((l) => l.replica))].sort();
   const shown = replica ? lines.filter((l) => l.replica === replica) : lines;
   return (
@@ -158,7 +164,7 @@ function Builds({ appId }: { appId: string }) {
     <section aria-label="Builds">
       <h2>Builds</h2>
       {builds.data?.length === 0 && <p className="hint">Nothing built: every service runs an image.</p>}
-      <ol className="decisions">
+      {(builds.data?.length ?? 0) > 0 && <ol className="decisions">
         {[...(builds.data ?? [])].reverse().map((b) => (
           <li key={b.id}>
             <strong>{b.service}</strong> {b.status}{b.seconds !== null && ` in ${b.seconds.toFixed(1)} s`} <time>{b.started_at.slice(0, 19).replace("T", " ")}</time>
@@ -166,13 +172,17 @@ function Builds({ appId }: { appId: string }) {
             <details><summary>log</summary><pre className="logs small">{b.log}</pre></details>
           </li>
         ))}
-      </ol>
+      </ol>}
     </section>
   );
 }
 
 function Timeline({ appId }: { appId: string }) {
-  const events = useStream<CraneEvent>(`/events?app=${appId}&since=3600`, (id, _event, data) => ({ ...JSON.parse(data), id }));
+  const events = useStream<CraneEvent>(
+    `/events?app=${appId}&since=3600`,
+    (lastId) => (lastId ? `/events?app=${appId}&after=${lastId}` : `/events?app=${appId}&since=3600`),
+    (id, _event, data) => ({ ...JSON.parse(data), id }),
+  );
   return (
     <section aria-label="Events">
       <h2>What CRANE did</h2>

@@ -4,6 +4,8 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { call } from "../api";
 
+const WINDOW_SECONDS = 600;
+
 type Metrics = { service: string; step: number; series: Record<string, [number, number][]>; problem: string | null };
 
 export const CHARTS: { metric: string; title: string; unit: string }[] = [
@@ -24,7 +26,15 @@ function Chart({ title, unit, points }: { title: string; unit: string; points: [
   useEffect(() => {
     if (!box.current) return;
     plot.current = new uPlot(
-      { width: 520, height: 160, series: [{}, { label: unit, stroke: "#1d5fd1", width: 2 }], axes: [{}, { size: 60 }], legend: { show: false } },
+      {
+        width: 520,
+        height: 160,
+        // Always the last 10 minutes, however few points there are yet.
+        scales: { x: { time: true, range: () => [Date.now() / 1000 - WINDOW_SECONDS, Date.now() / 1000] } },
+        series: [{}, { label: unit, stroke: "#1d5fd1", width: 2 }],
+        axes: [{}, { size: 60 }],
+        legend: { show: false },
+      },
       [[], []],
       box.current,
     );
@@ -43,7 +53,7 @@ function Chart({ title, unit, points }: { title: string; unit: string; points: [
 export function Charts({ appId }: { appId: string }) {
   const metrics = useQuery({
     queryKey: ["metrics", appId],
-    queryFn: () => call<Metrics>("GET", `/apps/${appId}/metrics?minutes=10`),
+    queryFn: () => call<Metrics>("GET", `/apps/${appId}/metrics?minutes=${WINDOW_SECONDS / 60}`),
     refetchInterval: 5000,
   });
   return (
