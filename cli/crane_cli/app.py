@@ -31,7 +31,7 @@ class Output(str, Enum):
 
 
 OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table (for people) or json (for scripts)")]
-AppArg = Annotated[str, typer.Argument(help="the app's id (e.g. shop-4) or name", show_default=False)]
+AppArg = Annotated[str, typer.Argument(metavar="APP", help="the app's id (e.g. shop-4) or name", show_default=False)]
 
 
 def print_json(value: Any) -> None:
