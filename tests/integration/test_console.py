@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -108,7 +109,10 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.get_by_label("Name", exact=True).fill("browser")
         page.get_by_label("Replicas", exact=True).fill("2")
         page.get_by_role("button", name="Create").click()
+        started = time.monotonic()
         page.get_by_role("link", name=re.compile(r"^browser-\d+$")).click()
+        expect(page.get_by_role("row", name=re.compile(r"^web "))).to_be_visible()
+        print(f"the app page showed its data {1000 * (time.monotonic() - started):.0f} ms after the click")
         app_id = page.url.rsplit("/", 1)[1]
         expect(page.locator("h1 .status")).to_have_text("running", timeout=90_000)
         expect(page.get_by_role("row", name=re.compile(r"^web 2 2"))).to_be_visible()
@@ -174,6 +178,10 @@ def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_it
         expect(page.locator("#policy-error")).to_contain_text(f"Line {broken_line}: autoscale line {broken_line}")
         expect(page.locator("#policy-error")).to_contain_text("Invalid assignment")
         expect(page.locator(".gutter .bad-line")).to_have_text(str(broken_line))
+        # A dry run of the policy as it stands in the editor: the fixed text, the sample input.
+        source.fill(original)
+        page.get_by_role("button", name="Evaluate").click()
+        expect(page.get_by_label("Decision")).to_contain_text('"desired": 6')
         assert serious_violations(page) == []
     assert admin.get("/policies/autoscale").json()["source"] == original  # nothing broken was kept
     assert problems == [], problems

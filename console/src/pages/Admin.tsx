@@ -3,6 +3,12 @@ import { useState } from "react";
 import { ApiError, call } from "../api";
 
 type User = { email: string; full_name: string; role: string };
+const PACKAGES = ["autoscale", "admission", "scan"];
+// What the autoscale policy is given when an alert fires (the others take an app spec or a scan).
+const SAMPLE_INPUT = {
+  alert: "CraneHighLoad", metric: "rps", value: 30, target: 10, tolerance: 0.1, current: 2, min: 1, max: 10,
+  since_last_scale_up: null, scale_up_cooldown: 3, recent_recommendations: [],
+};
 
 /** The line a compiler message points at ("x.rego:3:5", "line 3", "3:5 ..."), if it says one. */
 export function errorLine(message: string): number | null {
@@ -90,6 +96,40 @@ function PolicyEditor({ name }: { name: string }) {
       {problem && <p id="policy-error" role="alert" className="error">{line ? `Line ${line}: ` : ""}{problem}</p>}
       {saved && <p role="status">Saved: the policy service uses it from now on.</p>}
       <button onClick={() => save.mutate()} disabled={save.isPending}>Compile and save</button>
+      {PACKAGES.includes(name) && <DryRun name={name} source={text} />}
     </section>
+  );
+}
+
+/** Evaluate the policy as it stands in the editor (not saved) against an input. */
+function DryRun({ name, source }: { name: string; source: string }) {
+  const [input, setInput] = useState(JSON.stringify(name === "autoscale" ? SAMPLE_INPUT : {}, null, 2));
+  const [result, setResult] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  async function run() {
+    setResult(null);
+    setProblem(null);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(input);
+    } catch (error) {
+      return setProblem(`the input is not JSON: ${(error as Error).message}`);
+    }
+    try {
+      const answer = await call<{ decision: unknown }>("POST", "/policies/dry-run", { name, package: name, source, input: parsed });
+      setResult(JSON.stringify(answer.decision, null, 2));
+    } catch (error) {
+      setProblem(error instanceof ApiError ? error.message.replace(/^(source|input): /, "") : String(error));
+    }
+  }
+  return (
+    <div className="dry-run">
+      <h3>Dry run</h3>
+      <label htmlFor={`input-${name}`}>Input (JSON)</label>
+      <textarea id={`input-${name}`} value={input} rows={8} spellCheck={false} onChange={(e) => setInput(e.target.value)} />
+      <button onClick={run}>Evaluate</button>
+      {problem && <p role="alert" className="error">{problem}</p>}
+      {result && <pre aria-label="Decision" className="logs small">{result}</pre>}
+    </div>
   );
 }
