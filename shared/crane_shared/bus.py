@@ -306,6 +306,11 @@ class Bus:
         await self.emit(s.EVENT_REJECTED, rejected, id=f"rejected-{ref}")
         await msg.ack()
 
+    async def watch_events(self, config: ConsumerConfig) -> JetStreamContext.PushSubscription:
+        """Read the events stream from where ``config`` says (an ordered consumer of one's own,
+        gone with the subscription); take messages with ``next_msg``."""
+        return await self.js.subscribe(">", stream=s.EVENTS_STREAM, ordered_consumer=True, config=config)
+
     async def request(self, subject: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
         """Core NATS request/reply with JSON bodies (used for logs and stats)."""
         reply = await self.nc.request(subject, json.dumps(body).encode(), timeout=timeout)

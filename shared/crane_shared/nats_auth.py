@@ -155,11 +155,16 @@ def view_subject(owner: str, event_type: str) -> str:
     return f"{s.VIEW_PREFIX}.{owner_key(owner)}.{event_type}"
 
 
+def events_subject(owner: str, is_admin: bool) -> str:
+    """What a watcher may subscribe to: their own view of the events (an admin's: every view)."""
+    return f"{s.VIEW_PREFIX}.>" if is_admin else view_subject(owner, ">")
+
+
 def watcher_permissions(owner: str, is_admin: bool) -> dict[str, Any]:
     """A user connected with their API token (the auth callout): what the client user may do,
-    and their own view of the events (an admin's: every view). In NATS's JWT form."""
+    and their own view of the events. In NATS's JWT form."""
     client = client_permissions()
-    view = f"{s.VIEW_PREFIX}.>" if is_admin else f"{s.VIEW_PREFIX}.{owner_key(owner)}.>"
+    view = events_subject(owner, is_admin)
     return {"pub": {"allow": client["publish"]["allow"]}, "sub": {"allow": [*client["subscribe"]["allow"], view]}}
 
 

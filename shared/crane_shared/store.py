@@ -88,6 +88,11 @@ class AppStore:
             return None
         return AppRecord.model_validate_json(entry.value) if entry.value else None
 
+    async def owner_of(self, app_id: str) -> str | None:
+        """Whose app ``app_id`` is (None: no such app)."""
+        record = await self.get(app_id)
+        return record.owner if record is not None else None
+
     async def migrate(self) -> list[str]:
         """Rewrite every record of an older model in the current one (reading one migrates it
         in memory; this keeps it so). Returns the ids rewritten."""

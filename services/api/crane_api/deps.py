@@ -71,12 +71,16 @@ AdminUser = Annotated[User, Depends(admin_user)]
 AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, max_length=64, description="e.g. shop-7")]
 
 
-async def owned_app(app_id: AppId, user: CurrentUser, gateway: GatewayDep) -> AppRecord:
+async def visible_app(gateway: Gateway, user: User, app_id: str) -> AppRecord:
     """The app ``app_id`` if the user may see it; another user's app answers 404, like a missing one."""
     record = await gateway.apps.get(app_id)
     if record is None or not (user.is_admin or record.owner == user.email):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {app_id!r}")
     return record
+
+
+async def owned_app(app_id: AppId, user: CurrentUser, gateway: GatewayDep) -> AppRecord:
+    return await visible_app(gateway, user, app_id)
 
 
 OwnedApp = Annotated[AppRecord, Depends(owned_app)]

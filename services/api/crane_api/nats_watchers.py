@@ -72,14 +72,8 @@ async def serve_callout(bus: Bus, callout: Callout) -> None:
 async def publish_views(bus: Bus, apps: AppStore, stop: asyncio.Event) -> None:
     """Republish every new event about an app to its owner's view, until ``stop``."""
 
-    async def owner_of(app_id: str) -> str | None:
-        record = await apps.get(app_id)
-        return record.owner if record is not None else None
-
-    owners = Owners(owner_of)
-    sub = await bus.js.subscribe(
-        ">", stream=s.EVENTS_STREAM, ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-    )
+    owners = Owners(apps.owner_of)
+    sub = await bus.watch_events(ConsumerConfig(deliver_policy=DeliverPolicy.NEW))
     try:
         while not stop.is_set():
             try:

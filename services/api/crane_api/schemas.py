@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
-from crane_shared.nats_auth import view_subject
+from crane_shared.nats_auth import events_subject
 from crane_shared.scan import AppScan, ScanReport
 from crane_shared.servicespec import MAX_REPLICAS
 from crane_shared.users import Quota, User
@@ -40,7 +39,7 @@ class Me(UserPublic):
 
     @classmethod
     def of(cls, user: User) -> Me:
-        subject = f"{s.VIEW_PREFIX}.>" if user.is_admin else view_subject(user.email, ">")
+        subject = events_subject(user.email, user.is_admin)
         return cls(**UserPublic.model_validate(user, from_attributes=True).model_dump(), events_subject=subject)
 
 

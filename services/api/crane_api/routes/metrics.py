@@ -39,8 +39,7 @@ async def app_metrics(
     service: Annotated[str | None, Query(max_length=64, description="default: the routed (or first) service")] = None,
 ) -> AppMetrics:
     url = gateway.settings.prometheus_url
-    services = {s.name: s for s in record.spec.services}
-    chosen = services.get(service) if service else record.spec.primary_service
+    chosen = record.spec.service(service)  # None: the primary service
     if chosen is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"service: the app has no service {service!r}")
     end = time.time()

@@ -27,8 +27,8 @@ from crane_shared.live_logs import RENEW_SECONDS, FollowRequest, LeaseRequest, L
 from crane_shared.tokens import TokenError
 
 from .. import sse
-from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
-from ..event_view import EventView, OwnerOf
+from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp, visible_app
+from ..event_view import EventView
 
 router = APIRouter(tags=["streams"])
 KEEPALIVE_SECONDS = 15.0
@@ -74,7 +74,7 @@ async def stream_logs(
     """The app's logs as Server-Sent Events (``event: line``, data: {replica, service, time,
     line}; a last ``event: end`` says why it ended), or as plain text with ``format=text``.
     With ``follow`` the stream goes on until the client disconnects."""
-    if service is not None and service not in {svc.name for svc in record.spec.services}:
+    if service is not None and record.spec.service(service) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"service: the app has no service {service!r}")
     stream = uuid.uuid4().hex
     nc = gateway.bus.nc
@@ -164,18 +164,15 @@ async def stream_events(
     ``after`` it starts with new events (``since``: and the last seconds' too; the default
     without ``follow`` is an hour)."""
     if app is not None:
-        record = await gateway.apps.get(app)
-        if record is None or not (user.is_admin or record.owner == user.email):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {app!r}")  # another's app: as a missing one
-    view = EventView(user.email, user.is_admin, _owner_lookup(gateway), app)
+        await visible_app(gateway, user, app)  # another's app answers 404, as a missing one
+    view = EventView(user.email, user.is_admin, gateway.apps.owner_of, app)
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "Last-Event-ID: an event sequence (a number)")
         after = int(last_event_id)
     config = _start(after, since if since is not None else (0 if follow else 3600))
-    js = gateway.bus.js
-    last = (await js.stream_info(s.EVENTS_STREAM)).state.last_seq
-    sub = await js.subscribe(">", stream=s.EVENTS_STREAM, ordered_consumer=True, config=config)
+    last = (await gateway.bus.js.stream_info(s.EVENTS_STREAM)).state.last_seq
+    sub = await gateway.bus.watch_events(config)
     caller = _Caller(gateway, request)
 
     async def events() -> AsyncIterator[str]:
@@ -218,11 +215,3 @@ def _start(after: int | None, since: float) -> ConsumerConfig:
         start = datetime.fromtimestamp(time.time() - since, UTC)
         return ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start)
     return ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-
-
-def _owner_lookup(gateway: Gateway) -> OwnerOf:
-    async def owner_of(app_id: str) -> str | None:
-        record = await gateway.apps.get(app_id)
-        return record.owner if record is not None else None
-
-    return owner_of
