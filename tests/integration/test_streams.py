@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from crane_cli.api import read_sse
 from tests.conftest import make_user
 from tests.integration.helpers import running, wait_app
 
@@ -49,16 +50,9 @@ class SseReader:
             if resp.status_code != 200:
                 resp.read()
                 return
-            current: dict[str, str] = {}
             try:
-                for line in resp.iter_lines():
-                    if line == "":
-                        if "data" in current:
-                            self.messages.put((current.get("id"), current.get("event"), current["data"]))
-                        current = {}
-                    elif not line.startswith(":"):
-                        key, _, value = line.partition(": ")
-                        current[key] = current[key] + "\n" + value if key in current else value
+                for message in read_sse(resp.iter_lines()):  # the crane CLI's reader
+                    self.messages.put((message.id, message.event, message.data))
             except (httpx.ReadError, httpx.RemoteProtocolError, httpx.StreamClosed):
                 pass
             self.messages.put(None)
