@@ -7,6 +7,7 @@ from __future__ import annotations
 from . import subjects as s
 from .appspec import AppSpec
 from .bus import Bus
+from .correlation import current_chain
 from .host_paths import denied
 from .rpc import AdmitRequest
 from .units import parse_volume
@@ -18,13 +19,22 @@ class AdmissionUnavailable(RuntimeError):
     """The policy service answered, but could not judge the spec."""
 
 
-async def admission_refusals(bus: Bus, owner: str, spec: AppSpec, app_id: str | None = None) -> list[str] | None:
+async def admission_refusals(
+    bus: Bus, owner: str, spec: AppSpec, app_id: str | None = None, *, announce: str | None = None
+) -> list[str] | None:
     """None if ``owner`` may run ``spec`` (the app ``app_id``, being changed, does not count
     towards the owner's usage); otherwise the reasons, each naming a field: the host paths CRANE
     never mounts (whatever the policy says), then the policy's. No answer raises NATS' timeout
-    or no-responders error (unless the host paths alone refuse the spec)."""
+    or no-responders error (unless the host paths alone refuse the spec). With ``announce``, the
+    policy publishes its verdict about that app, in the caller's chain."""
     never = never_mounted(spec)
-    body = AdmitRequest(owner=owner, spec=spec.model_dump(mode="json"), app_id=app_id).model_dump(mode="json")
+    body = AdmitRequest(
+        owner=owner,
+        spec=spec.model_dump(mode="json"),
+        app_id=app_id,
+        announce=announce,
+        correlationid=current_chain() if announce else None,
+    ).model_dump(mode="json")
     try:
         verdict = await bus.request(s.RPC_POLICY_ADMIT, body, timeout=ADMISSION_TIMEOUT_SECONDS)
     except Exception:

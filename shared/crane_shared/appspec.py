@@ -297,6 +297,10 @@ class AppRecord(BaseModel):
     # What the spec asks for that CRANE accepted with a warning (compose keys it ignores...).
     warnings: list[str] = Field(default_factory=list)
     restart_token: str | None = None
+    # The causal chain (correlation.py) of the last change asked of the app, or of the replica
+    # that died last: what the deployer does and publishes for the app until the next one is
+    # part of it.
+    correlationid: str | None = Field(default=None, max_length=128)
     # Events about a change of this record that are not yet known to be published (an outbox:
     # written with the change, published, then cleared; a crash in between republishes them
     # under the same id, which the stream deduplicates).

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import subjects as s
 from .buckets import OBJECT_STORES, creates, declares_streams, kv_buckets_created_by, object_stores_created_by
+from .correlation import chain_of, current_chain, following
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
 from .rpc import RPC_BODIES
 
@@ -210,7 +211,9 @@ class Bus:
         )
 
     async def emit(self, subject: str, payload: BaseModel, **attrs: Any) -> Event:
-        """Build an event from ``payload`` with this service as source, and publish it."""
+        """Build an event from ``payload`` with this service as source, in the chain the caller
+        works for (correlation.py), and publish it."""
+        attrs.setdefault("correlationid", current_chain())
         event = new_event(subject, payload, source=f"crane/{self.service}", **attrs)
         await self.publish(event)
         return event
@@ -268,7 +271,8 @@ class Bus:
             return
         headers = MESSAGE_HEADERS.set(dict(msg.headers or {}))
         try:
-            await handler(event, payload)
+            with following(chain_of(event)):  # what the handler publishes continues the event's chain
+                await handler(event, payload)
         except InvalidEvent as exc:
             await self._dead_letter(msg, durable, str(exc))
             return

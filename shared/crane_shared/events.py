@@ -21,7 +21,9 @@ MAX_EVENT_FINDINGS = 50  # the event carries the worst ones; GET /apps/{id}/scan
 
 
 class Event(BaseModel):
-    """One message on the bus. ``type`` is the subject; ``subject`` is the app id it concerns."""
+    """One message on the bus. ``type`` is the subject; ``subject`` is the app id it concerns;
+    ``correlationid`` is the id of the event that began its causal chain (none on that event
+    itself: correlation.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,6 +74,15 @@ class AppRestartRequested(_Payload):
     app_id: AppId
 
 
+class AppKillRequested(_Payload):
+    """The lab asks to kill one replica (the ``replica``-th of ``service``) as a crash would:
+    the deployer replaces it, and the chain of this request shows the healing."""
+
+    app_id: AppId
+    service: str = Field(max_length=64)
+    replica: int = Field(default=0, ge=0, le=49)
+
+
 class AppDeployed(_Payload):
     """All desired replicas of an app are running (and healthy, where a healthcheck is set)."""
 
@@ -116,6 +127,45 @@ class ContainerDied(_Payload):
     service: str
     container: str
     exit_code: int | None = None
+
+
+class MonitoringUpdated(_Payload):
+    """monitor-config wrote an app's scrape targets and alert rules (or removed them) and asked
+    Prometheus to reload them."""
+
+    app_id: AppId
+    rules: list[str] = Field(default_factory=list)  # the alert names now watched (none: removed)
+    reloaded: bool
+
+
+class PolicyAdmission(_Payload):
+    """The admission policy's verdict on an app's spec, as the API or the deployer asked it."""
+
+    app_id: AppId
+    allowed: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+class LabLoadStarted(_Payload):
+    """The lab began sending ``rate`` requests a second for ``seconds`` to the app's route."""
+
+    app_id: AppId
+    run_id: str
+    rate: float
+    seconds: float
+    path: str
+
+
+class LabLoadFinished(_Payload):
+    """A lab load ended (its time was up, or it was stopped): what was sent and answered."""
+
+    app_id: AppId
+    run_id: str
+    sent: int
+    ok: int
+    failed: int
+    p95_ms: float | None = None
+    stopped: bool
 
 
 class Alert(_Payload):
@@ -221,12 +271,17 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     s.APP_UPDATED: AppUpdated,
     s.APP_DELETED: AppDeleted,
     s.APP_RESTART_REQUESTED: AppRestartRequested,
+    s.APP_KILL_REQUESTED: AppKillRequested,
     s.APP_DEPLOYED: AppDeployed,
     s.APP_SCALED: AppScaled,
     s.APP_STOPPED: AppStopped,
     s.APP_FAILED: AppFailed,
     s.APP_REMOVED: AppRemoved,
     s.CONTAINER_DIED: ContainerDied,
+    s.MONITORING_UPDATED: MonitoringUpdated,
+    s.POLICY_ADMISSION: PolicyAdmission,
+    s.LAB_LOAD_STARTED: LabLoadStarted,
+    s.LAB_LOAD_FINISHED: LabLoadFinished,
     s.ALERT_FIRING: Alert,
     s.ALERT_RESOLVED: Alert,
     s.POLICY_DECISION: PolicyDecision,

@@ -35,6 +35,18 @@ CRANE's services. A direct publisher may leave out
 {envelope}
 ```
 
+### Causal chains
+
+Every event of one causal chain carries the same `correlationid`: the `id` of the event that
+began it (which has none itself). A user's request (`app.created`, `app.updated`, ...), an
+alert's episode (`alert-<fingerprint>-<start>`, shared by its firing and its resolution) and a
+replica that died on its own each begin one. Whatever a service publishes while it handles an
+event continues that event's chain (the policy's `policy.decision` and `app.updated` after an
+alert, `monitoring.updated` after `app.deployed`); the deployer's builds, scans and status
+changes (`app.deployed`, `app.scaled`, ...) continue the chain of the last change asked of the
+app. So `alert.firing` -> `policy.decision` -> `app.updated` -> `app.scaled` share one id, and
+the console's timeline groups by it.
+
 ## Publishing straight to NATS
 
 People connect as the NATS user `client` (its password is in
@@ -93,7 +105,7 @@ def render() -> str:
         type="app.deleted",
         source="crane/api",
         subject="shop-7",
-        correlationid="req-42",
+        correlationid="8e1d0c4b2a7f4e19b3c5d6a7e8f90a1b",
         data={"app_id": "shop-7"},
     )
     envelope_json = json.dumps(envelope.model_dump(mode="json"), indent=2)

@@ -42,7 +42,8 @@ class Needs:
 
 SERVICES: dict[str, Needs] = {
     "api": Needs(
-        publishes=(*s.INTENTS, f"{s.VIEW_PREFIX}.>"),  # and each user's view of the events
+        # Intents, the lab's (its loads and replica kills), and each user's view of the events.
+        publishes=(*s.INTENTS, s.APP_KILL_REQUESTED, s.LAB_LOAD_STARTED, s.LAB_LOAD_FINISHED, f"{s.VIEW_PREFIX}.>"),
         serves=(s.AUTH_CALLOUT,),  # who may connect with an API token, and to what
         requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE, s.RPC_POLICY_CHECK,
                   s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_ALERT_WEBHOOK),
@@ -59,6 +60,7 @@ SERVICES: dict[str, Needs] = {
         consumes={s.EVENTS_STREAM: "deployer", s.CLIENT_STREAM: "deployer-client"},
     ),
     "monitor-config": Needs(
+        publishes=(s.MONITORING_UPDATED,),
         consumes={s.EVENTS_STREAM: "monitor-config"},
     ),
     "alert-bridge": Needs(
@@ -66,7 +68,7 @@ SERVICES: dict[str, Needs] = {
         serves=(s.RPC_ALERT_WEBHOOK,),
     ),
     "policy": Needs(
-        publishes=(s.POLICY_DECISION, s.APP_UPDATED, s.APP_RESTART_REQUESTED),
+        publishes=(s.POLICY_DECISION, s.POLICY_ADMISSION, s.APP_UPDATED, s.APP_RESTART_REQUESTED),
         serves=(s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
         consumes={s.EVENTS_STREAM: "policy"},
     ),

@@ -45,11 +45,14 @@ class ContainersAnswer(_Body):
 
 class AdmitRequest(_Body):
     """May ``owner`` run ``spec`` (an AppSpec)? ``app_id``, an app being changed, does not count
-    towards the owner's usage."""
+    towards the owner's usage. With ``announce``, the verdict is published as policy.admission
+    about that app, in the causal chain ``correlationid``."""
 
     owner: str
     spec: dict[str, Any]
     app_id: AppId | None = None
+    announce: AppId | None = None
+    correlationid: str | None = Field(default=None, max_length=128)
 
 
 class Verdict(_Body):

@@ -9,6 +9,8 @@ APP_CREATED = "app.created"
 APP_UPDATED = "app.updated"
 APP_DELETED = "app.deleted"
 APP_RESTART_REQUESTED = "app.restart_requested"
+# The lab's chaos control (API only, never a client intent): kill one replica as a crash would.
+APP_KILL_REQUESTED = "app.kill_requested"
 
 # Intents a client publishes straight to NATS: the same payloads under client.<intent>, with
 # the user's API token in the Crane-Token header. The deployer checks the token, the owner and
@@ -32,6 +34,16 @@ APP_STOPPED = "app.stopped"
 APP_FAILED = "app.failed"
 APP_REMOVED = "app.removed"
 CONTAINER_DIED = "container.died"
+
+# Monitoring: what monitor-config wrote for an app (targets and rules, Prometheus reloaded).
+MONITORING_UPDATED = "monitoring.updated"
+
+# Policy: each admission verdict the API or the deployer asked for about an app.
+POLICY_ADMISSION = "policy.admission"
+
+# The lab (API): a bounded load sent to an app's own route, started and finished.
+LAB_LOAD_STARTED = "lab.load_started"
+LAB_LOAD_FINISHED = "lab.load_finished"
 
 # Monitoring (alert-bridge, policy).
 ALERT_FIRING = "alert.firing"
@@ -75,7 +87,9 @@ RPC_POLICY_SCAN = "rpc.policy.scan"
 RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"
-EVENTS_STREAM_SUBJECTS = ["app.>", "container.>", "alert.>", "policy.>", "scan.>", "build.>", "event.>"]
+EVENTS_STREAM_SUBJECTS = [
+    "app.>", "container.>", "alert.>", "policy.>", "scan.>", "build.>", "event.>", "monitoring.>", "lab.>",
+]  # fmt: skip
 # Client requests wait here until the deployer took them (work queue: then they are gone, and
 # the tokens in their headers with them).
 CLIENT_STREAM = "CRANE_CLIENT"

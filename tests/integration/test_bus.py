@@ -12,7 +12,7 @@ import pytest
 
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
-from crane_shared.events import AppDeleted, new_event
+from crane_shared.events import AppDeleted, AppRemoved, Event, new_event
 from crane_shared.store import AppStore
 from tests.harness.procs import Proc, binary, free_port, port_open, wait_for
 
@@ -117,3 +117,27 @@ async def test_a_creating_event_maps_to_one_app_only(bus):
     results = await asyncio.gather(*(store.app_id_for_event("evt-1", "shop") for _ in range(10)))
     assert len({app_id for app_id, _ in results}) == 1
     assert sum(allocated for _, allocated in results) == 1
+
+
+async def test_what_a_handler_publishes_continues_the_chain_of_the_event_it_handles(bus):
+    """A request begins a chain; a handler's emit joins it, two hops on; a new request does not."""
+    from crane_shared.events import AppRestartRequested
+
+    published: list[Event] = []
+
+    async def on_deleted(event, payload):  # first hop: publishes a follow-up
+        published.append(await bus.emit(s.APP_RESTART_REQUESTED, AppRestartRequested(app_id=payload.app_id)))
+
+    async def on_restart(event, payload):  # second hop
+        published.append(await bus.emit(s.APP_REMOVED, AppRemoved(app_id=payload.app_id)))
+
+    root = await bus.emit(s.APP_DELETED, AppDeleted(app_id="chain-1"))
+    other = await bus.emit(s.APP_DELETED, AppDeleted(app_id="chain-2"))
+    handlers = {s.APP_DELETED: on_deleted, s.APP_RESTART_REQUESTED: on_restart}
+    await run_consumer(bus, "chains", handlers, lambda: len(published) >= 4)
+    assert root.correlationid is None and other.correlationid is None  # each began its own
+    by_app = {(e.type, e.data["app_id"]): e.correlationid for e in published}
+    assert by_app[(s.APP_RESTART_REQUESTED, "chain-1")] == by_app[(s.APP_REMOVED, "chain-1")] == root.id
+    assert by_app[(s.APP_RESTART_REQUESTED, "chain-2")] == by_app[(s.APP_REMOVED, "chain-2")] == other.id
+    outside = await bus.emit(s.APP_DELETED, AppDeleted(app_id="chain-3"))  # after the handlers: no chain
+    assert outside.correlationid is None

@@ -54,3 +54,11 @@ def test_app_label_names_are_tolerated():
 def test_malformed_payloads_are_refused(body):
     with pytest.raises(ValidationError):
         WebhookPayload.model_validate(body)
+
+
+def test_an_alert_episode_is_one_chain_from_firing_to_resolved_and_a_new_episode_another():
+    firing = alert_event(payload().alerts[0])
+    resolved = alert_event(payload(status="resolved", alerts=[{**ALERT, "status": "resolved"}]).alerts[0])
+    again = alert_event(payload(alerts=[{**ALERT, "startsAt": "2026-11-22T11:00:00Z"}]).alerts[0])
+    assert firing.correlationid == resolved.correlationid == "alert-a1b2c3-1795341600000"
+    assert again.correlationid != firing.correlationid

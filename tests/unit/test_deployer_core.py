@@ -187,3 +187,14 @@ def test_a_services_own_cap_drop_takes_kept_capabilities_away():
     assert "CHOWN" not in w.cap_add and "KILL" not in w.cap_add and "SETUID" in w.cap_add
     x = replica_spec(record, record.spec.services[1], 0, NAMING, LIMITS)
     assert x.cap_add == ["NET_BIND_SERVICE"]
+
+
+def test_status_changes_continue_the_chain_of_the_change_asked_of_the_app():
+    deploying = app()
+    deploying.status, deploying.correlationid = AppStatus.DEPLOYING, "scale-request-1"
+    running = deploying.model_copy(update={"status": AppStatus.RUNNING, "running_replicas": 2})
+    (deployed,) = transition_events(deploying, running, "u")
+    assert deployed.correlationid == "scale-request-1"
+    unchained = running.model_copy(update={"correlationid": None, "running_replicas": 3})
+    (scaled,) = transition_events(running, unchained, "u")
+    assert scaled.correlationid is None  # nothing asked: the event begins its own chain

@@ -5,6 +5,7 @@ from crane_monitor_config.render import (
     LOW_LOAD,
     REPLICAS_DOWN,
     Timings,
+    alert_names,
     render_alertmanager_config,
     render_prometheus_config,
     render_rules,
@@ -91,3 +92,7 @@ def test_suite_configs_carry_the_timings_and_the_token_file():
     assert alertmanager["route"]["group_wait"] == "30s"
     http_config = alertmanager["receivers"][0]["webhook_configs"][0]["http_config"]
     assert http_config == {"authorization": {"type": "Bearer", "credentials_file": "/etc/m/webhook-token"}}
+
+
+def test_the_alerts_watched_are_named_without_the_recording_rules():
+    assert alert_names(render_rules("crane", record())) == [HIGH_LOAD, LOW_LOAD, REPLICAS_DOWN, "CraneHighErrorRate"]

@@ -45,7 +45,9 @@ def state_of(alert: WebhookAlert) -> dict[str, str]:
 
 
 def alert_event(alert: WebhookAlert) -> Event:
-    """The event for one alert; its id is stable, so JetStream drops a repeat as well."""
+    """The event for one alert; its id is stable, so JetStream drops a repeat as well. An alert
+    begins a causal chain: its firing and its resolution share the chain of its episode (the
+    alert's fingerprint and start), whatever Alertmanager's notifications repeat in between."""
     subject = s.ALERT_FIRING if alert.status == "firing" else s.ALERT_RESOLVED
     payload = Alert(
         app_id=app_of(alert),
@@ -56,5 +58,6 @@ def alert_event(alert: WebhookAlert) -> Event:
         labels=alert.labels,
         annotations=alert.annotations,
     )
+    episode = f"alert-{alert.fingerprint}-{int(alert.startsAt.timestamp() * 1000)}"
     event_id = f"alert-{alert.fingerprint}-{alert.status}-{int(alert.startsAt.timestamp() * 1000)}"
-    return new_event(subject, payload, source="crane/alert-bridge", id=event_id)
+    return new_event(subject, payload, source="crane/alert-bridge", id=event_id, correlationid=episode)

@@ -15,6 +15,7 @@ from crane_shared import subjects as s
 from crane_shared.appspec import AppSpec
 from crane_shared.build_context import ContextLimits
 from crane_shared.bus import MESSAGE_HEADERS, Bus, Handler
+from crane_shared.correlation import chain_of
 from crane_shared.events import AppCreated, AppUpdated, Event, InvalidEvent, new_event
 from crane_shared.intents import apply_update
 from crane_shared.store import AppStore
@@ -80,7 +81,10 @@ class ClientIntents:
                 await self.admit(record.owner, proposed.spec, record.id)
             trusted = payload
         source = f"crane/deployer (client {user.email})"
-        await self.bus.publish(new_event(intent, trusted, source=source, id=trusted_intent_id(user, event.id)))
+        republished = new_event(
+            intent, trusted, source=source, id=trusted_intent_id(user, event.id), correlationid=chain_of(event)
+        )
+        await self.bus.publish(republished)
         await release_uploads(self.bus.objects, claimed_uploads)
         log.info("%s from %s accepted as %s", event.type, user.email, intent)
 

@@ -322,6 +322,16 @@ class Engine:
         except APIError as exc:
             raise EngineError(f"cannot start {name}: {_explain(exc)}") from exc
 
+    async def kill(self, container_id: str) -> None:
+        """Kill a replica at once (SIGKILL), as a crash would end it."""
+        try:
+            await self._call(self.api.kill, container_id)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: it is not running any more
+                raise EngineError(f"cannot kill container {container_id[:12]}: {_explain(exc)}") from exc
+
     async def remove(self, container_id: str) -> None:
         try:
             await self._call(self.api.remove_container, container_id, force=True, v=False)

@@ -16,6 +16,7 @@ from crane_shared import subjects as s
 from crane_shared.admission import admission_refusals
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus
 from crane_shared.bus import Bus, Handler
+from crane_shared.correlation import chain_of
 from crane_shared.events import AppCreated, AppDeleted, AppRestartRequested, AppUpdated, Event, InvalidEvent
 from crane_shared.intents import apply_restart, apply_update
 from crane_shared.store import AppStore
@@ -52,11 +53,11 @@ class IntentHandlers:
                 raise InvalidEvent("data.app_id: CRANE assigns app ids; leave it out when publishing app.created")
             owner = payload.owner or "unowned"
             async with self.store.admitting(owner):  # no other admission of the owner's in between
-                await self.admit(owner, payload.spec)
-                record = AppRecord(id=app_id, owner=owner, spec=payload.spec)
+                await self.admit(owner, payload.spec, announce=app_id)
+                record = AppRecord(id=app_id, owner=owner, spec=payload.spec, correlationid=chain_of(event))
                 await self.store.insert(record)
             log.info("registered %s for %s (published directly)", app_id, record.owner)
-        elif await self.store.get(app_id) is None:
+        elif await self.store.mutate(app_id, _in_chain_of(event)) is None:
             log.info("app.created %s: %s was deleted since; nothing to do", event.id, app_id)
             return
         self.mark(app_id)
@@ -69,20 +70,24 @@ class IntentHandlers:
         if record is None:
             raise InvalidEvent(f"data.app_id: there is no app {payload.app_id!r}")
         proposed = apply_update(record.model_copy(deep=True), payload)  # raises naming the field
+
+        def change(current: AppRecord) -> AppRecord:
+            return _in_chain_of(event)(apply_update(current, payload))
+
         if proposed.spec != record.spec:
             # Whoever published it, a spec is admitted before CRANE acts on it (the API's own
             # changes are in the record already, so they are not asked twice).
             async with self.store.admitting(record.owner):
-                await self.admit(record.owner, proposed.spec, record.id)
-                await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
+                await self.admit(record.owner, proposed.spec, record.id, announce=record.id)
+                await self.store.mutate(payload.app_id, change)
         else:
-            await self.store.mutate(payload.app_id, lambda r: apply_update(r, payload))
+            await self.store.mutate(payload.app_id, change)
         self.mark(payload.app_id)
 
     async def on_restart(self, event: Event, payload: BaseModel) -> None:
         assert isinstance(payload, AppRestartRequested)
         await self._require(payload.app_id)
-        await self.store.mutate(payload.app_id, lambda r: apply_restart(r, event.id))
+        await self.store.mutate(payload.app_id, lambda r: _in_chain_of(event)(apply_restart(r, event.id)))
         self.mark(payload.app_id)
 
     async def on_deleted(self, event: Event, payload: BaseModel) -> None:
@@ -90,22 +95,37 @@ class IntentHandlers:
 
         def deleting(record: AppRecord) -> AppRecord:
             record.status = AppStatus.DELETING
-            return record
+            return _in_chain_of(event)(record)
 
         # The reconciler removes it, in turn with any other work on the same app.
         await self.store.mutate(payload.app_id, deleting)
         self.mark(payload.app_id)
 
-    async def admit(self, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
+    async def admit(self, owner: str, spec: AppSpec, app_id: str | None = None, *, announce: str | None = None) -> None:
         """The admission policy's consent for a spec that did not come through the API (which
         asks itself); a refusal dead-letters the event with the policy's reasons."""
-        reasons = await admission_refusals(self.bus, owner, spec, app_id)  # no answer, or unavailable: retried
+        # No answer, or unavailable: retried.
+        reasons = await admission_refusals(self.bus, owner, spec, app_id, announce=announce)
         if reasons is not None:
             raise InvalidEvent("refused by the admission policy: " + "; ".join(reasons))
 
     async def _require(self, app_id: str) -> None:
         if await self.store.get(app_id) is None:
             raise InvalidEvent(f"data.app_id: there is no app {app_id!r}")
+
+
+def in_chain(chain: str) -> Callable[[AppRecord], AppRecord]:
+    """A record change: what the deployer does for the app next belongs to ``chain``."""
+
+    def change(record: AppRecord) -> AppRecord:
+        record.correlationid = chain
+        return record
+
+    return change
+
+
+def _in_chain_of(event: Event) -> Callable[[AppRecord], AppRecord]:
+    return in_chain(chain_of(event))
 
 
 def _refuse_unclaimed_uploads(spec: AppSpec) -> None:

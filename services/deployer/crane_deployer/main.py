@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 import uvicorn
+from pydantic import BaseModel
 
 from crane_shared import subjects as s
 from crane_shared.build_context import ContextLimits
-from crane_shared.bus import Bus
-from crane_shared.events import ContainerDied
+from crane_shared.bus import Bus, Handler
+from crane_shared.correlation import chain_of, current_chain
+from crane_shared.events import AppKillRequested, ContainerDied, Event, InvalidEvent
 from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, verifying_key
@@ -25,7 +27,7 @@ from .docker_events import follow_container_events
 from .engine import Addressing, Engine
 from .exporter import StatsCollector, metrics_app
 from .host_path_gate import HostPathGate
-from .intents import IntentHandlers
+from .intents import IntentHandlers, in_chain
 from .log_follower import LogFollowers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
@@ -65,6 +67,31 @@ class Deployer:
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later
         self.intents = IntentHandlers(bus, store, self.queue.mark)
+        # Replicas the lab had killed: container id -> the chain of the request, which their
+        # container.died and the healing after it continue.
+        self.kills: dict[str, str | None] = {}
+
+    def handlers(self) -> dict[str, Handler]:
+        return {**self.intents.table(), s.APP_KILL_REQUESTED: self.on_kill}
+
+    async def on_kill(self, event: Event, payload: BaseModel) -> None:
+        """Kill the asked replica as a crash would (the Engine's die event does the rest)."""
+        assert isinstance(payload, AppKillRequested)
+        victim = next(
+            (
+                r
+                for r in await self.engine.observe(payload.app_id)
+                if r.service == payload.service and r.index == payload.replica and r.state == "running"
+            ),
+            None,
+        )
+        if victim is None:
+            raise InvalidEvent(
+                f"data.replica: {payload.app_id} has no running replica {payload.replica} of {payload.service!r}"
+            )
+        self.kills[victim.container_id] = current_chain()
+        log.info("%s: killing %s (lab)", payload.app_id, victim.name)
+        await self.engine.kill(victim.container_id)
 
     async def resync(self) -> None:
         """Mark every known app, and every app that still owns Docker objects, for reconciling."""
@@ -103,9 +130,12 @@ class Deployer:
                 container=labels.get("name", container_id[:12]),
                 exit_code=_exit_code(labels),
             )
-            await self.bus.emit(s.CONTAINER_DIED, died)
+            # A replica the lab killed continues the lab's chain; any other death begins one.
+            event = await self.bus.emit(s.CONTAINER_DIED, died, correlationid=self.kills.pop(container_id, None))
+            await self.store.mutate(app_id, in_chain(chain_of(event)))  # the healing is part of it
             log.info("%s: replica %s exited (code %s)", app_id, died.container, died.exit_code)
         if action == "destroy":
+            self.kills.pop(container_id, None)
             self.reconciler.removing.discard(container_id)
             self.reconciler.died.pop(container_id, None)
         self.queue.mark(app_id)
@@ -177,7 +207,7 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(
             follow_container_events(naming, deployer.on_container_event, stop, deployer.after_engine_reconnect)
         ),
-        asyncio.create_task(bus.consume("deployer", "app.>", deployer.intents.table(), stop)),
+        asyncio.create_task(bus.consume("deployer", "app.>", deployer.handlers(), stop)),
         asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]
     # The vulnerability database may take minutes (or never come, offline): fetched beside the rest.

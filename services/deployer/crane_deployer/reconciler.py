@@ -13,12 +13,14 @@ from dataclasses import replace
 
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
+from pydantic import BaseModel
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.compose import render_compose
 from crane_shared.container_defaults import Limits
+from crane_shared.correlation import following
 from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, AppStopped, Event, new_event
 from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
@@ -40,14 +42,16 @@ COMPOSE_PREFIX = "compose."
 
 
 def transition_events(old: AppRecord, new: AppRecord, url: str) -> list[Event]:
-    """What a status change says on the bus: app.deployed, app.scaled, app.stopped, app.failed."""
-    app_id, source = new.id, "crane/deployer"
+    """What a status change says on the bus: app.deployed, app.scaled, app.stopped, app.failed,
+    in the chain of the change the app was working towards."""
+    app_id = new.id
+    source = functools.partial(_of_deployer, correlationid=new.correlationid)
     if new.status == AppStatus.RUNNING:
         if old.status != AppStatus.RUNNING and old.running_replicas in (0, new.running_replicas):
             deployed = AppDeployed(
                 app_id=app_id, replicas=new.running_replicas, url=url if new.spec.routed_service else None
             )
-            return [new_event(s.APP_DEPLOYED, deployed, source=source)]
+            return [source(s.APP_DEPLOYED, deployed)]
         if old.running_replicas != new.running_replicas:
             scaled = AppScaled(
                 app_id=app_id,
@@ -55,12 +59,16 @@ def transition_events(old: AppRecord, new: AppRecord, url: str) -> list[Event]:
                 replicas=new.running_replicas,
                 services=new.service_replicas,
             )
-            return [new_event(s.APP_SCALED, scaled, source=source)]
+            return [source(s.APP_SCALED, scaled)]
     elif new.status == AppStatus.STOPPED and old.status != AppStatus.STOPPED:
-        return [new_event(s.APP_STOPPED, AppStopped(app_id=app_id), source=source)]
+        return [source(s.APP_STOPPED, AppStopped(app_id=app_id))]
     elif new.status == AppStatus.FAILED and (old.status != AppStatus.FAILED or old.reason != new.reason):
-        return [new_event(s.APP_FAILED, AppFailed(app_id=app_id, reason=new.reason or "unknown"), source=source)]
+        return [source(s.APP_FAILED, AppFailed(app_id=app_id, reason=new.reason or "unknown"))]
     return []
+
+
+def _of_deployer(subject: str, payload: BaseModel, correlationid: str | None) -> Event:
+    return new_event(subject, payload, source="crane/deployer", correlationid=correlationid)
 
 
 def next_status(record: AppRecord, ready: int, failure: str | None) -> tuple[AppStatus, str | None]:
@@ -109,11 +117,15 @@ class Reconciler:
         self.requeue: Callable[[str, float], None] = lambda app_id, delay: None
 
     async def reconcile(self, app_id: str) -> None:
-        started = time.monotonic()
         record = await self.store.get(app_id)
         if record is None:
             await self.engine.remove_app(app_id)
             return
+        with following(record.correlationid):  # builds, scans and removals are part of its chain
+            await self._reconcile(record)
+
+    async def _reconcile(self, record: AppRecord) -> None:
+        started, app_id = time.monotonic(), record.id
         if record.outbox:  # left by a deployer that stopped between a change and its events
             await self.flush_outbox(record)
         if record.status == AppStatus.DELETING:

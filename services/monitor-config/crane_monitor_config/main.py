@@ -4,7 +4,9 @@ then per-app targets and rules on every app event, and reload Prometheus when th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -13,13 +15,20 @@ from pydantic import BaseModel
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppStatus
-from crane_shared.events import Event
+from crane_shared.events import Event, MonitoringUpdated
 from crane_shared.secrets import WEBHOOK_TOKEN, read_secret
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server, stop_on_signals
 from crane_shared.store import AppStore
 
 from .files import remove, write_atomically, write_json, write_yaml
-from .render import Timings, render_alertmanager_config, render_prometheus_config, render_rules, render_targets
+from .render import (
+    Timings,
+    alert_names,
+    render_alertmanager_config,
+    render_prometheus_config,
+    render_rules,
+    render_targets,
+)
 from .settings import MonitorSettings
 
 log = logging.getLogger("crane.monitor-config")
@@ -28,8 +37,11 @@ APP_SUBJECTS = [s.APP_CREATED, s.APP_UPDATED, s.APP_DELETED, s.APP_DEPLOYED, s.A
 
 
 class MonitorConfig:
-    def __init__(self, settings: MonitorSettings, store: AppStore) -> None:
+    def __init__(
+        self, settings: MonitorSettings, store: AppStore, announce: Callable[[MonitoringUpdated], Awaitable[object]]
+    ) -> None:
         self.settings = settings
+        self.announce = announce  # publishes monitoring.updated (in the chain of the app event)
         self.store = store
         self.dir = settings.monitoring_dir
         self.timings = Timings(
@@ -68,16 +80,17 @@ class MonitorConfig:
         (self.dir / "targets").mkdir(exist_ok=True)
         (self.dir / "rules").mkdir(exist_ok=True)
 
-    async def sync_app(self, app_id: str) -> bool:
-        """Make the app's files match its record; True if anything changed."""
+    async def sync_app(self, app_id: str) -> list[str] | None:
+        """Make the app's files match its record: the alerts now watched for it if anything
+        changed (none: its files are gone), None if nothing did."""
         record = await self.store.get(app_id)
         if record is None or record.status == AppStatus.DELETING:
-            return remove(self.target_file(app_id)) | remove(self.rules_file(app_id))
+            removed = remove(self.target_file(app_id)) | remove(self.rules_file(app_id))
+            return [] if removed else None
+        rules = render_rules(self.settings.suite, record, self.settings.rate_window)
         changed = write_json(self.target_file(app_id), render_targets(app_id, self.settings.exporter_target))
-        return (
-            write_yaml(self.rules_file(app_id), render_rules(self.settings.suite, record, self.settings.rate_window))
-            or changed
-        )
+        changed = write_yaml(self.rules_file(app_id), rules) or changed
+        return alert_names(rules) if changed else None
 
     async def sync_all(self) -> None:
         known = {r.id for r in await self.store.list()}
@@ -89,7 +102,7 @@ class MonitorConfig:
         await self.reload("prometheus", self.settings.prometheus_url)
         await self.reload("alertmanager", self.settings.alertmanager_url)
 
-    async def reload(self, target: str, url: str) -> None:
+    async def reload(self, target: str, url: str) -> bool:
         try:
             response = await self.http.post(f"{url.rstrip('/')}/-/reload")
             outcome = "ok" if response.status_code == 200 else f"http {response.status_code}"
@@ -98,19 +111,26 @@ class MonitorConfig:
         RELOADS.labels(target, "ok" if outcome == "ok" else "error").inc()
         if outcome != "ok":
             log.warning("reload of %s failed (%s); it will read the files when it starts", target, outcome)
+        return outcome == "ok"
 
     async def on_app_event(self, event: Event, payload: BaseModel) -> None:
         app_id = getattr(payload, "app_id", None) or event.subject
-        if app_id and await self.sync_app(app_id):
+        watched = await self.sync_app(app_id) if app_id else None
+        if app_id and watched is not None:
             log.info("monitoring of %s updated", app_id)
-            await self.reload("prometheus", self.settings.prometheus_url)
+            reloaded = await self.reload("prometheus", self.settings.prometheus_url)
+            await self.announce(MonitoringUpdated(app_id=app_id, rules=watched, reloaded=reloaded))
 
 
 async def serve(settings: MonitorSettings) -> None:
     stop = stop_on_signals()
     start_metrics_server(settings.metrics_port)
     bus = await connect_service_bus(settings, "monitor-config")
-    monitor = MonitorConfig(settings, AppStore(await bus.kv(s.APPS_BUCKET)))
+    monitor = MonitorConfig(
+        settings,
+        AppStore(await bus.kv(s.APPS_BUCKET)),
+        functools.partial(bus.emit, s.MONITORING_UPDATED),
+    )
     await monitor.write_suite_config(await read_secret(await bus.kv(s.WEBHOOK_BUCKET), WEBHOOK_TOKEN))
     await monitor.sync_all()
     handlers = {subject: monitor.on_app_event for subject in APP_SUBJECTS}

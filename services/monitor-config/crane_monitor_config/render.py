@@ -75,6 +75,11 @@ def _load_rules(
     ]
 
 
+def alert_names(rules: dict[str, Any]) -> list[str]:
+    """The alerts a rules document (render_rules) defines, in order."""
+    return [rule["alert"] for group in rules.get("groups", []) for rule in group.get("rules", []) if "alert" in rule]
+
+
 def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) -> dict[str, Any]:
     """Alert rules of one app: load above/below its target band, replicas down, errors."""
     app_id, spec = record.id, record.spec

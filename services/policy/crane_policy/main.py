@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
@@ -13,7 +14,9 @@ from pydantic import BaseModel, ValidationError
 from crane_shared import subjects as s
 from crane_shared.appspec import AppSpec, AppStatus
 from crane_shared.bus import Bus
-from crane_shared.events import Alert, Event
+from crane_shared.correlation import chain_of, following
+from crane_shared.events import Alert, Event, PolicyAdmission, describe_validation_error
+from crane_shared.rpc import AdmitRequest
 from crane_shared.service import (
     configure_logging,
     connect_service_bus,
@@ -41,6 +44,14 @@ SCAN_PACKAGE = "crane/scan"
 ADMISSIONS = Counter("crane_admission_decisions_total", "Admission policy verdicts on app specs", ["verdict"])
 
 
+@dataclass(frozen=True)
+class FiringAlert:
+    """A load alert that fires for a service, and the chain its notification began."""
+
+    name: str
+    chain: str
+
+
 class PolicyService:
     def __init__(
         self,
@@ -52,6 +63,7 @@ class PolicyService:
         users: UserStore,
     ):
         self.settings = settings
+        self.bus = bus
         self.users = users
         self.policies = policies
         self.memory = ScalingMemory()
@@ -66,8 +78,8 @@ class PolicyService:
             settings.rate_window,
         )
         self.store = store
-        # (app id, service) -> the load alert that fires for it
-        self.firing: dict[tuple[str, str | None], str] = {}
+        # (app id, service) -> the load alert that fires for it, and the chain that alert began
+        self.firing: dict[tuple[str, str | None], FiringAlert] = {}
         self.restarted: set[str] = set()  # alert episodes already acted on
         self._embedded: GuardedRego | None = None
         self._opa = OpaServer(settings.opa_url) if settings.opa_url else None
@@ -101,15 +113,19 @@ class PolicyService:
         elif payload.alertname in LOAD_ALERTS:
             target = (payload.app_id, payload.service)
             if firing:
-                if payload.alertname == "CraneLowLoad" and self.firing.get(target) != "CraneLowLoad":
+                if payload.alertname == "CraneLowLoad" and self._firing_name(target) != "CraneLowLoad":
                     record = await self.store.get(payload.app_id)
                     service = record.spec.service(payload.service) if record else None
                     if service:
                         self.memory.low_load_began(service_key(*target), service.replicas)
-                self.firing[target] = payload.alertname
+                self.firing[target] = FiringAlert(payload.alertname, chain_of(event))
                 await self.decider.evaluate(payload.app_id, payload.alertname, payload.service)
-            elif self.firing.get(target) == payload.alertname:
+            elif self._firing_name(target) == payload.alertname:
                 del self.firing[target]
+
+    def _firing_name(self, target: tuple[str, str | None]) -> str | None:
+        firing = self.firing.get(target)
+        return firing.name if firing else None
 
     async def keep_converging(self, stop: asyncio.Event) -> None:
         """While a load alert fires, evaluate again every few seconds: a sustained load takes
@@ -117,24 +133,30 @@ class PolicyService:
         while not stop.is_set():
             for (app_id, service), alert in list(self.firing.items()):
                 try:
-                    if await self.decider.evaluate(app_id, alert, service) is None:
+                    with following(alert.chain):  # a step further along the alert's chain
+                        decided = await self.decider.evaluate(app_id, alert.name, service)
+                    if decided is None:
                         self.firing.pop((app_id, service), None)
                 except Exception:  # noqa: BLE001 - one app must not stop the others
                     log.exception("evaluation of %s failed", service_key(app_id, service))
             await wait_or_stop(stop, self.settings.reevaluate_seconds)
 
     async def admit(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The admission policy's verdict on ``body['spec']`` for ``body['owner']``; the app
-        ``body['app_id']`` (being changed) does not count towards the owner's usage."""
+        """The admission policy's verdict (rpc.AdmitRequest) on a spec for its owner; the app
+        being changed does not count towards the owner's usage."""
         try:
-            spec = AppSpec.model_validate(body.get("spec"))
+            request = AdmitRequest.model_validate(body)
+        except ValidationError as exc:
+            return {"error": f"invalid request: {describe_validation_error(exc)}"}
+        try:
+            spec = AppSpec.model_validate(request.spec)
         except ValidationError as exc:
             return {"error": f"invalid spec: {exc.errors()[0]['msg']}"}
-        owner, app_id = str(body.get("owner", "")), body.get("app_id")
+        owner = request.owner
         others = [
             r.spec
             for r in await self.store.list()
-            if r.owner == owner and r.id != app_id and r.status != AppStatus.DELETING
+            if r.owner == owner and r.id != request.app_id and r.status != AppStatus.DELETING
         ]
         policy_input = admission_input(
             await self.users.get(owner), owner, spec, others, self.settings.default_cpus, self.settings.default_memory
@@ -145,6 +167,9 @@ class PolicyService:
             result = {"allowed": False, "reasons": [f"the admission policy failed: {exc}"]}
         log.info("admission of %s for %s: %s %s", spec.name, owner, result["allowed"], result["reasons"])
         ADMISSIONS.labels("allowed" if result["allowed"] else "refused").inc()
+        if request.announce:
+            announced = PolicyAdmission(app_id=request.announce, allowed=result["allowed"], reasons=result["reasons"])
+            await self.bus.emit(s.POLICY_ADMISSION, announced, correlationid=request.correlationid)
         return result
 
     async def judge_scan(self, body: dict[str, Any]) -> dict[str, Any]:

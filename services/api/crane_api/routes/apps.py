@@ -19,11 +19,13 @@ from crane_shared import subjects as s
 from crane_shared.admission import AdmissionUnavailable, admission_refusals
 from crane_shared.appspec import AppRecord, AppSpec, AppStatus, spec_changes
 from crane_shared.builds import AppBuilds, BuildRecord, builds_key
+from crane_shared.correlation import chain_of, following
 from crane_shared.events import (
     AppCreated,
     AppDeleted,
     AppRestartRequested,
     AppUpdated,
+    Event,
     InvalidEvent,
     new_event,
 )
@@ -65,10 +67,12 @@ async def _admitting(gateway: Gateway, owner: str) -> AsyncIterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
-async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None = None) -> None:
-    """Ask the admission policy; refuse with its reasons (each names the field) if it says no."""
+async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None, intent: Event) -> None:
+    """Ask the admission policy; refuse with its reasons (each names the field) if it says no.
+    The policy announces its verdict about the app in the chain ``intent`` begins."""
     try:
-        reasons = await admission_refusals(gateway.bus, owner, spec, app_id)
+        with following(chain_of(intent)):
+            reasons = await admission_refusals(gateway.bus, owner, spec, app_id, announce=intent.subject)
     except (NatsTimeout, NoRespondersError):
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the policy service did not answer; nothing was changed"
@@ -108,12 +112,12 @@ async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: App
 async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
     spec = upload.spec
     async with _admitting(gateway, owner):  # the check and the insert it allows, with no other between
-        await _admit(gateway, owner, spec)
+        app_id = await gateway.apps.new_app_id(spec.name)  # a refusal leaves a number unused
+        event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
+        await _admit(gateway, owner, spec, None, event)
         await _store_upload(gateway, upload)  # nothing of a refused upload is kept
-        app_id = await gateway.apps.new_app_id(spec.name)
         record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=upload.all_warnings)
         await gateway.apps.insert(record)
-    event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
     await gateway.apps.remember_creation(event.id, app_id)
     try:
         await gateway.bus.publish(event)
@@ -147,11 +151,12 @@ async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> Ap
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc).removeprefix("data.replicas: ")) from None
     except InvalidEvent as exc:
         raise event_errors(str(exc)) from None
+    event = new_event(s.APP_UPDATED, update, source=SOURCE)
     async with _admitting(gateway, record.owner):
         if proposed.spec != record.spec:
-            await _admit(gateway, record.owner, proposed.spec, record.id)
+            await _admit(gateway, record.owner, proposed.spec, record.id, event)
         changed = await gateway.apps.mutate(record.id, lambda r: apply_update(r, update))
-    await gateway.bus.publish(new_event(s.APP_UPDATED, update, source=SOURCE))
+    await gateway.bus.publish(event)
     if changed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {record.id!r}")
     return changed
