@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import docker
@@ -94,3 +95,23 @@ def settled_restarts(api: httpx.Client, app_id: str, timeout: float = 20, settle
         time.sleep(0.3)
     time.sleep(settle)
     return restarts()
+
+
+def past_events(api: httpx.Client, app_id: str, seconds: int = 900) -> list[dict]:
+    """The app's events of the last ``seconds``, as the API shows them to ``api``'s user."""
+    from crane_cli.api import read_sse  # the crane CLI's reader
+
+    response = api.get("/events", params={"app": app_id, "follow": "false", "since": seconds}, timeout=30)
+    assert response.status_code == 200, response.text
+    return [json.loads(m.data) for m in read_sse(iter(response.text.splitlines()))]
+
+
+def wait_events(api: httpx.Client, app_id: str, predicate, timeout: float = 60) -> list[dict]:
+    """The app's past events once ``predicate(events)`` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = past_events(api, app_id)
+        if predicate(events) or time.monotonic() > deadline:
+            assert predicate(events), f"not within {timeout}s: {[(e['type'], e.get('correlationid')) for e in events]}"
+            return events
+        time.sleep(0.5)

@@ -11,7 +11,15 @@ import uuid
 import httpx
 
 from tests.conftest import app_body
-from tests.integration.helpers import app_containers, running, settled_restarts, wait_app, wait_gone, webhook
+from tests.integration.helpers import (
+    app_containers,
+    past_events,
+    running,
+    settled_restarts,
+    wait_app,
+    wait_gone,
+    webhook,
+)
 from tests.samples import SCALING_INPUT
 
 
@@ -82,6 +90,13 @@ def test_load_scales_out_then_in_never_past_the_bounds(suite, user, http_image):
     scale_up = next(d for d in decisions if d["action"] == "scale_up")
     assert scale_up["metric"] == "rps" and scale_up["value"] > 5.5 and scale_up["engine"] == "regopy"
     assert "ceil(" in scale_up["reason"]
+    # The alert's chain runs through Alertmanager to the policy's decision and the new replica.
+    events = past_events(user, app_id)
+    decided = next(e for e in events if e["type"] == "policy.decision" and e["data"]["action"] == "scale_up")
+    chain = decided["correlationid"]
+    assert chain.startswith("alert-"), decided
+    steps = [e["type"] for e in events if e.get("correlationid") == chain]
+    assert steps[0] == "alert.firing" and "app.updated" in steps and "app.scaled" in steps, steps
     print(f"scaled out in {scaled_out_after:.1f}s, in after {scaled_in_after:.1f}s")
     user.delete(f"/apps/{app_id}")
     wait_gone(user, app_id)

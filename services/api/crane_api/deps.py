@@ -15,6 +15,7 @@ from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, TokenError, Tokens
 from crane_shared.users import User, UserStore
 
+from .lab import Lab
 from .login_limit import LoginLimiter
 from .settings import ApiSettings
 
@@ -30,6 +31,7 @@ class Gateway:
     tokens: Tokens
     logins: LoginLimiter
     auth: Authenticator
+    lab: Lab
 
 
 def get_gateway(request: Request) -> Gateway:

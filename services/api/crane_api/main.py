@@ -24,9 +24,10 @@ from crane_shared.users import UserStore
 
 from .console import default_folder, serve_console
 from .deps import Gateway
+from .lab import Lab, announcing_on
 from .login_limit import LoginLimiter
 from .nats_watchers import Callout, publish_views, serve_callout
-from .routes import apps, auth, health, metrics, monitoring, policies, streams, users
+from .routes import apps, auth, health, lab, metrics, monitoring, policies, streams, users
 from .security import hash_password
 from .settings import ApiSettings
 
@@ -65,6 +66,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             tokens=tokens,
             logins=LoginLimiter(config, settings.login_max_failures, settings.login_window_seconds),
             auth=Authenticator(tokens, users, config),
+            lab=Lab(settings.lab_target, settings.app_host, announcing_on(bus)),
         )
         start_metrics_server(settings.metrics_port)
         stop = asyncio.Event()
@@ -75,6 +77,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             views = asyncio.create_task(publish_views(bus, app.state.gateway.apps, stop))
         yield
         stop.set()
+        await app.state.gateway.lab.close()
         if views is not None:
             await asyncio.gather(views, return_exceptions=True)
         await bus.close()
@@ -91,6 +94,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     v1.include_router(apps.router)
     v1.include_router(streams.router)
     v1.include_router(metrics.router)
+    v1.include_router(lab.router)
     v1.include_router(monitoring.router)
     v1.include_router(policies.router)
     v1.include_router(users.router)

@@ -34,6 +34,17 @@ class ApiSettings(CommonSettings):
     # Where the app metrics the console charts are read (GET /apps/{id}/metrics).
     prometheus_url: str | None = None
 
+    # Where the lab sends its loads: the router's HTTP entrypoint as this API reaches it (default:
+    # http://127.0.0.1:<http_port>); the app's host name goes in each request's Host header.
+    router_url: str | None = None
+
+    @property
+    def lab_target(self) -> str:
+        return self.router_url or f"http://127.0.0.1:{self.http_port}"
+
+    def app_host(self, app_id: str) -> str:
+        return f"{app_id}.{self.app_domain}"
+
     @property
     def upload_rules(self) -> UploadRules:
         return UploadRules(ContextLimits(self.max_context_bytes, self.max_context_files), self.compose_binary)

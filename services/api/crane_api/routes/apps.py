@@ -241,6 +241,7 @@ async def delete_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
         return current
 
     record = await gateway.apps.mutate(record.id, deleting) or record
+    await gateway.lab.stop(record.id)  # its load has nothing left to reach
     await gateway.bus.publish(new_event(s.APP_DELETED, AppDeleted(app_id=record.id), source=SOURCE))
     return public(gateway, record)
 
