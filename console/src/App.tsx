@@ -6,6 +6,7 @@ import { Policies, Users } from "./pages/Admin";
 import { AppPage } from "./pages/AppPage";
 import { Apps } from "./pages/Apps";
 import { Login } from "./pages/Login";
+import { Watch } from "./pages/Watch";
 
 const queries = new QueryClient({ defaultOptions: { queries: { retry: 1 } } });
 
@@ -45,6 +46,7 @@ function Shell({ onLogout }: { onLogout: () => void }) {
       <Routes>
         <Route path="/" element={<Apps />} />
         <Route path="/apps/:appId" element={<AppPage />} />
+        <Route path="/apps/:appId/watch" element={<Watch />} />
         <Route path="/admin/users" element={<Users />} />
         <Route path="/admin/policies" element={<Policies />} />
       </Routes>

@@ -40,6 +40,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     s.APP_STOPPED: {"app_id": "shop-7"},
     s.APP_FAILED: {"app_id": "shop-7", "reason": "image nginx:nope not found locally and could not be pulled"},
     s.APP_REMOVED: {"app_id": "shop-7"},
+    s.CONTAINER_CREATED: {"app_id": "shop-7", "service": "web", "container": "crane-shop-7-web-1", "replica": 1},
     s.CONTAINER_DIED: {"app_id": "shop-7", "service": "web", "container": "crane-shop-7-web-1", "exit_code": 137},
     s.ALERT_FIRING: {
         "app_id": "shop-7",

@@ -120,6 +120,16 @@ class AppRemoved(_Payload):
     app_id: AppId
 
 
+class ContainerCreated(_Payload):
+    """The deployer created and started a replica (the ``replica``-th of ``service``): for a new
+    app, a scale-out, a changed spec, or in place of one that died."""
+
+    app_id: AppId
+    service: str
+    container: str
+    replica: int
+
+
 class ContainerDied(_Payload):
     """A replica stopped without the deployer asking; it is replaced at once."""
 
@@ -277,6 +287,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     s.APP_STOPPED: AppStopped,
     s.APP_FAILED: AppFailed,
     s.APP_REMOVED: AppRemoved,
+    s.CONTAINER_CREATED: ContainerCreated,
     s.CONTAINER_DIED: ContainerDied,
     s.MONITORING_UPDATED: MonitoringUpdated,
     s.POLICY_ADMISSION: PolicyAdmission,

@@ -52,9 +52,9 @@ SERVICES: dict[str, Needs] = {
     ),
     "deployer": Needs(
         # Its own facts, and the intents of clients once their token and owner are checked.
-        publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED,
-                   s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED,
-                   *s.INTENTS, f"{s.LOGS_PREFIX}.>"),
+        publishes=(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_CREATED,
+                   s.CONTAINER_DIED, s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED,
+                   s.BUILD_FAILED, *s.INTENTS, f"{s.LOGS_PREFIX}.>"),
         requests=(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
         serves=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE),
         consumes={s.EVENTS_STREAM: "deployer", s.CLIENT_STREAM: "deployer-client"},

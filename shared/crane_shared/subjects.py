@@ -33,6 +33,7 @@ APP_SCALED = "app.scaled"
 APP_STOPPED = "app.stopped"
 APP_FAILED = "app.failed"
 APP_REMOVED = "app.removed"
+CONTAINER_CREATED = "container.created"
 CONTAINER_DIED = "container.died"
 
 # Monitoring: what monitor-config wrote for an app (targets and rules, Prometheus reloaded).

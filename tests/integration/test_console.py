@@ -6,6 +6,7 @@ the console's files."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import time
@@ -122,11 +123,11 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 1)
         expect(page.get_by_role("region", name="Logs")).to_contain_text(f"{app_id}-web-", timeout=30_000)
         expect(page.get_by_role("region", name="Events")).to_contain_text("app.deployed")
-        expect(page.get_by_role("region", name="Events")).to_contain_text("by deployer")
+        expect(page.get_by_role("region", name="Events")).to_contain_text("deployer 2 replica(s) running")
 
         page.get_by_role("button", name="more replicas of web").click()
         expect(page.get_by_role("row", name=re.compile(r"^web 3 3"))).to_be_visible(timeout=60_000)
-        expect(page.get_by_role("region", name="Events")).to_contain_text("app.scaled", timeout=30_000)
+        expect(page.get_by_role("region", name="Events")).to_contain_text("ready replicas 2 → 3", timeout=30_000)
         expect(page.get_by_role("region", name="Decisions")).to_contain_text("No alert is firing")
         expect(page.get_by_role("region", name="Scan report")).to_contain_text(http_image, timeout=30_000)
         # The charts: Prometheus's numbers through the API (the browser never reaches Prometheus).
@@ -215,3 +216,70 @@ def test_a_project_folder_is_uploaded_built_and_run_from_the_browser(suite, admi
     assert web.exec_run(["/bin/busybox", "ls", "/www/extra"]).output.decode().split() == ["Dockerfile", "page.html"]
     assert web.exec_run(["/bin/busybox", "cat", "/run/secrets/pw"]).output == b"s3cret\n"
     user.delete(f"/apps/{app_id}")
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a picture of the page when CRANE_SCREENSHOTS names a folder (docs/ has them)."""
+    folder = os.environ.get("CRANE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=f"{folder}/console-{name}.png", full_page=True)
+
+
+def test_the_lab_makes_the_cloud_scale_and_heal_and_the_teaching_view_shows_why(suite, http_image):
+    """Start a load from the lab, see the alert, the decision with its arithmetic and the new
+    replica in the alert's chain; kill a replica and see it healed in the kill's chain."""
+    from tests.integration.test_autoscaling import autoscaled_body
+
+    user = make_user(suite, "teacher")
+    app = user.post("/apps?wait=true", json=autoscaled_body(http_image, "lesson")).json()
+    assert app["status"] == "running", app
+    app_id = app["id"]
+    wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 1)
+    problems: list[str] = []
+    with logged_in(suite, user.email, problems) as page:
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.get_by_role("link", name=app_id, exact=True).click()
+        page.get_by_role("link", name=re.compile("Watch it think")).click()
+        expect(page.get_by_role("heading", name=re.compile(f"Watch {app_id} think"))).to_be_visible()
+        events = page.get_by_role("region", name="Events")
+        # The deploy as one chain: accepted, admitted, scanned, running, watched.
+        deploy = events.locator("details", has_text="request accepted: deploy the app")
+        for step in (
+            "policy admission policy: allowed",
+            "deployer 1 replica(s) running",
+            "monitor-config targets and rules",
+        ):
+            expect(deploy).to_contain_text(step)
+        expect(page.get_by_test_id("replicas")).to_have_text("http 1/1")
+        assert serious_violations(page) == []
+
+        page.get_by_label("Requests per second").fill("20")
+        page.get_by_label("For (seconds)").fill("60")
+        page.get_by_role("button", name="Start load").click()
+        expect(page.locator(".load-status")).to_contain_text("Sending")
+        expect(page.locator(".node.lit")).not_to_have_count(0)
+        alert = events.locator("details", has_text="alert CraneHighLoad fired on http")
+        expect(alert).to_contain_text(
+            re.compile(r"policy Scale up http: 1 → \d, because rps [\d.]+ per replica"), timeout=60_000
+        )
+        expect(alert).to_contain_text(re.compile(r"deployer ready replicas 1 → [23]"), timeout=60_000)
+        expect(page.get_by_role("region", name="Decisions")).to_contain_text("ceil(")
+        expect(page.get_by_test_id("replicas")).to_have_text(re.compile(r"http [23]/[23]"), timeout=30_000)
+        screenshot(page, "watch")
+        page.get_by_role("button", name="Stop load").click()
+        expect(page.locator(".load-status")).to_contain_text("Stopped")
+        expect(events.locator("details", has_text="lab: 20 requests/s for 60 s to /")).to_contain_text(
+            "lab load stopped"
+        )
+
+        page.get_by_role("button", name="Kill replica 0 of http").click()
+        expect(page.get_by_role("region", name="Lab").get_by_role("alert")).to_have_count(0)
+        killed = events.locator("details", has_text="lab: kill replica 0 of http")
+        expect(killed).to_contain_text(
+            re.compile(r"deployer replica \S+ died \(exit 137\); replacing it"), timeout=30_000
+        )
+        expect(killed).to_contain_text(re.compile(r"deployer replica \S+-http-0 created"), timeout=60_000)
+        assert serious_violations(page) == []
+    user.delete(f"/apps/{app_id}")
+    machine = [p for p in problems if "ERR_NETWORK_CHANGED" in p]
+    assert [p for p in problems if p not in machine] == [], problems

@@ -27,6 +27,7 @@ def chain_types(events: list[dict], chain: str) -> list[str]:
 
 def test_a_load_reaches_the_app_through_the_router_and_is_bounded(user, web):
     app_id = web["id"]
+    assert user.get(f"/apps/{app_id}/lab/load").json() is None  # none yet
     started = user.post(f"/apps/{app_id}/lab/load", json={"rate": 20, "seconds": 2})
     assert started.status_code == 202, started.text
     run = started.json()
@@ -70,6 +71,10 @@ def test_a_careless_or_hostile_load_is_refused_naming_the_field(suite, user, web
         other.close()
     assert user.post(f"/apps/{app_id}/lab/kill", json={"replica": 7}).status_code == 422
     assert user.post(f"/apps/{app_id}/lab/kill", json={"service": "nope"}).status_code == 422
+    user.post(f"/apps/{app_id}/stop").raise_for_status()
+    for path, body in ((f"/apps/{app_id}/lab/load", {"rate": 5, "seconds": 5}), (f"/apps/{app_id}/lab/kill", {})):
+        refused = user.post(path, json=body)
+        assert refused.status_code == 409 and "runs no replica" in refused.text, refused.text
 
 
 def test_a_killed_replica_is_healed_and_the_chain_shows_death_and_healing(suite, user, web, docker_client):
@@ -78,16 +83,16 @@ def test_a_killed_replica_is_healed_and_the_chain_shows_death_and_healing(suite,
     assert accepted.status_code == 202, accepted.text
     chain = accepted.json()["event_id"]
 
-    def healed(events: list[dict]) -> bool:  # back to 2 ready replicas, in the kill's chain
-        return any(
-            e["type"] == "app.scaled" and e.get("correlationid") == chain and e["data"]["replicas"] == 2 for e in events
-        )
+    def healed(events: list[dict]) -> bool:  # a replica in its place, in the kill's chain
+        return any(e["type"] == "container.created" and e.get("correlationid") == chain for e in events)
 
     events = wait_events(user, app_id, healed)
     steps = chain_types(events, chain)
     assert steps[0] == "app.kill_requested" and "container.died" in steps, steps
     died = next(e for e in events if e["type"] == "container.died" and e.get("correlationid") == chain)
     assert died["data"]["exit_code"] == 137 and died["source"] == "crane/deployer"
+    replaced = next(e for e in events if e["type"] == "container.created" and e.get("correlationid") == chain)
+    assert replaced["data"]["replica"] == 1 and replaced["data"]["service"] == "http"
     wait_app(user, app_id, running(2))
 
 
@@ -95,7 +100,14 @@ def test_one_request_is_one_chain_from_admission_to_monitoring(user, web):
     events = wait_events(user, web["id"], lambda es: any(e["type"] == "monitoring.updated" for e in es))
     created = next(e for e in events if e["type"] == "app.created")
     steps = chain_types(events, created["id"])
-    for step in ("policy.admission", "app.created", "scan.completed", "app.deployed", "monitoring.updated"):
+    for step in (
+        "policy.admission",
+        "app.created",
+        "scan.completed",
+        "container.created",
+        "app.deployed",
+        "monitoring.updated",
+    ):
         assert step in steps, (step, steps)
     by_type = {e["type"]: e for e in events if e.get("correlationid") == created["id"]}
     assert by_type["policy.admission"]["source"] == "crane/policy" and by_type["policy.admission"]["data"]["allowed"]

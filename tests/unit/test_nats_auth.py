@@ -20,8 +20,17 @@ def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():
     publish = set(deployer["publish"]["allow"])
     events = {p for p in publish if not p.startswith(("$", "_"))}
     assert events == {
-        *(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED, s.CONTAINER_DIED),
-        *(s.SCAN_COMPLETED, s.BUILD_STARTED, s.BUILD_PROGRESS, s.BUILD_COMPLETED, s.BUILD_FAILED, *s.INTENTS),
+        *(s.APP_DEPLOYED, s.APP_SCALED, s.APP_STOPPED, s.APP_FAILED, s.APP_REMOVED),
+        *(
+            s.CONTAINER_CREATED,
+            s.CONTAINER_DIED,
+            s.SCAN_COMPLETED,
+            s.BUILD_STARTED,
+            s.BUILD_PROGRESS,
+            s.BUILD_COMPLETED,
+            s.BUILD_FAILED,
+            *s.INTENTS,
+        ),
         *(s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN, "deadletter.>", s.EVENT_REJECTED, "logs.>"),
     }
     assert "$JS.API.CONSUMER.MSG.NEXT.CRANE_CLIENT.deployer-client" in publish

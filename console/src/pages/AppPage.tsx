@@ -1,13 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
-import { useNavigate, useParams } from "react-router-dom";
+import { useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import { call, session, type App } from "../api";
-import { followAgain } from "../sse";
+import { ChainTimeline } from "../teach/Timeline";
+import { useAppEvents, useStream } from "../useStream";
 import { Charts } from "./Charts";
 import { Decisions } from "./Decisions";
 
 type Line = { replica: string; service: string; line: string };
-type CraneEvent = { id: string | null; type: string; source: string; time: string; subject: string | null };
 
 export function AppPage() {
   const { appId = "" } = useParams();
@@ -27,6 +27,7 @@ export function AppPage() {
       <h1>{a.id} <span className={`status ${a.status}`}>{a.status}</span></h1>
       {a.reason && <p className="error">{a.reason}</p>}
       {a.url && <p>URL: <a href={a.url}>{a.url}</a></p>}
+      <p><Link to={`/apps/${a.id}/watch`}>Watch it think: the suite, the causal chains and the lab</Link></p>
       <div className="actions">
         <button onClick={() => act.mutate(["POST", "/start"])}>Start</button>
         <button onClick={() => act.mutate(["POST", "/stop"])}>Stop</button>
@@ -56,7 +57,7 @@ export function AppPage() {
       </table>
       <div className="columns">
         <Logs appId={a.id} services={a.services.map((s) => s.name)} />
-        <Timeline appId={a.id} />
+        <AppEvents appId={a.id} />
       </div>
       <Charts appId={a.id} />
       <Decisions appId={a.id} />
@@ -74,26 +75,6 @@ async function download(appId: string) {
   link.href = URL.createObjectURL(await response.blob());
   link.download = `${appId}-compose.yml`;
   link.click();
-}
-
-/** A live stream's items (the last `keep`), followed again after a break from where it was. */
-function useStream<T>(
-  path: string,
-  resume: (lastId: string | null) => string,
-  parse: (id: string | null, event: string, data: string) => T | null,
-  keep = 500,
-): T[] {
-  const [items, setItems] = useState<T[]>([]);
-  useEffect(() => {
-    setItems([]);
-    const stop = new AbortController();
-    void followAgain(path, resume, session.token, (m) => {
-      const item = parse(m.id, m.event, m.data);
-      if (item !== null) setItems((current) => [...current, item].slice(-keep));
-    }, stop.signal);
-    return () => stop.abort();
-  }, [path]); // eslint-disable-line react-hooks/exhaustive-deps
-  return items;
 }
 
 function Logs({ appId, services }: { appId: string; services: string[] }) {
@@ -177,22 +158,6 @@ function Builds({ appId }: { appId: string }) {
   );
 }
 
-function Timeline({ appId }: { appId: string }) {
-  const events = useStream<CraneEvent>(
-    `/events?app=${appId}&since=3600`,
-    (lastId) => (lastId ? `/events?app=${appId}&after=${lastId}` : `/events?app=${appId}&since=3600`),
-    (id, _event, data) => ({ ...JSON.parse(data), id }),
-  );
-  return (
-    <section aria-label="Events">
-      <h2>What CRANE did</h2>
-      <ol className="timeline">
-        {events.map((e) => (
-          <li key={e.id ?? e.time}>
-            <time>{e.time.slice(11, 19)}</time> <strong>{e.type}</strong> <span className="source">by {e.source.replace("crane/", "")}</span>
-          </li>
-        ))}
-      </ol>
-    </section>
-  );
+function AppEvents({ appId }: { appId: string }) {
+  return <ChainTimeline events={useAppEvents(appId)} open={2} />;
 }

@@ -132,7 +132,8 @@ class Deployer:
             )
             # A replica the lab killed continues the lab's chain; any other death begins one.
             event = await self.bus.emit(s.CONTAINER_DIED, died, correlationid=self.kills.pop(container_id, None))
-            await self.store.mutate(app_id, in_chain(chain_of(event)))  # the healing is part of it
+            self.reconciler.replacing[(app_id, died.service, replica)] = chain_of(event)  # so is its successor
+            await self.store.mutate(app_id, in_chain(chain_of(event)))  # and the app's healing
             log.info("%s: replica %s exited (code %s)", app_id, died.container, died.exit_code)
         if action == "destroy":
             self.kills.pop(container_id, None)

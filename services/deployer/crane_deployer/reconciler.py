@@ -20,8 +20,17 @@ from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.compose import render_compose
 from crane_shared.container_defaults import Limits
-from crane_shared.correlation import following
-from crane_shared.events import AppDeployed, AppFailed, AppRemoved, AppScaled, AppStopped, Event, new_event
+from crane_shared.correlation import current_chain, following
+from crane_shared.events import (
+    AppDeployed,
+    AppFailed,
+    AppRemoved,
+    AppScaled,
+    AppStopped,
+    ContainerCreated,
+    Event,
+    new_event,
+)
 from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
@@ -113,6 +122,9 @@ class Reconciler:
         # moment after the die event, and CRANE never restarts a container in place.
         self.died: dict[str, int | None] = {}  # container id -> its exit code
         self.crashes = CrashTracker()
+        # Replicas that died, by (app, service, index): the chain of their death, which the
+        # replica created in their place continues (whatever else the app is asked meanwhile).
+        self.replacing: dict[tuple[str, str, int], str] = {}
         # How to ask for another reconcile later (set by the deployer to its work queue).
         self.requeue: Callable[[str, float], None] = lambda app_id, delay: None
 
@@ -279,6 +291,9 @@ class Reconciler:
         log.info("%s: creating %s", record.id, spec.name)
         self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
         await self.engine.create_and_start(spec)
+        created = ContainerCreated(app_id=record.id, service=action.service, container=spec.name, replica=action.index)
+        with following(self.replacing.pop((record.id, action.service, action.index), None) or current_chain()):
+            await self.bus.emit(s.CONTAINER_CREATED, created)
 
     async def _seed_volumes(self, record: AppRecord, spec: ReplicaSpec) -> None:
         """Create the replica's seeded volumes (bind-mounted folders uploaded with the app) with
@@ -370,6 +385,7 @@ class Reconciler:
             self.removing.add(replica.container_id)
         await self.engine.remove_app(app_id)
         self.crashes.forget(app_id)
+        self.replacing = {slot: chain for slot, chain in self.replacing.items() if slot[0] != app_id}
         if self.host_paths:
             self.host_paths.forget(app_id)
         forget_app(app_id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from crane_shared import subjects as s
-from crane_shared.appspec import AppStatus
+from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.events import AppKillRequested, new_event
 
 from ..deps import GatewayDep, OwnedApp
@@ -40,8 +40,7 @@ async def start_load(plan: LoadPlan, record: OwnedApp, gateway: GatewayDep) -> L
     router (never anywhere else); one load at a time per app."""
     if record.spec.routed_service is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"{record.id} has no service with an HTTP port to load")
-    if record.status != AppStatus.RUNNING:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{record.id} is {record.status.value}, not running")
+    _require_replicas(record)
     try:
         run = await gateway.lab.start(record.id, plan)
     except LabBusy as exc:
@@ -49,13 +48,11 @@ async def start_load(plan: LoadPlan, record: OwnedApp, gateway: GatewayDep) -> L
     return run.status()
 
 
-@router.get("/{app_id}/lab/load", response_model=LoadStatus)
-async def load_status(record: OwnedApp, gateway: GatewayDep) -> LoadStatus:
-    """The app's current load, or its last one."""
+@router.get("/{app_id}/lab/load", response_model=LoadStatus | None)
+async def load_status(record: OwnedApp, gateway: GatewayDep) -> LoadStatus | None:
+    """The app's current load, or its last one (null: none was started since the API began)."""
     run = gateway.lab.get(record.id)
-    if run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no load was started on {record.id}")
-    return run.status()
+    return run.status() if run else None
 
 
 @router.delete("/{app_id}/lab/load", response_model=LoadStatus)
@@ -76,8 +73,7 @@ async def kill_replica(body: KillRequest, record: OwnedApp, gateway: GatewayDep)
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY, f"service: {record.id} has no service {body.service!r}"
         )
-    if record.status != AppStatus.RUNNING:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{record.id} is {record.status.value}, not running")
+    _require_replicas(record)
     replicas = record.desired(service)
     if body.replica >= replicas:
         raise HTTPException(
@@ -91,3 +87,9 @@ async def kill_replica(body: KillRequest, record: OwnedApp, gateway: GatewayDep)
     )
     await gateway.bus.publish(event)
     return KillAccepted(event_id=event.id, service=service.name, replica=body.replica)
+
+
+def _require_replicas(record: AppRecord) -> None:
+    """Refuse a lab action on an app that runs no replica (stopped, being deleted)."""
+    if record.status in (AppStatus.STOPPED, AppStatus.DELETING) or record.desired_state == "stopped":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{record.id} is {record.status.value}: it runs no replica")
