@@ -46,7 +46,7 @@ SERVICES: dict[str, Needs] = {
         publishes=(*s.INTENTS, s.APP_KILL_REQUESTED, s.LAB_LOAD_STARTED, s.LAB_LOAD_FINISHED, f"{s.VIEW_PREFIX}.>"),
         serves=(s.AUTH_CALLOUT,),  # who may connect with an API token, and to what
         requests=(s.RPC_APP_LOGS, s.RPC_APP_STATS, s.RPC_APP_LOGS_FOLLOW, s.RPC_APP_LOGS_LEASE, s.RPC_POLICY_CHECK,
-                  s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_ALERT_WEBHOOK),
+                  s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_POLICY_SHIPPED, s.RPC_ALERT_WEBHOOK),
         subscribes=(f"{s.LOGS_PREFIX}.>",),  # the live logs it asked the deployer for
         watches=(s.EVENTS_STREAM,),  # GET /events
     ),
@@ -69,7 +69,8 @@ SERVICES: dict[str, Needs] = {
     ),
     "policy": Needs(
         publishes=(s.POLICY_DECISION, s.POLICY_ADMISSION, s.APP_UPDATED, s.APP_RESTART_REQUESTED),
-        serves=(s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN),
+        serves=(s.RPC_POLICY_CHECK, s.RPC_POLICY_EVALUATE, s.RPC_POLICY_ADMIT, s.RPC_POLICY_SCAN,
+                s.RPC_POLICY_SHIPPED),
         consumes={s.EVENTS_STREAM: "policy"},
     ),
 }  # fmt: skip

@@ -84,6 +84,19 @@ class DryRunRequest(_Body):
     name: str | None = None
 
 
+class ShippedRequest(_Body):
+    """The source CRANE ships for the policy ``name``."""
+
+    name: str
+
+
+class ShippedAnswer(_Body):
+    """The shipped source, or why there is none."""
+
+    source: str | None = None
+    error: str | None = None
+
+
 class SandboxAnswer(_Body):
     """A compile or dry run: ok with the decision, or the engine's error."""
 
@@ -116,5 +129,6 @@ RPC_BODIES: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     s.RPC_POLICY_SCAN: (ScanJudgeRequest, Verdict),
     s.RPC_POLICY_CHECK: (PolicyCheckRequest, SandboxAnswer),
     s.RPC_POLICY_EVALUATE: (DryRunRequest, SandboxAnswer),
+    s.RPC_POLICY_SHIPPED: (ShippedRequest, ShippedAnswer),
     s.RPC_ALERT_WEBHOOK: (WebhookRequest, WebhookAnswer),
 }

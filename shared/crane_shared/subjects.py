@@ -85,6 +85,7 @@ RPC_POLICY_CHECK = "rpc.policy.check"
 RPC_POLICY_EVALUATE = "rpc.policy.evaluate"
 RPC_POLICY_ADMIT = "rpc.policy.admit"
 RPC_POLICY_SCAN = "rpc.policy.scan"
+RPC_POLICY_SHIPPED = "rpc.policy.shipped"  # the source CRANE ships for a policy (to restore it)
 RPC_ALERT_WEBHOOK = "rpc.alert.webhook"
 
 EVENTS_STREAM = "CRANE_EVENTS"

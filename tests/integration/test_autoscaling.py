@@ -173,6 +173,14 @@ def test_policies_api_for_admins(suite, admin, user):
     extra = "package crane.extra\nlimit := 3\n"
     assert admin.put("/policies/extra", json={"source": extra}).status_code == 200
     assert admin.delete("/policies/extra").status_code == 204
+    # An edited policy goes back to what CRANE ships; a policy CRANE does not ship has nothing to restore.
+    assert admin.put("/policies/autoscale", json={"source": source + "\n# tuned for the lab\n"}).status_code == 200
+    assert user.post("/policies/autoscale/restore").status_code == 403
+    restored = admin.post("/policies/autoscale/restore")
+    assert restored.status_code == 200 and restored.json()["source"] == source
+    assert admin.get("/policies/autoscale").json()["source"] == source
+    missing = admin.post("/policies/extra/restore")
+    assert missing.status_code == 404 and "ships no policy named 'extra'" in missing.json()["detail"]
 
 
 def test_exporter_serves_each_app_its_own_metrics(suite, user, http_image):

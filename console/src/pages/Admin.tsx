@@ -1,8 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ApiError, call } from "../api";
+import { Field } from "../Field";
 
-type User = { email: string; full_name: string; role: string };
+type Quota = { replicas: number; cpus: number; memory_mb: number };
+type User = { email: string; full_name: string; role: string; quota: Quota | null };
 const PACKAGES = ["autoscale", "admission", "scan"];
 // What the autoscale policy is given when an alert fires (the others take an app spec or a scan).
 const SAMPLE_INPUT = {
@@ -29,13 +31,14 @@ export function Users() {
       <h1>Users</h1>
       {act.isError && <p role="alert" className="error">{act.error.message}</p>}
       <table>
-        <thead><tr><th>Email</th><th>Name</th><th>Role</th><th>Actions</th></tr></thead>
+        <thead><tr><th>Email</th><th>Name</th><th>Role</th><th>Quota</th><th>Actions</th></tr></thead>
         <tbody>
           {(users.data ?? []).map((u) => (
             <tr key={u.email}>
               <td>{u.email}</td>
               <td>{u.full_name}</td>
               <td>{u.role}</td>
+              <td><QuotaCell user={u} /></td>
               <td className="actions">
                 <button onClick={() => act.mutate(["PATCH", u.email, { role: u.role === "admin" ? "user" : "admin" }])}>
                   {u.role === "admin" ? "Make user" : "Make admin"}
@@ -50,6 +53,46 @@ export function Users() {
         </tbody>
       </table>
     </main>
+  );
+}
+
+/** A user's quota (or the admission policy's default), editable in place. */
+function QuotaCell({ user }: { user: User }) {
+  const client = useQueryClient();
+  const [editing, setEditing] = useState(false);
+  const start = user.quota ?? { replicas: 20, cpus: 8, memory_mb: 8192 }; // the shipped admission policy's default
+  const [quota, setQuota] = useState({ replicas: String(start.replicas), cpus: String(start.cpus), memory_mb: String(start.memory_mb) });
+  const save = useMutation({
+    mutationFn: (body: { quota: Quota | null }) => call("PATCH", `/users/${encodeURIComponent(user.email)}`, body),
+    onSuccess: () => { setEditing(false); void client.invalidateQueries({ queryKey: ["users"] }); },
+  });
+  const problems = save.error instanceof ApiError ? save.error.problems : [];
+  if (!editing) {
+    const q = user.quota;
+    return (
+      <>
+        {q ? `${q.replicas} replicas, ${q.cpus} CPUs, ${q.memory_mb} MB` : <span className="hint">the policy's default</span>}{" "}
+        <button className="link" onClick={() => setEditing(true)}>Edit quota of {user.email}</button>
+      </>
+    );
+  }
+  const number = (key: keyof typeof quota, label: string, step: string) => (
+    <Field label={label} name={key} problems={problems} type="number" min="0" step={step}
+      value={quota[key]} onChange={(e) => setQuota({ ...quota, [key]: e.target.value })} />
+  );
+  return (
+    <form className="inline-form quota" aria-label={`Quota of ${user.email}`} onSubmit={(e) => {
+      e.preventDefault();
+      save.mutate({ quota: { replicas: Number(quota.replicas), cpus: Number(quota.cpus), memory_mb: Number(quota.memory_mb) } });
+    }}>
+      {number("replicas", "Replicas", "1")}
+      {number("cpus", "CPUs", "0.1")}
+      {number("memory_mb", "Memory (MB)", "1")}
+      <button type="submit">Save quota</button>
+      <button type="button" className="link" onClick={() => save.mutate({ quota: null })}>Use the default</button>
+      <button type="button" className="link" onClick={() => setEditing(false)}>Cancel</button>
+      {save.isError && problems.length === 0 && <p role="alert" className="error">{save.error.message}</p>}
+    </form>
   );
 }
 
@@ -81,6 +124,11 @@ function PolicyEditor({ name }: { name: string }) {
     onSuccess: () => { setProblem(null); setSaved(true); },
     onError: (error) => { setSaved(false); setProblem(error instanceof ApiError ? error.message.replace(/^source: /, "") : String(error)); },
   });
+  const restore = useMutation({
+    mutationFn: () => call<{ source: string }>("POST", `/policies/${name}/restore`),
+    onSuccess: (restored) => { setSource(restored.source); setProblem(null); setSaved(true); },
+    onError: (error) => { setSaved(false); setProblem(String(error instanceof Error ? error.message : error)); },
+  });
   const line = problem ? errorLine(problem) : null;
   return (
     <section aria-label={`Policy ${name}`}>
@@ -95,7 +143,12 @@ function PolicyEditor({ name }: { name: string }) {
       </div>
       {problem && <p id="policy-error" role="alert" className="error">{line ? `Line ${line}: ` : ""}{problem}</p>}
       {saved && <p role="status">Saved: the policy service uses it from now on.</p>}
-      <button onClick={() => save.mutate()} disabled={save.isPending}>Compile and save</button>
+      <div className="actions">
+        <button onClick={() => save.mutate()} disabled={save.isPending}>Compile and save</button>
+        <button className="danger" disabled={restore.isPending} onClick={() => {
+          if (window.confirm(`Put back the ${name} policy CRANE ships? Your changes to it are lost.`)) restore.mutate();
+        }}>Restore the shipped policy</button>
+      </div>
       {PACKAGES.includes(name) && <DryRun name={name} source={text} />}
     </section>
   );

@@ -193,6 +193,14 @@ class PolicyService:
             answer["error"] = readable(answer["error"], modules)
         return answer
 
+    async def shipped(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The source CRANE ships for the policy ``body['name']`` (policies/*.rego)."""
+        name = str(body.get("name", ""))
+        source = default_policies().get(name)
+        if source is None:
+            return {"error": f"CRANE ships no policy named {name!r}; it ships {', '.join(sorted(default_policies()))}"}
+        return {"source": source}
+
     async def dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
         """Evaluate data.crane.<package>.decision for ``body['input']``, with ``body['source']``
         in place of the policy ``body['name']`` if given."""
@@ -221,6 +229,7 @@ async def serve(settings: PolicySettings) -> None:
     )
     await bus.serve(s.RPC_POLICY_CHECK, service.check)
     await bus.serve(s.RPC_POLICY_EVALUATE, service.dry_run)
+    await bus.serve(s.RPC_POLICY_SHIPPED, service.shipped)
     await bus.serve(s.RPC_POLICY_ADMIT, service.admit)
     await bus.serve(s.RPC_POLICY_SCAN, service.judge_scan)
     handlers = {s.ALERT_FIRING: service.on_alert, s.ALERT_RESOLVED: service.on_alert}

@@ -73,6 +73,16 @@ async def put_policy(name: PolicyName, body: PolicySource, admin: AdminUser, gat
     return {"name": name, "status": "saved"}
 
 
+@router.post("/{name}/restore")
+async def restore_policy(name: PolicyName, admin: AdminUser, gateway: GatewayDep) -> dict[str, str]:
+    """Put back the source CRANE ships for the policy ``name`` (what it was on first start)."""
+    shipped = await _ask_policy(gateway, s.RPC_POLICY_SHIPPED, {"name": name})
+    if shipped.get("source") is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, shipped.get("error") or f"no shipped policy {name!r}")
+    await (await _kv(gateway)).put(name, str(shipped["source"]).encode())
+    return {"name": name, "status": "restored", "source": str(shipped["source"])}
+
+
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_policy(name: PolicyName, admin: AdminUser, gateway: GatewayDep) -> None:
     kv = await _kv(gateway)
