@@ -46,19 +46,19 @@ decide(inp) := outcome(inp, "restart", inp.current, "replicas are down or failin
 	inp.alert == "CraneReplicasDown"
 } else := outcome(inp, "none", inp.current, reason) if {
 	abs(ratio(inp) - 1) <= inp.tolerance
-	reason := sprintf("%s %v is within %v%% of the target %v", [inp.metric, inp.value, inp.tolerance * 100, inp.target])
+	reason := sprintf("%s %v is within %v%% of the target %v", [inp.metric, shown(inp.value), inp.tolerance * 100, inp.target])
 } else := outcome(inp, "none", inp.current, sprintf("already at max_scale %v", [inp.max])) if {
 	ratio(inp) > 1
 	bounded(inp, raw_desired(inp)) <= inp.current
 } else := outcome(inp, "none", inp.current, reason) if {
 	ratio(inp) > 1
 	cooling_down(inp)
-	reason := sprintf("scale-up cooldown: %vs of %vs", [inp.since_last_scale_up, inp.scale_up_cooldown])
+	reason := sprintf("scale-up cooldown: %vs of %vs", [shown(inp.since_last_scale_up), inp.scale_up_cooldown])
 } else := outcome(inp, "scale_up", bounded(inp, raw_desired(inp)), reason) if {
 	ratio(inp) > 1
 	reason := sprintf(
 		"%s %v per replica is above the target %v: ceil(%v x %v / %v) = %v, bounded to %v",
-		[inp.metric, inp.value, inp.target, inp.current, inp.value, inp.target, raw_desired(inp), bounded(inp, raw_desired(inp))],
+		[inp.metric, shown(inp.value), inp.target, inp.current, shown(inp.value), inp.target, raw_desired(inp), bounded(inp, raw_desired(inp))],
 	)
 } else := outcome(inp, "none", inp.current, reason) if {
 	bounded(inp, stabilized(inp)) >= inp.current
@@ -66,6 +66,9 @@ decide(inp) := outcome(inp, "restart", inp.current, "replicas are down or failin
 } else := outcome(inp, "scale_down", bounded(inp, stabilized(inp)), reason) if {
 	reason := sprintf(
 		"%s %v per replica is below the target %v for the whole stabilization window: %v replicas",
-		[inp.metric, inp.value, inp.target, bounded(inp, stabilized(inp))],
+		[inp.metric, shown(inp.value), inp.target, bounded(inp, stabilized(inp))],
 	)
 }
+
+# A measurement as people read it: two decimals at most (9.245 reads 9.24, not 9.244999999999999).
+shown(x) := round(x * 100) / 100
