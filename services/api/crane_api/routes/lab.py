@@ -14,6 +14,7 @@ from crane_shared.events import AppKillRequested, new_event
 
 from ..deps import GatewayDep, OwnedApp
 from ..lab import LabBusy, LoadPlan, LoadStatus
+from ..requests import field_errors
 
 router = APIRouter(prefix="/apps", tags=["lab"])
 
@@ -70,16 +71,11 @@ async def kill_replica(body: KillRequest, record: OwnedApp, gateway: GatewayDep)
     show the death and the healing in this request's chain."""
     service = record.spec.service(body.service)
     if service is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"service: {record.id} has no service {body.service!r}"
-        )
+        raise field_errors([(("service",), f"{record.id} has no service {body.service!r}")])
     _require_replicas(record)
     replicas = record.desired(service)
     if body.replica >= replicas:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
-            f"replica: {service.name} runs {replicas} replica(s), numbered from 0",
-        )
+        raise field_errors([(("replica",), f"{service.name} runs {replicas} replica(s), numbered from 0")])
     event = new_event(
         s.APP_KILL_REQUESTED,
         AppKillRequested(app_id=record.id, service=service.name, replica=body.replica),
