@@ -73,6 +73,12 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     assert scan["status"] == "allowed" and scan["images"][0]["scanner"].startswith("trivy "), scan
     port = int(demo["CRANE_HTTP_PORT"])
     assert len(wait_distinct_backends(port, f"{app['id']}.localhost", 3)) == 3
+    # The lab's load goes from the API's container through the router to the app's replicas.
+    assert api.post(f"/apps/{app['id']}/lab/load", json={"rate": 10, "seconds": 1}).status_code == 202
+    deadline = time.monotonic() + 20
+    while (load := api.get(f"/apps/{app['id']}/lab/load").json())["running"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert load["sent"] == 10 and load["ok"] == 10, load
 
     # A compose file is read by the Docker Compose the suite's image ships (env_file merged).
     compose = f"services:\n  web:\n    image: {http_image}\n    ports: ['8080']\n    env_file: [web.env]\n"
@@ -146,7 +152,9 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     events = subprocess.run([*crane, "events", app["id"], "--since", "600", "-o", "json"], env=cli_env,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     kinds = [json.loads(x)["type"] for x in events.stdout.splitlines()]
-    assert events.returncode == 0 and kinds[0] == "app.created" and "app.deployed" in kinds, events
+    assert events.returncode == 0 and kinds[:2] == ["policy.admission", "app.created"] and "app.deployed" in kinds, (
+        events
+    )
 
     # The API and the apps' port listen on this machine only (CRANE_BIND opens them).
     ports = {
