@@ -11,13 +11,14 @@ import re
 import shutil
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import make_user
+from tests.conftest import app_body, make_user
 from tests.harness.procs import REPO
 from tests.harness.suite import wait_distinct_backends
 from tests.integration.helpers import suite_containers
@@ -52,6 +53,13 @@ def serious_violations(page) -> list[dict]:
         " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"
     )
     return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a picture of the page when CRANE_SCREENSHOTS names a folder (docs/ has them)."""
+    folder = os.environ.get("CRANE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=f"{folder}/console-{name}.png", full_page=True)
 
 
 # Without Node.js there is no console to test (make up says so); with it, it must be built.
@@ -91,6 +99,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.goto(f"{suite.api_url}/")
         expect(page.get_by_role("button", name="Log in")).to_be_visible()
         assert serious_violations(page) == []
+        screenshot(page, "login")
 
         page.get_by_role("button", name="Create an account").click()
         page.get_by_label("Full name").fill("Ada")
@@ -99,6 +108,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.get_by_role("button", name="Register").click()
         expect(page.get_by_role("heading", name="Apps")).to_be_visible()
         expect(page.get_by_text(f"{email} (user)")).to_be_visible()
+        screenshot(page, "apps")
         assert serious_violations(page) == []
 
         # A refused field shows under that field.
@@ -136,6 +146,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         expect(metrics).to_contain_text(re.compile(r"Requests per second, per replica: \d"), timeout=45_000)
         expect(metrics).to_contain_text(re.compile(r"CPU, average replica: \d"), timeout=45_000)
         expect(page.get_by_role("region", name="Builds")).to_contain_text("Nothing built")
+        screenshot(page, "app")
         logs = page.get_by_role("region", name="Logs")
         logs.get_by_label("Service").select_option("web")
         wait_distinct_backends(suite.http_port, f"{app_id}.localhost", 1)
@@ -167,6 +178,17 @@ def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_it
         page.get_by_role("link", name="Users").click()
         expect(page.get_by_role("row", name=re.compile(re.escape(admin.email)))).to_be_visible()
         assert serious_violations(page) == []
+        # A quota set in place is the user's from then on.
+        student = make_user(suite, "quota")
+        page.reload()
+        page.get_by_role("button", name=f"Edit quota of {student.email}").click()
+        form = page.get_by_role("form", name=f"Quota of {student.email}")
+        form.get_by_label("Replicas").fill("3")
+        form.get_by_role("button", name="Save quota").click()
+        expect(page.get_by_role("row", name=re.compile(re.escape(student.email)))).to_contain_text("3 replicas, 8 CPUs")
+        screenshot(page, "users")
+        assert student.get("/users/me").json()["quota"] == {"replicas": 3, "cpus": 8.0, "memory_mb": 8192}
+        student.close()
 
         page.get_by_role("link", name="Policies").click()
         page.get_by_role("button", name="autoscale").click()
@@ -179,18 +201,27 @@ def test_an_admin_sees_users_and_a_policy_that_does_not_compile_is_refused_at_it
         expect(page.locator("#policy-error")).to_contain_text(f"Line {broken_line}: autoscale line {broken_line}")
         expect(page.locator("#policy-error")).to_contain_text("Invalid assignment")
         expect(page.locator(".gutter .bad-line")).to_have_text(str(broken_line))
+        screenshot(page, "policies")
         # A dry run of the policy as it stands in the editor: the fixed text, the sample input.
         source.fill(original)
         page.get_by_role("button", name="Evaluate").click()
         expect(page.get_by_label("Decision")).to_contain_text('"desired": 6')
         assert serious_violations(page) == []
+        # An edit saved, then the shipped policy put back.
+        source.fill(original + "\n# tuned in class\n")
+        page.get_by_role("button", name="Compile and save").click()
+        expect(page.get_by_role("status")).to_contain_text("Saved")
+        assert admin.get("/policies/autoscale").json()["source"].endswith("# tuned in class\n")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Restore the shipped policy").click()
+        expect(source).to_have_value(original)
     assert admin.get("/policies/autoscale").json()["source"] == original  # nothing broken was kept
     assert problems == [], problems
 
 
-def test_a_project_folder_is_uploaded_built_and_run_from_the_browser(suite, admin, http_image, tmp_path, docker_client):
-    user = make_user(suite, "folder")
-    folder = tmp_path / "shopfront"
+def shopfront(root, http_image):
+    """A project folder: a service built from a context with a .dockerignore, and a secret."""
+    folder = root / "shopfront"
     (folder / "web").mkdir(parents=True)
     (folder / "compose.yaml").write_text(
         "services:\n  web:\n    build: ./web\n    ports: ['8080']\n    secrets: [pw]\n"
@@ -201,28 +232,52 @@ def test_a_project_folder_is_uploaded_built_and_run_from_the_browser(suite, admi
     (folder / "web" / "page.html").write_text("hello\n")
     (folder / "web" / "private.key").write_text("never uploaded\n")
     (folder / "pw.txt").write_text("s3cret\n")
+    return folder
+
+
+def deploy_upload(page, field: str, upload, name: str) -> str:
+    """Deploy ``upload`` (a folder or a .zip) with the upload form's ``field``; the app's id once
+    its page says it runs."""
+    page.set_input_files(field, str(upload))
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator("h1")).to_contain_text(re.compile(rf"{name}-\d+"), timeout=30_000)
+    expect(page.locator("h1 .status")).to_have_text("running", timeout=120_000)
+    return page.url.rsplit("/", 1)[1]
+
+
+def assert_shopfront_runs(suite, docker_client, app_id: str) -> None:
+    web = suite_containers(docker_client, suite.suite, app_id)[0]  # .dockerignore kept the key out
+    assert web.exec_run(["/bin/busybox", "ls", "/www/extra"]).output.decode().split() == ["Dockerfile", "page.html"]
+    assert web.exec_run(["/bin/busybox", "cat", "/run/secrets/pw"]).output == b"s3cret\n"
+
+
+def test_a_project_folder_is_uploaded_built_and_run_from_the_browser(suite, admin, http_image, tmp_path, docker_client):
+    user = make_user(suite, "folder")
     problems: list[str] = []
     with logged_in(suite, user.email, problems) as page:
-        page.set_input_files("#field-folder", str(folder))
-        page.get_by_role("button", name="Deploy", exact=True).click()
-        expect(page.locator("h1")).to_contain_text(re.compile(r"shopfront-\d+"), timeout=30_000)
-        app_id = page.url.rsplit("/", 1)[1]
-        expect(page.locator("h1 .status")).to_have_text("running", timeout=120_000)
+        app_id = deploy_upload(page, "#field-folder", shopfront(tmp_path, http_image), "shopfront")
         expect(page.get_by_role("region", name="Builds")).to_contain_text("web succeeded")
     assert problems == [], problems
     app = user.get(f"/apps/{app_id}").json()
     assert app["spec"]["secrets"] and app["spec"]["services"][0]["build"]
-    web = suite_containers(docker_client, suite.suite, app_id)[0]  # .dockerignore kept the key out
-    assert web.exec_run(["/bin/busybox", "ls", "/www/extra"]).output.decode().split() == ["Dockerfile", "page.html"]
-    assert web.exec_run(["/bin/busybox", "cat", "/run/secrets/pw"]).output == b"s3cret\n"
+    assert_shopfront_runs(suite, docker_client, app_id)
     user.delete(f"/apps/{app_id}")
 
 
-def screenshot(page, name: str) -> None:
-    """Keep a picture of the page when CRANE_SCREENSHOTS names a folder (docs/ has them)."""
-    folder = os.environ.get("CRANE_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=f"{folder}/console-{name}.png", full_page=True)
+def test_a_project_zip_is_uploaded_built_and_run_from_the_browser(suite, http_image, tmp_path, docker_client):
+    """The same project as a repository download gives it: a .zip with one top folder."""
+    user = make_user(suite, "zip")
+    folder = shopfront(tmp_path, http_image)
+    archive = tmp_path / "shopfront-main.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(folder.rglob("*")):
+            zipped.write(path, f"shopfront-main/{path.relative_to(folder)}")
+    problems: list[str] = []
+    with logged_in(suite, user.email, problems) as page:
+        app_id = deploy_upload(page, "#field-zip", archive, "shopfront-main")
+    assert problems == [], problems
+    assert_shopfront_runs(suite, docker_client, app_id)
+    user.delete(f"/apps/{app_id}")
 
 
 def test_the_lab_makes_the_cloud_scale_and_heal_and_the_teaching_view_shows_why(suite, http_image):
@@ -283,3 +338,54 @@ def test_the_lab_makes_the_cloud_scale_and_heal_and_the_teaching_view_shows_why(
     user.delete(f"/apps/{app_id}")
     machine = [p for p in problems if "ERR_NETWORK_CHANGED" in p]
     assert [p for p in problems if p not in machine] == [], problems
+
+
+FOCUSED = """() => {
+  const e = document.activeElement;
+  const name = e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].textContent) || e.textContent;
+  return {name: (name || '').trim(), outline: getComputedStyle(e).outlineStyle};
+}"""
+
+
+def tab_to(page, name: str, limit: int = 80) -> None:
+    """Press Tab until the element named ``name`` has the focus, which must be visible."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        seen.append(focused["name"][:40])
+        if focused["name"] == name:
+            assert focused["outline"] != "none", f"the focus on {name!r} is not visible"
+            return
+    raise AssertionError(f"Tab never reached {name!r}; it went through {seen}")
+
+
+def test_the_console_works_from_the_keyboard_alone(suite, http_image):
+    """Log in, open an app, its teaching view, and kill a replica: Tab, typing and Enter only."""
+    user = make_user(suite, "keys")
+    app_id = user.post("/apps?wait=true", json=app_body(http_image, "keys", replicas=2)).json()["id"]
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{suite.api_url}/")
+        tab_to(page, "Email")
+        page.keyboard.type(user.email)
+        tab_to(page, "Password")
+        page.keyboard.type("correct-horse-battery")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Apps")).to_be_visible()
+        tab_to(page, app_id)
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_contain_text(app_id)
+        tab_to(page, "Watch it think: the suite, the causal chains and the lab")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name=re.compile(f"Watch {app_id} think"))).to_be_visible()
+        tab_to(page, "Kill replica 1 of http")
+        page.keyboard.press("Enter")
+        killed = page.get_by_role("region", name="Events").locator("details", has_text="lab: kill replica 1 of http")
+        expect(killed).to_contain_text("died (exit 137)", timeout=30_000)
+        browser.close()
+    user.delete(f"/apps/{app_id}")
+    assert problems == [], problems

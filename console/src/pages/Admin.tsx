@@ -39,7 +39,7 @@ export function Users() {
               <td>{u.full_name}</td>
               <td>{u.role}</td>
               <td><QuotaCell user={u} /></td>
-              <td className="actions">
+              <td><div className="actions">
                 <button onClick={() => act.mutate(["PATCH", u.email, { role: u.role === "admin" ? "user" : "admin" }])}>
                   {u.role === "admin" ? "Make user" : "Make admin"}
                 </button>
@@ -47,7 +47,7 @@ export function Users() {
                 <button className="danger" onClick={() => {
                   if (window.confirm(`Delete ${u.email} and their apps?`)) act.mutate(["DELETE", u.email]);
                 }}>Delete</button>
-              </td>
+              </div></td>
             </tr>
           ))}
         </tbody>
@@ -72,7 +72,7 @@ function QuotaCell({ user }: { user: User }) {
     return (
       <>
         {q ? `${q.replicas} replicas, ${q.cpus} CPUs, ${q.memory_mb} MB` : <span className="hint">the policy's default</span>}{" "}
-        <button className="link" onClick={() => setEditing(true)}>Edit quota of {user.email}</button>
+        <button className="link" aria-label={`Edit quota of ${user.email}`} onClick={() => setEditing(true)}>Edit</button>
       </>
     );
   }
