@@ -215,15 +215,8 @@ class Lab:
         finally:
             for task in pending:
                 task.cancel()
-            finished = LabLoadFinished(
-                app_id=run.app_id,
-                run_id=run.run_id,
-                sent=run.sent,
-                ok=run.ok,
-                failed=run.failed,
-                p95_ms=percentile(run.latencies_ms, 95),
-                stopped=run.stopped,
-            )
+            outcome = run.status().model_dump(include=set(LabLoadFinished.model_fields))
+            finished = LabLoadFinished.model_validate(outcome)
             try:
                 await asyncio.shield(self.announce(s.LAB_LOAD_FINISHED, finished, chain))
             except Exception:  # noqa: BLE001 - the run is over either way; the status says it all
