@@ -255,15 +255,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 
 
 def migrate_record(data: Any) -> Any:
-    """A record of an older model, as the current one reads it. Version 1 (no ``version``) had
-    one replica count for every service: each service keeps the replicas it was running, and
-    the app's autoscaling goes to its primary service (shared volumes kept, as they ran)."""
-    if not isinstance(data, dict) or data.get("version") or not isinstance(data.get("spec"), dict):
+    """A record of an older model, as the current one reads it.
+
+    Version 1 (no ``version``) had one replica count for every service: each service keeps the
+    replicas it was running, and the app's autoscaling goes to its primary service (shared
+    volumes kept, as they ran). Versions 1 and 2 named volumes with hyphens only: the app keeps
+    those names (its data is in them); new apps get names that cannot collide."""
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
         return data
+    if not data.get("version"):
+        data = _from_version_1(data)
+    if data.get("version") == 2:
+        data = {**data, "volume_names": "hyphenated", "version": 3}
+    return data
+
+
+def _from_version_1(data: dict[str, Any]) -> dict[str, Any]:
     spec = dict(data["spec"])
     services = [dict(s) if isinstance(s, dict) else s for s in spec.get("services") or []]
     for service in services:
@@ -278,7 +289,7 @@ def migrate_record(data: Any) -> Any:
     if services and isinstance(services[_primary_index(services)], dict) and spec.get("autoscaling"):
         services[_primary_index(services)].setdefault("volume_scaling", "shared")
     spec["services"] = services
-    return {**data, "spec": spec, "version": RECORD_VERSION}
+    return {**data, "spec": spec, "version": 2}
 
 
 class AppRecord(BaseModel):
@@ -297,6 +308,10 @@ class AppRecord(BaseModel):
     # What the spec asks for that CRANE accepted with a warning (compose keys it ignores...).
     warnings: list[str] = Field(default_factory=list)
     restart_token: str | None = None
+    # How the app's Docker volumes are named (naming.py): "separated" (<suite>-<app id>_<volume>;
+    # app ids hold no "_", so no two apps' names can meet), or "hyphenated" for apps made before
+    # (their data is in volumes of those names).
+    volume_names: Literal["separated", "hyphenated"] = "separated"
     # The causal chain (correlation.py) of the last change asked of the app, or of the replica
     # that died last: what the deployer does and publishes for the app until the next one is
     # part of it.

@@ -116,8 +116,8 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
     assert {s["name"]: s["running_replicas"] for s in scaled["services"]} == {"web": 3, "api": 2, "db": 1}
     assert len(_containers_by_service(docker_client, suite, app_id)["db"]) == 1
     volumes = sorted(v.name for v in app_objects(docker_client, suite.suite, app_id)["volumes"])
-    assert volumes[0].startswith(f"{suite.suite}-{app_id}-crane-files-db-") and volumes[1:] == [
-        f"{suite.suite}-{app_id}-data"
+    assert volumes[0].startswith(f"{suite.suite}-{app_id}_crane-files-db-") and volumes[1:] == [
+        f"{suite.suite}-{app_id}_data"
     ]
 
     # The export keeps each service's own count; the secret is named, never given.
@@ -152,7 +152,7 @@ def test_a_service_opted_into_per_replica_volumes_scales_with_a_volume_each(suit
     assert user.post(f"/apps/{app_id}/scale", json={"replicas": 2}).status_code == 202
     wait_app(user, app_id, lambda a: a["status"] == "running" and a["running_replicas"] == 2)
     volumes = sorted(v.name for v in app_objects(docker_client, suite.suite, app_id)["volumes"])
-    assert volumes == [f"{suite.suite}-{app_id}-state-r0", f"{suite.suite}-{app_id}-state-r1"]
+    assert volumes == [f"{suite.suite}-{app_id}_state-r0", f"{suite.suite}-{app_id}_state-r1"]
     user.delete(f"/apps/{app_id}")
     wait_gone(user, app_id)
 
@@ -219,14 +219,14 @@ def test_a_job_that_fails_without_restart_fails_the_app(suite, user, http_image)
 
 
 def test_a_volume_another_app_holds_is_never_mounted(suite, user, docker_client, http_image):
-    """Volume names join the suite, the app id and the volume's name; should two ever line up,
-    the volume's app label decides: CRANE refuses to mount another app's volume (or one it did
-    not make) and says whose it is."""
+    """Volume names join the suite, the app id and the volume's name; should one be made by
+    someone else first, the volume's app label decides: CRANE refuses to mount another app's
+    volume (or one it did not make) and says whose it is."""
     first = user.post("/apps", json={"name": "holder", "services": [{"name": "w", "image": http_image}]}).json()
     number = int(first["id"].rsplit("-", 1)[1])
     squatted = {}
     for offset, owner in ((1, "someone-else-1"), (2, None)):  # the next two apps' volume names
-        name = f"{suite.suite}-probe-{number + offset}-data"
+        name = f"{suite.suite}-probe-{number + offset}_data"
         labels = {"crane.suite": suite.suite, **({"crane.app": owner} if owner else {})}
         squatted[name] = docker_client.volumes.create(name=name, labels=labels)
     try:

@@ -157,6 +157,14 @@ def test_records_of_the_old_model_keep_what_they_ran():
         ]},
     }  # fmt: skip
     record = AppRecord.model_validate(old)
-    assert record.version == 2 and [s.replicas for s in record.spec.services] == [2, 2, 2]
+    assert record.version == 3 and [s.replicas for s in record.spec.services] == [2, 2, 2]
+    assert record.volume_names == "hyphenated"  # its data is in the volumes named as before
     assert record.spec.services[2].volume_scaling == "shared"  # as it ran: two replicas over one volume
     assert AppRecord.model_validate_json(record.model_dump_json()) == record
+
+
+def test_apps_made_before_keep_their_volume_names_and_new_ones_get_names_that_never_meet():
+    version_2 = AppRecord(id="shop-1", owner="a@b.c", spec=AppSpec.model_validate(STACK)).model_dump(mode="json")
+    version_2 = {k: v for k, v in version_2.items() if k != "volume_names"} | {"version": 2}
+    assert AppRecord.model_validate(version_2).volume_names == "hyphenated"
+    assert AppRecord(id="shop-2", owner="a@b.c", spec=AppSpec.model_validate(STACK)).volume_names == "separated"

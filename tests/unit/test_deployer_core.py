@@ -44,7 +44,7 @@ def test_replica_spec_has_labels_limits_router_and_least_privilege():
     worker = replica_spec(record, record.spec.services[1], 0, NAMING, LIMITS)
     assert "traefik.enable" not in worker.labels and worker.network == web.network
     assert worker.nano_cpus == 1_500_000_000 and worker.mem_limit == 1024**3
-    assert worker.volumes == {"suite1-shop-4-data": {"bind": "/d", "mode": "rw"}}
+    assert worker.volumes == {"suite1-shop-4_data": {"bind": "/d", "mode": "rw"}}
 
 
 def test_granted_privileges_reach_the_replica_and_the_export():
@@ -54,8 +54,8 @@ def test_granted_privileges_reach_the_replica_and_the_export():
     )
     web = replica_spec(record, record.spec.services[0], 0, NAMING, LIMITS)
     assert web.cap_add == [*KEPT_CAPABILITIES, "NET_RAW"] and web.cap_drop == ["ALL"] and not web.privileged
-    assert web.volumes == {"/srv/shared": {"bind": "/s", "mode": "ro"}, "suite1-shop-4-d": {"bind": "/d", "mode": "rw"}}
-    assert web.named_volumes == ["suite1-shop-4-d"]
+    assert web.volumes == {"/srv/shared": {"bind": "/s", "mode": "ro"}, "suite1-shop-4_d": {"bind": "/d", "mode": "rw"}}
+    assert web.named_volumes == ["suite1-shop-4_d"]
     document = yaml.safe_load(render_compose(record, LIMITS))
     assert document["services"]["web"]["cap_add"] == ["NET_RAW"] and document["volumes"] == {"d": {}}
 
@@ -198,3 +198,11 @@ def test_status_changes_continue_the_chain_of_the_change_asked_of_the_app():
     unchained = running.model_copy(update={"correlationid": None, "running_replicas": 3})
     (scaled,) = transition_events(running, unchained, "u")
     assert scaled.correlationid is None  # nothing asked: the event begins its own chain
+
+
+def test_two_apps_volumes_never_share_a_name():
+    """Joined with "-" alone, app a-1's volume 2-x and app a-1-2's volume x were one volume."""
+    naming = Naming("crane")
+    assert naming.volume("a-1", "2-x", "hyphenated") == naming.volume("a-1-2", "x", "hyphenated")
+    assert naming.volume("a-1", "2-x") != naming.volume("a-1-2", "x")
+    assert naming.volume("a-1", "2-x") == "crane-a-1_2-x"

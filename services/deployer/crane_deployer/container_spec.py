@@ -132,10 +132,10 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
         if not volume.is_host_path:
             # per_replica: each replica its own copy of a writable volume (its slot's number).
             own = service.volume_scaling == "per_replica" and volume.mode == "rw"
-            source = naming.volume(record.id, f"{source}-r{index}" if own else source)
+            source = naming.volume(record.id, f"{source}-r{index}" if own else source, record.volume_names)
         volumes[source] = {"bind": volume.target, "mode": volume.mode}
     files = service_files(record.spec, service)
-    files_at = naming.volume(record.id, files_volume(service.name, files)) if files else None
+    files_at = naming.volume(record.id, files_volume(service.name, files), record.volume_names) if files else None
     if files_at:
         volumes[files_at] = {"bind": SECRETS_DIR, "mode": "ro"}
     return ReplicaSpec(

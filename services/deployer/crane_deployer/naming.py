@@ -38,8 +38,11 @@ class Naming:
     def edge_network(self) -> str:
         return f"{self.suite}-edge"
 
-    def volume(self, app_id: str, name: str) -> str:
-        return f"{self.suite}-{app_id}-{name}"
+    def volume(self, app_id: str, name: str, scheme: str = "separated") -> str:
+        """The Docker volume ``name`` of the app: ``<suite>-<app id>_<name>``. App ids hold no
+        ``_``, so two apps' volumes never share a name (``a-1`` + ``2-x`` and ``a-1-2`` + ``x``
+        met when both were joined with ``-``, the "hyphenated" scheme apps made before keep)."""
+        return f"{self.suite}-{app_id}{'-' if scheme == 'hyphenated' else '_'}{name}"
 
     def image(self, app_id: str, service: ServiceSpec) -> str:
         """The image a service's replicas run: the one CRANE builds for it, else its own."""

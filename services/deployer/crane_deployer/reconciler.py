@@ -300,7 +300,7 @@ class Reconciler:
         their content; a volume that exists keeps its data."""
         naming = self.engine.naming
         for volume, digest in record.spec.seeds.items():
-            full = naming.volume(record.id, volume)
+            full = naming.volume(record.id, volume, record.volume_names)
             if full not in spec.named_volumes or self.builder is None:
                 continue
             archive = functools.partial(self.builder.context_bytes, digest)
