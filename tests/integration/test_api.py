@@ -73,6 +73,9 @@ def test_scale_outside_bounds_is_refused_and_patch_validates(user, http_image):
     assert refused.status_code == 422 and "replicas" in str(refused.json()["detail"][0]["loc"])
     bad_patch = user.patch(f"/apps/{app_id}", json={"min_scale": 5})
     assert bad_patch.status_code == 422 and "max_scale" in str(bad_patch.json()["detail"])
+    # A body that is not even UTF-8 (the fuzzer's): a 422, never a 500 trying to echo it back.
+    garbled = user.patch(f"/apps/{app_id}", content=b"\xff\xfe\x9c\x1a,", headers={"Content-Type": "application/json"})
+    assert garbled.status_code == 422 and garbled.json()["detail"][0]["type"] == "json_invalid", garbled.text
     patched = user.patch(f"/apps/{app_id}", json={"max_scale": 6, "replicas": 2})
     assert patched.status_code == 202 and patched.json()["desired_replicas"] == 2
     wait_app(user, app_id, running(2))

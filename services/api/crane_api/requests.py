@@ -37,9 +37,10 @@ def field_errors(problems: list[tuple[tuple[Any, ...], str]]) -> RequestValidati
 
 
 def validation_errors(exc: ValidationError, prefix: tuple[Any, ...] = ("body",)) -> RequestValidationError:
-    return RequestValidationError(
-        [{**err, "loc": (*prefix, *err["loc"])} for err in exc.errors(include_url=False, include_context=False)]
-    )
+    """Pydantic's errors under ``prefix``, without the input they were about: a body that is
+    not UTF-8 could not be written back as JSON (a 500 instead of the 422)."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    return RequestValidationError([{**err, "loc": (*prefix, *err["loc"])} for err in errors])
 
 
 def event_errors(message: str) -> RequestValidationError:
