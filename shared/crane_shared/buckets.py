@@ -73,7 +73,10 @@ KV_BUCKETS: dict[str, Access] = {
         "policy", ("api",), (), (("<name>", "a Rego module's source"),)
     ),
     s.DECISIONS_BUCKET: Access(
-        "policy", (), ("api",), (("app.<app id>", "the app's latest PolicyDecision payloads (a JSON list)"),)
+        "policy",
+        (),
+        ("api",),
+        (("app.<app id>", "AppDecisions: the app's latest PolicyDecision payloads (monitoring_state.py)"),),
     ),
     s.ALERTS_BUCKET: Access(
         "alert-bridge",
@@ -82,7 +85,7 @@ KV_BUCKETS: dict[str, Access] = {
         (
             (
                 "alert.<fingerprint>",
-                "the alert as Alertmanager last sent it: status, starts_at, app_id, alertname, labels, annotations",
+                "AlertState: the alert as Alertmanager last sent it (monitoring_state.py)",
             ),
         ),
     ),

@@ -14,12 +14,12 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from nats.js.errors import APIError, InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from .appspec import RECORD_VERSION, AppRecord, utcnow
+from .monitoring_state import AlertState, FiringAlert
 
 SEQUENCE_KEY = "seq.apps"
 APP_PREFIX = "app."
@@ -56,13 +56,13 @@ async def kv_items(kv: KeyValue, prefix: str = "") -> dict[str, bytes]:
     return items
 
 
-async def firing_alerts(alerts: KeyValue) -> list[dict[str, Any]]:
+async def firing_alerts(alerts: KeyValue) -> list[FiringAlert]:
     """The alerts whose last known state (kept by the alert-bridge) is firing."""
-    states = {key: json.loads(value) for key, value in (await kv_items(alerts, "alert.")).items()}
+    states = {key: AlertState.model_validate_json(value) for key, value in (await kv_items(alerts, "alert.")).items()}
     return [
-        {"fingerprint": key.removeprefix("alert."), **state}
+        FiringAlert(fingerprint=key.removeprefix("alert."), **state.model_dump())
         for key, state in states.items()
-        if state.get("status") == "firing"
+        if state.status == "firing"
     ]
 
 

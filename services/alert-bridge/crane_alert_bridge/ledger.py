@@ -3,12 +3,12 @@ event when it changes that state (compare-and-set, so concurrent retries race sa
 
 from __future__ import annotations
 
-import json
-
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from .webhook import WebhookAlert, app_of, state_of
+from crane_shared.monitoring_state import AlertState, alert_key
+
+from .webhook import WebhookAlert, app_of
 
 
 class AlertLedger:
@@ -17,16 +17,16 @@ class AlertLedger:
 
     async def changed(self, alert: WebhookAlert) -> bool:
         """Record the alert's state; True only for the first notification of a new state."""
-        key = f"alert.{alert.fingerprint}"
-        record = json.dumps(
-            {
-                **state_of(alert),
-                "app_id": app_of(alert),
-                "alertname": alert.labels.get("alertname", ""),
-                "labels": alert.labels,
-                "annotations": alert.annotations,
-            }
-        ).encode()
+        key = alert_key(alert.fingerprint)
+        state = AlertState(
+            status=alert.status,
+            starts_at=alert.startsAt.isoformat(),
+            app_id=app_of(alert),
+            alertname=alert.labels.get("alertname", ""),
+            labels=alert.labels,
+            annotations=alert.annotations,
+        )
+        record = state.model_dump_json().encode()
         try:
             entry = await self.kv.get(key)
         except KeyNotFoundError:
@@ -35,8 +35,7 @@ class AlertLedger:
                 return True
             except KeyWrongLastSequenceError:
                 return False
-        current = json.loads(entry.value or b"{}")
-        if {k: current.get(k) for k in ("status", "starts_at")} == state_of(alert):
+        if AlertState.model_validate_json(entry.value or b"{}").same_episode_state(state):
             return False
         try:
             await self.kv.update(key, record, last=entry.revision)

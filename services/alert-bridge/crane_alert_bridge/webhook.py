@@ -39,11 +39,6 @@ def app_of(alert: WebhookAlert) -> str | None:
     return alert.labels.get("crane_app") or alert.labels.get("app_id") or alert.labels.get("app")
 
 
-def state_of(alert: WebhookAlert) -> dict[str, str]:
-    """What makes two notifications of an alert the same: its status and when it began."""
-    return {"status": alert.status, "starts_at": alert.startsAt.isoformat()}
-
-
 def alert_event(alert: WebhookAlert) -> Event:
     """The event for one alert; its id is stable, so JetStream drops a repeat as well. An alert
     begins a causal chain: its firing and its resolution share the chain of its episode (the

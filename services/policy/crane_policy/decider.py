@@ -4,7 +4,6 @@ app.restart_requested, and record a policy.decision with every input and the out
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +17,7 @@ from crane_shared.app_metrics import metric_query
 from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import AppRestartRequested, AppUpdated, PolicyDecision
+from crane_shared.monitoring_state import AppDecisions, decisions_key
 from crane_shared.servicespec import ServiceSpec
 from crane_shared.store import AppStore
 
@@ -28,7 +28,6 @@ from .scaling_memory import ScalingMemory
 log = logging.getLogger("crane.policy.decider")
 LOAD_ALERTS = {"CraneHighLoad", "CraneLowLoad"}
 RESTART_ALERTS = {"CraneReplicasDown"}
-KEPT_DECISIONS = 100
 DECISIONS = Counter("crane_policy_decisions_total", "Decisions made by the policy", ["action", "outcome"])
 
 
@@ -147,11 +146,9 @@ class Decider:
 
     async def _keep(self, decision: PolicyDecision) -> None:
         """The app's latest decisions, newest last, in the decisions bucket."""
-        key = f"app.{decision.app_id}"
+        key = decisions_key(decision.app_id)
         try:
-            entry = await self.decisions.get(key)
-            kept = json.loads(entry.value or b"[]")
+            kept = AppDecisions.model_validate_json((await self.decisions.get(key)).value or b"[]")
         except KeyNotFoundError:
-            kept = []
-        kept = [*kept, decision.model_dump(mode="json")][-KEPT_DECISIONS:]
-        await self.decisions.put(key, json.dumps(kept).encode())
+            kept = AppDecisions([])
+        await self.decisions.put(key, kept.adding(decision).model_dump_json().encode())

@@ -12,6 +12,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import KeyNotFoundError
 
 from crane_shared import subjects as s
+from crane_shared.events import PolicyDecision
+from crane_shared.monitoring_state import AppDecisions, FiringAlert, decisions_key
 from crane_shared.store import firing_alerts
 
 from ..deps import CurrentUser, GatewayDep, OwnedApp
@@ -20,26 +22,25 @@ router = APIRouter(tags=["monitoring"])
 
 
 @router.get("/alerts")
-async def list_firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[dict[str, Any]]:
+async def list_firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[FiringAlert]:
     """Alerts firing now, for the caller's apps (an admin sees all)."""
     visible = []
     for alert in await firing_alerts(await gateway.bus.kv(s.ALERTS_BUCKET)):
-        record = await gateway.apps.get(alert["app_id"]) if alert.get("app_id") else None
+        record = await gateway.apps.get(alert.app_id) if alert.app_id else None
         if user.is_admin or (record is not None and record.owner == user.email):
             visible.append(alert)
-    return sorted(visible, key=lambda a: a.get("starts_at", ""))
+    return sorted(visible, key=lambda a: a.starts_at)
 
 
 @router.get("/apps/{app_id}/decisions", tags=["apps"])
-async def app_decisions(record: OwnedApp, gateway: GatewayDep) -> list[dict[str, Any]]:
+async def app_decisions(record: OwnedApp, gateway: GatewayDep) -> list[PolicyDecision]:
     """The policy's latest decisions about the app (newest last), with their inputs."""
     kv = await gateway.bus.kv(s.DECISIONS_BUCKET)
     try:
-        entry = await kv.get(f"app.{record.id}")
+        entry = await kv.get(decisions_key(record.id))
     except KeyNotFoundError:
         return []
-    decisions: list[dict[str, Any]] = json.loads(entry.value or b"[]")
-    return decisions
+    return AppDecisions.model_validate_json(entry.value or b"[]").root
 
 
 @router.post("/monitoring/alert")
