@@ -53,6 +53,7 @@ def alert_event(alert: WebhookAlert) -> Event:
         labels=alert.labels,
         annotations=alert.annotations,
     )
-    episode = f"alert-{alert.fingerprint}-{int(alert.startsAt.timestamp() * 1000)}"
-    event_id = f"alert-{alert.fingerprint}-{alert.status}-{int(alert.startsAt.timestamp() * 1000)}"
+    started_ms = int(alert.startsAt.timestamp() * 1000)
+    episode = f"alert-{alert.fingerprint}-{started_ms}"
+    event_id = f"alert-{alert.fingerprint}-{alert.status}-{started_ms}"
     return new_event(subject, payload, source="crane/alert-bridge", id=event_id, correlationid=episode)

@@ -26,7 +26,7 @@ from crane_shared import subjects as s
 from crane_shared.appspec import utcnow
 from crane_shared.bus import Bus
 from crane_shared.correlation import chain_of
-from crane_shared.events import LabLoadFinished, LabLoadStarted, new_event
+from crane_shared.events import LabLoadFinished, LabLoadStarted
 
 log = logging.getLogger("crane.api.lab")
 
@@ -143,9 +143,7 @@ def announcing_on(bus: Bus) -> Announce:
     """Publish a lab event in ``chain`` (None: it begins one); answer the event's chain."""
 
     async def announce(subject: str, payload: BaseModel, chain: str | None) -> str:
-        event = new_event(subject, payload, source="crane/api", correlationid=chain)
-        await bus.publish(event)
-        return chain_of(event)
+        return chain_of(await bus.emit(subject, payload, correlationid=chain))
 
     return announce
 

@@ -45,7 +45,7 @@ ADMISSIONS = Counter("crane_admission_decisions_total", "Admission policy verdic
 
 
 @dataclass(frozen=True)
-class FiringAlert:
+class LoadAlert:
     """A load alert that fires for a service, and the chain its notification began."""
 
     name: str
@@ -79,7 +79,7 @@ class PolicyService:
         )
         self.store = store
         # (app id, service) -> the load alert that fires for it, and the chain that alert began
-        self.firing: dict[tuple[str, str | None], FiringAlert] = {}
+        self.firing: dict[tuple[str, str | None], LoadAlert] = {}
         self.restarted: set[str] = set()  # alert episodes already acted on
         self._embedded: GuardedRego | None = None
         self._opa = OpaServer(settings.opa_url) if settings.opa_url else None
@@ -118,7 +118,7 @@ class PolicyService:
                     service = record.spec.service(payload.service) if record else None
                     if service:
                         self.memory.low_load_began(service_key(*target), service.replicas)
-                self.firing[target] = FiringAlert(payload.alertname, chain_of(event))
+                self.firing[target] = LoadAlert(payload.alertname, chain_of(event))
                 await self.decider.evaluate(payload.app_id, payload.alertname, payload.service)
             elif self._firing_name(target) == payload.alertname:
                 del self.firing[target]
@@ -195,11 +195,10 @@ class PolicyService:
 
     async def shipped(self, body: dict[str, Any]) -> dict[str, Any]:
         """The source CRANE ships for the policy ``body['name']`` (policies/*.rego)."""
-        name = str(body.get("name", ""))
-        source = default_policies().get(name)
-        if source is None:
-            return {"error": f"CRANE ships no policy named {name!r}; it ships {', '.join(sorted(default_policies()))}"}
-        return {"source": source}
+        name, shipped = str(body.get("name", "")), default_policies()
+        if name not in shipped:
+            return {"error": f"CRANE ships no policy named {name!r}; it ships {', '.join(sorted(shipped))}"}
+        return {"source": shipped[name]}
 
     async def dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
         """Evaluate data.crane.<package>.decision for ``body['input']``, with ``body['source']``

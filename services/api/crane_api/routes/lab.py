@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppRecord, AppStatus
-from crane_shared.events import AppKillRequested, new_event
+from crane_shared.events import AppKillRequested
 
 from ..deps import GatewayDep, OwnedApp
 from ..lab import LabBusy, LoadPlan, LoadStatus
@@ -76,12 +76,8 @@ async def kill_replica(body: KillRequest, record: OwnedApp, gateway: GatewayDep)
     replicas = record.desired(service)
     if body.replica >= replicas:
         raise field_errors([(("replica",), f"{service.name} runs {replicas} replica(s), numbered from 0")])
-    event = new_event(
-        s.APP_KILL_REQUESTED,
-        AppKillRequested(app_id=record.id, service=service.name, replica=body.replica),
-        source="crane/api",
-    )
-    await gateway.bus.publish(event)
+    asked = AppKillRequested(app_id=record.id, service=service.name, replica=body.replica)
+    event = await gateway.bus.emit(s.APP_KILL_REQUESTED, asked)  # begins the chain of the kill
     return KillAccepted(event_id=event.id, service=service.name, replica=body.replica)
 
 
