@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { call, type App } from "../api";
-import { groupChains, litParts } from "../teach/chains";
+import { latestStep, litParts } from "../teach/chains";
 import { Diagram } from "../teach/Diagram";
 import { Lab } from "../teach/Lab";
 import { ChainTimeline } from "../teach/Timeline";
@@ -17,8 +17,7 @@ export function Watch() {
   if (app.isError) return <main><p role="alert" className="error">{String(app.error.message)}</p></main>;
   if (!app.data) return <main><p>Loading {appId}…</p></main>;
   const a = app.data;
-  const chains = groupChains(events);
-  const latest = chains[chains.length - 1]?.steps.at(-1);
+  const latest = latestStep(events);
   const replicas = a.services.map((s) => `${s.name} ${s.running_replicas}/${s.desired_replicas}`).join(", ");
   return (
     <main className="watch">

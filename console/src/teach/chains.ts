@@ -122,6 +122,17 @@ export function describeEvent(event: CraneEvent): string {
   }
 }
 
+function stepOf(event: CraneEvent): Step {
+  return {
+    event,
+    at: Date.parse(event.time),
+    offsetMs: 0,
+    by: event.source.replace(/^crane\//, ""),
+    parts: partsOf(event),
+    text: describeEvent(event),
+  };
+}
+
 /** Events grouped by chain, each chain's steps in time order with their delay from its first;
  *  chains in the order they began. build.progress lines are left out (the build log has them). */
 export function groupChains(events: CraneEvent[]): Chain[] {
@@ -129,15 +140,7 @@ export function groupChains(events: CraneEvent[]): Chain[] {
   for (const event of events) {
     if (event.type === "build.progress") continue;
     const key = chainOf(event);
-    const step: Step = {
-      event,
-      at: Date.parse(event.time),
-      offsetMs: 0,
-      by: event.source.replace(/^crane\//, ""),
-      parts: partsOf(event),
-      text: describeEvent(event),
-    };
-    chains.set(key, [...(chains.get(key) ?? []), step]);
+    chains.set(key, [...(chains.get(key) ?? []), stepOf(event)]);
   }
   const grouped = [...chains.entries()].map(([id, steps]) => {
     const ordered = [...steps].sort((a, b) => a.at - b.at);
@@ -148,10 +151,16 @@ export function groupChains(events: CraneEvent[]): Chain[] {
   return grouped.sort((a, b) => a.startedAt - b.startedAt);
 }
 
-/** The parts the latest event passed through: what the diagram lights up now. */
-export function litParts(events: CraneEvent[]): Set<Part> {
+/** The latest step of any chain (build output lines aside): what the suite does now. */
+export function latestStep(events: CraneEvent[]): Step | null {
   const last = [...events].reverse().find((e) => e.type !== "build.progress");
-  return new Set(last ? [...partsOf(last), "nats"] : []);
+  return last ? stepOf(last) : null;
+}
+
+/** The parts the latest step passed through: what the diagram lights up now. */
+export function litParts(events: CraneEvent[]): Set<Part> {
+  const latest = latestStep(events);
+  return new Set(latest ? [...latest.parts, "nats"] : []);
 }
 
 export function formatOffset(ms: number): string {
