@@ -65,7 +65,8 @@ export type Service = { name: string; desired_replicas: number; running_replicas
 export type App = {
   id: string;
   name: string;
-  owner: string;
+  owner: string; // the owner's email
+  owner_id: string; // the owner's user id, never reused
   status: string;
   reason: string | null;
   desired_replicas: number;

@@ -297,7 +297,10 @@ class AppRecord(BaseModel):
 
     version: int = RECORD_VERSION
     id: str
+    # The owner's user id (users.py): what grants access to the app.
     owner: str
+    # The owner's email, for people to read (an id's email never changes).
+    owner_email: str | None = None
     spec: AppSpec
     desired_state: Literal["running", "stopped"] = "running"
     status: AppStatus = AppStatus.PENDING

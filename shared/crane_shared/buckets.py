@@ -51,7 +51,16 @@ KV_BUCKETS: dict[str, Access] = {
             ("compose.<app id>", "the app's exported compose file (YAML)"),
         ),
     ),
-    s.USERS_BUCKET: Access("api", (), ("deployer", "policy"), (("user.<hex of the email>", "User (users.py)"),)),
+    s.USERS_BUCKET: Access(
+        "api",
+        (),
+        ("deployer", "policy"),
+        (
+            ("account.<user id>", "User (users.py)"),
+            ("email.<hex of the email>", "the user id it belongs to (text)"),
+            ("user.<hex of the email>", "an account from before user ids, given one at the API's start"),
+        ),
+    ),
     s.CONFIG_BUCKET: Access(  # the deployer checks revoked tokens
         "api",
         (),

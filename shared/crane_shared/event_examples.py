@@ -14,7 +14,7 @@ _SPEC = {
 }
 
 EXAMPLES: dict[str, dict[str, Any]] = {
-    s.APP_CREATED: {"owner": "ada@example.com", "spec": _SPEC},
+    s.APP_CREATED: {"owner": "u-5f0c8a3e9b2d4c7e8f1a6b3d2c9e0f14", "owner_email": "ada@example.com", "spec": _SPEC},
     s.APP_UPDATED: {"app_id": "shop-7", "replicas": 5},
     s.APP_DELETED: {"app_id": "shop-7"},
     s.APP_RESTART_REQUESTED: {"app_id": "shop-7"},
@@ -131,3 +131,4 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 # API token in the Crane-Token header, so app.created needs no owner.
 EXAMPLES.update({s.client_subject(intent): dict(EXAMPLES[intent]) for intent in s.INTENTS})
 EXAMPLES[s.client_subject(s.APP_CREATED)].pop("owner")
+EXAMPLES[s.client_subject(s.APP_CREATED)].pop("owner_email")

@@ -44,10 +44,12 @@ class _Payload(BaseModel):
 
 class AppCreated(_Payload):
     """Deploy a new app. ``app_id`` is set by the API; a direct publisher leaves it out and the
-    deployer assigns one. ``owner`` is the email of the user the app belongs to."""
+    deployer assigns one. ``owner`` is the id of the user the app belongs to (users.py), and
+    ``owner_email`` their email, for people to read."""
 
     app_id: AppId | None = None
     owner: str | None = None
+    owner_email: str | None = None
     spec: AppSpec
 
 

@@ -57,7 +57,8 @@ that the app is the user's and the admission policy, then republishes it as the 
 owner is always the token's user. A refused intent is dead-lettered with the reason.
 
 Files go with an intent through the object store `{uploads}`: put each one under a name made by
-`crane_shared.uploads.upload_name(<your email>)` (`u-<owner key>-<random>`) with
+`crane_shared.uploads.upload_name(<your user id>)` (`u-<owner key>-<random>`; your id is
+the `id` of `GET /api/v1/users/me`) with
 `crane_shared.uploads.put_upload`, which writes the object store's own layout with publishes
 alone (the client user may write that store, never read, list or purge it). Then name the
 upload in the spec where the REST API would put a digest or an id: a service's
@@ -70,8 +71,9 @@ it by digest or id. A problem dead-letters the intent naming the field
 
 ```python
 js = (await nats.connect(url, user="client", password=password)).jetstream()
-context = await put_upload(js, "{uploads}", "ada@example.com", open("web.tgz", "rb").read())
-secret = await put_upload(js, "{uploads}", "ada@example.com", b"s3cret")
+me = "u-5f0c8a3e9b2d4c7e8f1a6b3d2c9e0f14"  # GET /api/v1/users/me: "id"
+context = await put_upload(js, "{uploads}", me, open("web.tgz", "rb").read())
+secret = await put_upload(js, "{uploads}", me, b"s3cret")
 web = {{"name": "web", "build": {{"context": context}}, "ports": ["8080"], "secrets": ["db_password"]}}
 spec = {{"name": "shop", "services": [web], "secrets": {{"db_password": secret}}}}
 intent = json.dumps({{"data": {{"spec": spec}}}}).encode()

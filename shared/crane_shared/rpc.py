@@ -44,9 +44,9 @@ class ContainersAnswer(_Body):
 
 
 class AdmitRequest(_Body):
-    """May ``owner`` run ``spec`` (an AppSpec)? ``app_id``, an app being changed, does not count
-    towards the owner's usage. With ``announce``, the verdict is published as policy.admission
-    about that app, in the causal chain ``correlationid``."""
+    """May ``owner`` (a user id) run ``spec`` (an AppSpec)? ``app_id``, an app being changed,
+    does not count towards the owner's usage. With ``announce``, the verdict is published as
+    policy.admission about that app, in the causal chain ``correlationid``."""
 
     owner: str
     spec: dict[str, Any]

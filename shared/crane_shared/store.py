@@ -111,6 +111,19 @@ class AppStore:
                 migrated.append(record.id)
         return migrated
 
+    async def rename_owner(self, email: str, user_id: str) -> None:
+        """The apps owned by ``email`` (before user ids) now belong to the user ``user_id``."""
+
+        def renamed(record: AppRecord) -> AppRecord | None:
+            if record.owner != email:
+                return None
+            record.owner, record.owner_email = user_id, email
+            return record
+
+        for record in await self.list():
+            if record.owner == email:
+                await self.mutate(record.id, renamed)
+
     async def list(self) -> list[AppRecord]:
         records = [await self.get(k[len(APP_PREFIX) :]) for k in await kv_keys(self.kv, APP_PREFIX)]
         return sorted((r for r in records if r), key=lambda r: r.created_at)

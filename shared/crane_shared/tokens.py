@@ -38,10 +38,12 @@ class Tokens:
         self._key = key
         self._ttl = ttl
 
-    def issue(self, email: str) -> str:
+    def issue(self, user_id: str) -> str:
+        """A token for the user with this id (never their email: an email may be registered
+        again by someone else, an id is never reused)."""
         now = utcnow()
         # iat to the microsecond, so a revocation at time t rejects exactly the tokens issued before t.
-        claims = {"sub": email, "iat": now.timestamp(), "exp": now + self._ttl, "jti": uuid.uuid4().hex}
+        claims = {"sub": user_id, "iat": now.timestamp(), "exp": now + self._ttl, "jti": uuid.uuid4().hex}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def claims(self, token: str) -> dict[str, Any]:

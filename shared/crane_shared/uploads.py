@@ -6,7 +6,7 @@ A client puts each file into the ``crane_uploads`` object store under a name of 
 user can write the store's subjects but not read, list or purge it, so no client sees another's
 uploads. The intent's spec names each upload where the REST API would have put a digest or a
 file id (``build.context``, ``seeds``, ``secrets``, ``configs``). The deployer checks the
-intent's token, that each upload's owner key is the token's user's, and the content (the same
+intent's token, that each upload's owner key is the token's user's (from their user id), and the content (the same
 limits and path checks as a multipart upload), moves it into the contexts or files store under
 its digest or a new id, and deletes the upload. Unclaimed uploads expire.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 
@@ -95,6 +96,17 @@ def test_admins_manage_users_and_revoke_their_tokens(suite, admin, user):
     assert admin.delete(f"/users/{user.email}").status_code == 404
 
 
+def _events_about(api: httpx.Client, app_id: str) -> list[dict]:
+    """The events of the last quarter hour about ``app_id`` that ``api``'s user may watch (the
+    events of one app are asked of all, since a gone app is no longer named)."""
+    from crane_cli.api import read_sse
+
+    response = api.get("/events", params={"follow": "false", "since": 900}, timeout=30)
+    assert response.status_code == 200, response.text
+    events = [json.loads(m.data) for m in read_sse(iter(response.text.splitlines()))]
+    return [e for e in events if app_id in (e.get("subject"), e["data"].get("app_id"))]
+
+
 def test_a_deleted_users_apps_go_with_them_and_never_to_whoever_takes_the_email(suite, admin, http_image):
     leaver = make_user(suite, "leaver")
     app = leaver.post("/apps", json=app_body(http_image, "left-behind")).json()
@@ -109,7 +121,13 @@ def test_a_deleted_users_apps_go_with_them_and_never_to_whoever_takes_the_email(
     for path in ("", "/compose", "/builds"):
         assert taker.get(f"/apps/{app['id']}{path}").status_code == 404, path
     assert taker.post(f"/apps/{app['id']}/logs", json={}).status_code == 404
+    # Nor is the old account's token theirs (it named the email once; it names the old id now).
+    assert leaver.get("/users/me").status_code == 401
+    assert taker.get("/users/me").json()["id"] != app["owner_id"]
     wait_gone(admin, app["id"])
+    # Nor the gone app's history: its creation named the old id, not the email.
+    assert _events_about(admin, app["id"]), "the admin sees the app's events"
+    assert _events_about(taker, app["id"]) == []
 
 
 def test_an_admin_may_give_a_deleted_users_apps_to_another(suite, admin, user, http_image):
@@ -120,6 +138,7 @@ def test_an_admin_may_give_a_deleted_users_apps_to_another(suite, admin, user, h
     assert admin.delete(f"/users/{leaver.email}", params={"apps": "reassign", "to": user.email}).status_code == 204
     mine = user.get(f"/apps/{app['id']}").json()
     assert mine["owner"] == user.email and mine["status"] == "running", mine
+    assert mine["owner_id"] == user.get("/users/me").json()["id"] != app["owner_id"]
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
 

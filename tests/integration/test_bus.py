@@ -13,7 +13,7 @@ import pytest
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import AppDeleted, AppRemoved, Event, new_event
-from crane_shared.store import AppStore
+from crane_shared.store import AppStore, kv_items
 from tests.harness.procs import Proc, binary, free_port, port_open, wait_for
 
 
@@ -141,3 +141,48 @@ async def test_what_a_handler_publishes_continues_the_chain_of_the_event_it_hand
     assert by_app[(s.APP_RESTART_REQUESTED, "chain-2")] == by_app[(s.APP_REMOVED, "chain-2")] == other.id
     outside = await bus.emit(s.APP_DELETED, AppDeleted(app_id="chain-3"))  # after the handlers: no chain
     assert outside.correlationid is None
+
+
+async def test_accounts_from_before_user_ids_get_one_id_and_keep_their_apps(bus: Bus):
+    from crane_shared.appspec import AppRecord, AppSpec
+    from crane_shared.users import LEGACY_PREFIX, User, UserStore, legacy_key
+
+    users = UserStore(await bus.kv(s.USERS_BUCKET), await bus.kv(s.CONFIG_BUCKET))
+    apps = AppStore(await bus.kv(s.APPS_BUCKET))
+    legacy = User(email="ada@example.com", full_name="Ada", password_hash="h").model_dump(mode="json")
+    del legacy["id"]  # as accounts were stored before ids
+    await users.users.put(legacy_key("ada@example.com"), json.dumps(legacy).encode())
+    spec = AppSpec.model_validate({"name": "shop", "services": [{"name": "web", "image": "nginx"}]})
+    await apps.insert(AppRecord(id="shop-1", owner="ada@example.com", spec=spec))
+    await apps.insert(AppRecord(id="gone-2", owner="eve@example.com", spec=spec))  # no such account
+
+    # Two API replicas starting at once agree on one id.
+    counts = await asyncio.gather(*(users.migrate_legacy(apps.rename_owner) for _ in range(2)))
+    assert sum(counts) >= 1
+    ada = await users.by_email("ADA@example.com")
+    assert ada is not None and ada.full_name == "Ada" and ada.id.startswith("u-")
+    assert [u.id for u in await users.all()] == [ada.id]
+    assert await kv_items(users.users, LEGACY_PREFIX) == {}
+    shop = await apps.get("shop-1")
+    assert shop is not None and (shop.owner, shop.owner_email) == (ada.id, "ada@example.com")
+    gone = await apps.get("gone-2")
+    assert gone is not None and gone.owner == "eve@example.com"  # nobody's: no id is an email
+    assert await users.get("eve@example.com") is None
+
+
+async def test_an_email_registered_twice_at_once_makes_one_user_and_a_new_id_after_a_delete(bus: Bus):
+    from crane_shared.users import User, UserStore
+
+    users = UserStore(await bus.kv(s.USERS_BUCKET), await bus.kv(s.CONFIG_BUCKET))
+    attempts = [User(email="bo@example.com", full_name=f"Bo {i}", password_hash="h") for i in range(8)]
+    created = await asyncio.gather(*(users.create(u) for u in attempts))
+    assert created.count(True) == 1
+    first = await users.by_email("bo@example.com")
+    assert first is not None and first.id == attempts[created.index(True)].id
+    await users.delete(first)
+    assert await users.by_email("bo@example.com") is None and await users.get(first.id) is None
+    again = User(email="bo@example.com", full_name="Another Bo", password_hash="h2")
+    assert await users.create(again)
+    taker = await users.by_email("bo@example.com")
+    assert taker is not None and taker.id == again.id != first.id
+    assert await users.get(first.id) is None  # a token naming the old id finds nobody

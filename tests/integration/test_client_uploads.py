@@ -23,6 +23,10 @@ from tests.integration.test_nats_auth import _publish_as_client, _rejections, _v
 SECRET = "uploaded-through-nats-5d1e"
 
 
+def _id(api) -> str:
+    return str(api.get("/users/me").json()["id"])
+
+
 def _upload(suite, owner: str, data: bytes) -> str:
     async def put() -> str:
         nc = await nats.connect(suite.client_nats_url)
@@ -60,8 +64,8 @@ def _app_named(user, name: str, timeout: float = 60) -> dict:
 
 def test_a_nats_client_deploys_a_built_stack_with_a_secret(suite, user, docker_client, http_image):
     token = user.headers["Authorization"].removeprefix("Bearer ")
-    context = _upload(suite, user.email, context_tar({"Dockerfile": f"FROM {http_image}\nENV BUILT=yes\n"}))
-    secret = _upload(suite, user.email, SECRET.encode())
+    context = _upload(suite, _id(user), context_tar({"Dockerfile": f"FROM {http_image}\nENV BUILT=yes\n"}))
+    secret = _upload(suite, _id(user), SECRET.encode())
     spec = {
         "name": "bused",
         "services": [
@@ -90,7 +94,7 @@ def test_a_nats_client_deploys_a_built_stack_with_a_secret(suite, user, docker_c
 def test_an_upload_is_its_uploaders_alone_and_unsafe_contexts_are_refused(suite, user, http_image):
     intruder = make_user(suite, "uploader-intruder")
     intruder_token = intruder.headers["Authorization"].removeprefix("Bearer ")
-    victims = _upload(suite, user.email, b"the victim's secret")
+    victims = _upload(suite, _id(user), b"the victim's secret")
     started = time.time() - 1
     spec = {
         "name": "stolen",
@@ -102,11 +106,11 @@ def test_an_upload_is_its_uploaders_alone_and_unsafe_contexts_are_refused(suite,
     assert _upload_exists(suite, victims)  # left for its owner
 
     token = user.headers["Authorization"].removeprefix("Bearer ")
-    escaping = _upload(suite, user.email, context_tar({"Dockerfile": "FROM x\n", "../outside": "x"}))
+    escaping = _upload(suite, _id(user), context_tar({"Dockerfile": "FROM x\n", "../outside": "x"}))
     spec = {"name": "escaping", "services": [{"name": "w", "build": {"context": escaping}}]}
     _publish_as_client(suite, "client.app.created", {"spec": spec}, token)
     assert _rejections(suite, started, "data.spec.services.0.build.context: ")
-    missing = upload_name(user.email)  # the user's, never uploaded (or expired)
+    missing = upload_name(_id(user))  # the user's, never uploaded (or expired)
     spec = {"name": "missing", "services": [{"name": "w", "build": {"context": missing}}]}
     _publish_as_client(suite, "client.app.created", {"spec": spec}, token)
     assert _rejections(suite, started, f"data.spec.services.0.build.context: there is no upload '{missing}'")

@@ -11,7 +11,7 @@ from crane_shared.scan import app_key, digest_key
 from crane_shared.secrets import SIGNING_KEY, WEBHOOK_TOKEN
 from crane_shared.store import ADMISSION_PREFIX, APP_PREFIX, CREATED_BY_PREFIX, SEQUENCE_KEY
 from crane_shared.uploads import upload_name
-from crane_shared.users import FIRST_ADMIN_KEY, user_key
+from crane_shared.users import FIRST_ADMIN_KEY, account_key, email_key, legacy_key, new_user_id
 
 
 def listed(store: str) -> list[str]:
@@ -37,7 +37,7 @@ def test_every_key_the_code_writes_is_in_the_table():
             ADMISSION_PREFIX + "ab",
             COMPOSE_PREFIX + "shop-1",
         ],
-        s.USERS_BUCKET: [user_key("ada@example.com")],
+        s.USERS_BUCKET: [account_key(new_user_id()), email_key("ada@example.com"), legacy_key("ada@example.com")],
         s.CONFIG_BUCKET: [
             FIRST_ADMIN_KEY,
             "revoked.x",

@@ -90,3 +90,12 @@ def test_an_app_gone_from_the_store_keeps_the_owner_its_creation_named():
     assert _shows(view, created)
     assert _shows(view, new_event(s.APP_REMOVED, AppRemoved(app_id="old-4"), source="test"))
     assert not _shows(EventView("them@x.org", False, _owners({})), created)
+
+
+def test_the_record_names_the_owner_before_the_creation_does():
+    # An app given to another user (their account deleted with apps=reassign): its creation
+    # names the old owner, the record the new one, who sees its whole history; the old id not.
+    created = new_event(s.APP_CREATED, AppCreated(app_id="kept-5", owner="u-old", spec=SPEC), source="test")
+    owners = _owners({"kept-5": "u-heir"})
+    assert _shows(EventView("u-heir", False, owners), created)
+    assert not _shows(EventView("u-old", False, owners), created)

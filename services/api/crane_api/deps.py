@@ -76,7 +76,7 @@ AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, max_length=64, description="
 async def visible_app(gateway: Gateway, user: User, app_id: str) -> AppRecord:
     """The app ``app_id`` if the user may see it; another user's app answers 404, like a missing one."""
     record = await gateway.apps.get(app_id)
-    if record is None or not (user.is_admin or record.owner == user.email):
+    if record is None or not (user.is_admin or record.owner == user.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {app_id!r}")
     return record
 

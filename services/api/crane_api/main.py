@@ -54,6 +54,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         keys = await bus.kv(s.KEYS_BUCKET)
         await move_secret(config, keys, SIGNING_KEY)  # where CRANE before 0.2 kept it
         tokens = Tokens(await load_signing_key(keys), timedelta(minutes=settings.token_ttl_minutes))
+        apps_store = AppStore(await bus.kv(s.APPS_BUCKET))
+        if moved := await users.migrate_legacy(apps_store.rename_owner):
+            log.info("gave %d accounts from before user ids an id; their apps now name it", moved)
         if settings.admin_email and settings.admin_password_file:
             password = settings.admin_password_file.read_text().strip()
             if await users.ensure_admin(settings.admin_email, hash_password(password)):
@@ -61,7 +64,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.gateway = Gateway(
             settings=settings,
             bus=bus,
-            apps=AppStore(await bus.kv(s.APPS_BUCKET)),
+            apps=apps_store,
             users=users,
             tokens=tokens,
             logins=LoginLimiter(config, settings.login_max_failures, settings.login_window_seconds),

@@ -50,7 +50,7 @@ class Callout:
             expires = float(self.auth.tokens.claims(request.token)["exp"])
         except TokenError as exc:
             return response(request, self.key, error=f"the API token is not valid: {exc}")
-        permissions = watcher_permissions(user.email, user.is_admin)
+        permissions = watcher_permissions(user.id, user.is_admin)
         signed = encode(user_claims(request, user.email, permissions, expires), self.key)
         log.info("NATS connection admitted for %s", user.email)
         return response(request, self.key, user_jwt=signed)

@@ -25,6 +25,7 @@ class UserCreate(_Strict):
 
 
 class UserPublic(BaseModel):
+    id: str
     email: str
     full_name: str
     role: str
@@ -39,7 +40,7 @@ class Me(UserPublic):
 
     @classmethod
     def of(cls, user: User) -> Me:
-        subject = events_subject(user.email, user.is_admin)
+        subject = events_subject(user.id, user.is_admin)
         return cls(**UserPublic.model_validate(user, from_attributes=True).model_dump(), events_subject=subject)
 
 
@@ -92,7 +93,9 @@ class ServicePublic(BaseModel):
 class AppPublic(BaseModel):
     id: str
     name: str
+    # The owner's email (their id for an app whose owner is gone), and their user id.
     owner: str
+    owner_id: str
     status: AppStatus
     reason: str | None
     desired_state: str
@@ -110,7 +113,8 @@ class AppPublic(BaseModel):
         return cls(
             id=record.id,
             name=record.spec.name,
-            owner=record.owner,
+            owner=record.owner_email or record.owner,
+            owner_id=record.owner,
             status=record.status,
             reason=record.reason,
             desired_state=record.desired_state,

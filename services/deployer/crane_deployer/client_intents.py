@@ -32,7 +32,7 @@ def trusted_intent_id(user: User, client_id: str) -> str:
     """The id of the intent republished for a client's: the same for a redelivered message (so
     JetStream drops the copy), and never one another user can cause: a client chooses its own
     ids (or gets the stream's sequence), so the user is part of it."""
-    return "client-" + hashlib.sha256(f"{user.email}\n{client_id}".encode()).hexdigest()[:32]
+    return "client-" + hashlib.sha256(f"{user.id}\n{client_id}".encode()).hexdigest()[:32]
 
 
 class ClientIntents:
@@ -61,16 +61,16 @@ class ClientIntents:
         trusted: BaseModel
         claimed_uploads: list[str] = []  # deleted once the trusted intent is published
         if isinstance(payload, AppCreated):
-            if payload.owner not in (None, user.email):
+            if payload.owner not in (None, user.id, user.email):
                 raise InvalidEvent(f"data.owner: you are {user.email}; apps you create are yours")
             claimed = await self._claim(payload.spec, user, event.id)
             claimed_uploads = claimed.uploads
             # admission runs when it is registered
-            trusted = payload.model_copy(update={"owner": user.email, "spec": claimed.spec})
+            trusted = payload.model_copy(update={"owner": user.id, "owner_email": user.email, "spec": claimed.spec})
         else:
             app_id = str(getattr(payload, "app_id", ""))
             record = await self.store.get(app_id)
-            if record is None or not (user.is_admin or record.owner == user.email):
+            if record is None or not (user.is_admin or record.owner == user.id):
                 raise InvalidEvent(f"data.app_id: you have no app {app_id!r}")
             if isinstance(payload, AppUpdated) and payload.spec is not None:
                 claimed = await self._claim(payload.spec, user, event.id)
@@ -89,4 +89,4 @@ class ClientIntents:
         log.info("%s from %s accepted as %s", event.type, user.email, intent)
 
     async def _claim(self, spec: AppSpec, user: User, event_id: str) -> Claimed:
-        return await claim_uploads(spec, user.email, self.bus.objects, self.limits, event_id)
+        return await claim_uploads(spec, user.id, self.bus.objects, self.limits, event_id)

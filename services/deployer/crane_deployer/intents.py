@@ -54,7 +54,13 @@ class IntentHandlers:
             owner = payload.owner or "unowned"
             async with self.store.admitting(owner):  # no other admission of the owner's in between
                 await self.admit(owner, payload.spec, announce=app_id)
-                record = AppRecord(id=app_id, owner=owner, spec=payload.spec, correlationid=chain_of(event))
+                record = AppRecord(
+                    id=app_id,
+                    owner=owner,
+                    owner_email=payload.owner_email,
+                    spec=payload.spec,
+                    correlationid=chain_of(event),
+                )
                 await self.store.insert(record)
             log.info("registered %s for %s (published directly)", app_id, record.owner)
         elif await self.store.mutate(app_id, _in_chain_of(event)) is None:

@@ -38,7 +38,7 @@ def admission_input(
         for key, value in worst_case(other, default_cpus, default_memory).items():
             usage[key] = round(usage[key] + value, 3)
     return {
-        "user": {"email": owner, "role": user.role if user else "user"},
+        "user": {"id": owner, "email": user.email if user else None, "role": user.role if user else "user"},
         "quota": user.quota.model_dump() if user and user.quota else None,
         "spec": spec.model_dump(mode="json"),
         "request": worst_case(spec, default_cpus, default_memory),

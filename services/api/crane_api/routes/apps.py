@@ -34,6 +34,7 @@ from crane_shared.scan import AppScan, app_key
 from crane_shared.servicespec import NAME_PATTERN
 from crane_shared.store import Conflict
 from crane_shared.uploads import store_contents
+from crane_shared.users import User
 
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
 from ..requests import (
@@ -109,14 +110,15 @@ async def _reuse_unchanged_files(gateway: Gateway, current: AppSpec, upload: App
                 del upload.files[file_id]
 
 
-async def _create(gateway: Gateway, owner: str, upload: AppUpload) -> AppRecord:
-    spec = upload.spec
+async def _create(gateway: Gateway, user: User, upload: AppUpload) -> AppRecord:
+    spec, owner = upload.spec, user.id
     async with _admitting(gateway, owner):  # the check and the insert it allows, with no other between
         app_id = await gateway.apps.new_app_id(spec.name)  # a refusal leaves a number unused
-        event = new_event(s.APP_CREATED, AppCreated(app_id=app_id, owner=owner, spec=spec), source=SOURCE)
+        created = AppCreated(app_id=app_id, owner=owner, owner_email=user.email, spec=spec)
+        event = new_event(s.APP_CREATED, created, source=SOURCE)
         await _admit(gateway, owner, spec, None, event)
         await _store_upload(gateway, upload)  # nothing of a refused upload is kept
-        record = AppRecord(id=app_id, owner=owner, spec=spec, warnings=upload.all_warnings)
+        record = AppRecord(id=app_id, owner=owner, owner_email=user.email, spec=spec, warnings=upload.all_warnings)
         await gateway.apps.insert(record)
     await gateway.apps.remember_creation(event.id, app_id)
     try:
@@ -165,7 +167,7 @@ async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> Ap
 @router.get("", response_model=list[AppPublic])
 async def list_apps(user: CurrentUser, gateway: GatewayDep) -> list[AppPublic]:
     records = await gateway.apps.list()
-    return [public(gateway, r) for r in records if user.is_admin or r.owner == user.email]
+    return [public(gateway, r) for r in records if user.is_admin or r.owner == user.id]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic, openapi_extra=APP_BODY_OPENAPI)
@@ -184,7 +186,7 @@ async def create_app(
     application/yaml), or a multipart upload of a Compose file with build contexts, secrets
     and configs."""
     upload = await read_app_spec(request, gateway.settings.upload_rules, name)
-    record = await _create(gateway, user.email, upload)
+    record = await _create(gateway, user, upload)
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
         response.status_code = status.HTTP_200_OK
@@ -275,7 +277,7 @@ async def restart_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 @router.post("/{app_id}/clone", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic)
 async def clone_app(record: OwnedApp, user: CurrentUser, gateway: GatewayDep) -> AppPublic:
     """A new app with the same configuration (and a new id), owned by the caller."""
-    return public(gateway, await _create(gateway, user.email, AppUpload(record.spec, record.warnings)))
+    return public(gateway, await _create(gateway, user, AppUpload(record.spec, record.warnings)))
 
 
 async def _ask_deployer(gateway: Gateway, subject: str, body: dict[str, Any]) -> dict[str, Any]:

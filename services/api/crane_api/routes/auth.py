@@ -39,11 +39,11 @@ async def login(body: Login, request: Request, gateway: GatewayDep) -> Token:
             f"too many failed logins from this address; try again in {wait:.0f} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    user = await gateway.users.get(body.email)
+    user = await gateway.users.by_email(body.email)
     if user is None or not verify_password(user.password_hash, body.password):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong email or password")
     await gateway.logins.succeeded(body.email, address)
-    return Token(access_token=gateway.tokens.issue(user.email))
+    return Token(access_token=gateway.tokens.issue(user.id))
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -27,7 +27,7 @@ async def list_firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[Fir
     visible = []
     for alert in await firing_alerts(await gateway.bus.kv(s.ALERTS_BUCKET)):
         record = await gateway.apps.get(alert.app_id) if alert.app_id else None
-        if user.is_admin or (record is not None and record.owner == user.email):
+        if user.is_admin or (record is not None and record.owner == user.id):
             visible.append(alert)
     return sorted(visible, key=lambda a: a.starts_at)
 

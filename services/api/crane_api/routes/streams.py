@@ -165,7 +165,7 @@ async def stream_events(
     without ``follow`` is an hour)."""
     if app is not None:
         await visible_app(gateway, user, app)  # another's app answers 404, as a missing one
-    view = EventView(user.email, user.is_admin, gateway.apps.owner_of, app)
+    view = EventView(user.id, user.is_admin, gateway.apps.owner_of, app)
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "Last-Event-ID: an event sequence (a number)")

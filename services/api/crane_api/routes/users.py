@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import time
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -33,7 +32,7 @@ class UserUpdate(BaseModel):
 
 
 async def _existing(gateway: GatewayDep, email: str) -> User:
-    user = await gateway.users.get(email)
+    user = await gateway.users.by_email(email)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {email!r}")
     return user
@@ -67,30 +66,31 @@ async def delete_user(
 ) -> None:
     """The account goes, and its apps with it (``apps=remove``, the default), or to another
     user (``apps=reassign&to=<email>``). Nobody who registers the email later gets anything of
-    the old account's: removed apps are owned by no email while they go."""
+    the old account's: apps, tokens and events belong to the user's id, which is never reused."""
     user = await _existing(gateway, email)
     heir: User | None = None
     if apps == "reassign":
         if not to:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "to: name the user who gets the apps")
         heir = await _existing(gateway, to)
-        if heir.email == user.email:
+        if heir.id == user.id:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "to: the apps need another owner")
-    new_owner = heir.email if heir else f"deleted-user:{uuid.uuid4().hex}"
-    change = functools.partial(_owned_by, owner=new_owner, remove=heir is None)
-    for record in [r for r in await gateway.apps.list() if r.owner == user.email]:
+    change = functools.partial(_owned_by, heir=heir)
+    for record in [r for r in await gateway.apps.list() if r.owner == user.id]:
         await gateway.apps.mutate(record.id, change)
         if heir is None:
             await gateway.bus.publish(new_event(s.APP_DELETED, AppDeleted(app_id=record.id), source=SOURCE))
     user.tokens_valid_after = time.time()
     await gateway.users.save(user)  # its tokens die with it, even one checked before the delete lands
-    await gateway.users.delete(email)
+    await gateway.users.delete(user)
 
 
-def _owned_by(record: AppRecord, owner: str, remove: bool) -> AppRecord:
-    record.owner = owner
-    if remove:
+def _owned_by(record: AppRecord, heir: User | None) -> AppRecord:
+    """The app goes to ``heir``, or (None) stays its deleted owner's while it is removed."""
+    if heir is None:
         record.status = AppStatus.DELETING
+    else:
+        record.owner, record.owner_email = heir.id, heir.email
     return record
 
 

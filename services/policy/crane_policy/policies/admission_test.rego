@@ -6,7 +6,7 @@ svc := {"name": "web", "image": "i", "privileged": false, "network_mode": null, 
 nothing := {"replicas": 0, "cpus": 0, "memory_mb": 0}
 
 ask(service) := {
-	"user": {"email": "a@b.c", "role": "user"}, "quota": null,
+	"user": {"id": "u-1", "email": "a@b.c", "role": "user"}, "quota": null,
 	"spec": {"name": "shop", "services": [object.union(svc, service)]},
 	"request": {"replicas": 1, "cpus": 0.5, "memory_mb": 256}, "usage": nothing,
 }
