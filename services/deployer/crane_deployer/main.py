@@ -32,6 +32,7 @@ from .log_follower import LogFollowers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .reconciler import Reconciler
 from .scan_gate import ScanGate
+from .scan_sandbox import ScanSandbox
 from .settings import DeployerSettings
 from .trivy import Trivy, find_trivy
 from .workqueue import ReconcileQueue
@@ -150,9 +151,23 @@ class Deployer:
 
 
 async def scan_gate(settings: DeployerSettings, bus: Bus, engine: Engine) -> ScanGate:
+    binary = find_trivy(settings.trivy_path)
+    sandbox = None
+    if binary or settings.scanner_image:
+        work_dir = settings.trivy_cache_dir / "images"
+        sandbox = ScanSandbox(
+            engine.api,
+            engine.naming.suite,
+            work_dir,
+            binary=binary,
+            image=settings.scanner_image or None,
+            memory=settings.scan_memory,
+        )
+        await sandbox.remove_leftovers()
     trivy = Trivy(
-        find_trivy(settings.trivy_path),
+        binary,
         settings.trivy_cache_dir,
+        sandbox,
         timeout=settings.scan_timeout_seconds,
         update_db=settings.trivy_update_db,
     )

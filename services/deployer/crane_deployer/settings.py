@@ -32,6 +32,11 @@ class DeployerSettings(CommonSettings):
     # database are redone when their image next deploys.
     trivy_db_refresh_hours: float = 24.0
     scan_timeout_seconds: float = 600
+    # The memory a scan's sandbox container may use (Trivy unpacks the image's layers).
+    scan_memory: str = "1g"
+    # An image of Trivy to scan with (its entrypoint is trivy), e.g. aquasec/trivy:0.59.1 where
+    # it can be pulled; default: one built here from the Trivy binary alone.
+    scanner_image: str | None = None
     # CRANE's own networks take their subnets from this pool (never from the daemon's defaults,
     # which run out after about 30 networks), split into subnets of this prefix length.
     address_pool: str = "10.203.0.0/16"

@@ -2,7 +2,9 @@
 
 Vulnerabilities are looked up only when the database is there (downloaded once at start where
 the internet is reachable); secrets and misconfigurations are found offline with Trivy's
-embedded checks. The report never carries a secret's matched text."""
+embedded checks. The report never carries a secret's matched text. Scans run in a sandbox
+container (scan_sandbox.py), never in the deployer's process; only the database download and
+``--version`` run here."""
 
 from __future__ import annotations
 
@@ -16,10 +18,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
+
 from crane_shared.scan import DB_UNAVAILABLE, ScanReport, report_from_trivy, unscanned
+
+from .scan_sandbox import SCAN_DIR, ScanSandbox
 
 log = logging.getLogger("crane.deployer.trivy")
 DB_DOWNLOAD_TIMEOUT = 180.0
+DB_FILES = ("trivy.db", "metadata.json")  # what a scan needs of the database
 
 
 def find_trivy(configured: str | None = None) -> str | None:
@@ -38,16 +45,24 @@ def find_trivy(configured: str | None = None) -> str | None:
 
 
 class Trivy:
-    def __init__(self, binary: str | None, cache_dir: Path, timeout: float = 600, update_db: bool = True) -> None:
+    def __init__(
+        self,
+        binary: str | None,
+        cache_dir: Path,
+        sandbox: ScanSandbox | None,
+        timeout: float = 600,
+        update_db: bool = True,
+    ) -> None:
         self.binary = binary
         self.cache_dir = cache_dir
+        self.sandbox = sandbox  # None only where there is no binary
         self.timeout = timeout
         self.update_db = update_db
         self.version = "unavailable"
 
     async def _run(self, *args: str, timeout: float) -> tuple[int, bytes, bytes]:
         assert self.binary
-        tmp = self.cache_dir / "tmp"  # image layers are unpacked here, not in a tmpfs
+        tmp = self.cache_dir / "tmp"  # (the database download; scans run in their sandbox)
         tmp.mkdir(parents=True, exist_ok=True)
         process = await asyncio.create_subprocess_exec(
             self.binary,
@@ -122,23 +137,28 @@ class Trivy:
 
     async def scan(self, image: str, digest: str) -> ScanReport:
         """Scan a local image (from the Docker Engine) for vulnerabilities, secrets, misconfigurations."""
-        if not self.binary:
+        if self.sandbox is None:
             return unscanned(image, digest, "no trivy binary is installed")
-        scanners = "vuln,secret,misconfig" if self.db_present() else "secret,misconfig"
+        db_files = [self.cache_dir / "db" / name for name in DB_FILES] if self.db_present() else []
+        db_files = [path for path in db_files if path.is_file()]
+        scanners = "vuln,secret,misconfig" if db_files else "secret,misconfig"
         args = [
-            "image", "--image-src", "docker", "--format", "json", "--quiet",
-            "--cache-dir", str(self.cache_dir), "--scanners", scanners,
+            "image", "--input", f"{SCAN_DIR}/image.tar", "--format", "json",
+            "--output", f"{SCAN_DIR}/out/report.json", "--quiet",
+            "--cache-dir", f"{SCAN_DIR}/cache", "--scanners", scanners,
             "--image-config-scanners", "misconfig,secret",
             "--skip-db-update", "--skip-java-db-update", "--skip-check-update", "--offline-scan",
             "--timeout", f"{int(self.timeout)}s",
-            image,
         ]  # fmt: skip
-        code, out, err = await self._run(*args, timeout=self.timeout + 30)
-        if code != 0:
-            message = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {code}"]
+        try:
+            result = await self.sandbox.scan(image, args, db_files, timeout=self.timeout + 30)
+        except (DockerException, OSError, ValueError) as exc:
+            return unscanned(image, digest, f"the scan sandbox failed: {str(exc)[:500]}")
+        if result.code != 0:
+            message = result.error.strip().splitlines()[-1:] or [f"exit {result.code}"]
             return unscanned(image, digest, f"trivy failed: {message[0][:500]}")
         try:
-            trivy_report = json.loads(out)
+            trivy_report = json.loads(result.report)
         except ValueError:
             return unscanned(image, digest, "trivy did not print a JSON report")
         return report_from_trivy(image, digest, trivy_report, self.version, self.db_status())
