@@ -7,11 +7,32 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from . import subjects as s
+from .appspec import AppRecord
 from .buckets import KV_BUCKETS, OBJECT_STORES, STREAMS_OWNER
+from .builds import AppBuilds
 from .event_examples import EXAMPLES
 from .events import PAYLOADS, Event
+from .monitoring_state import AlertState, AppDecisions
 from .rpc import RPC_BODIES
+from .scan import AppScan, ScanReport
+from .store import AdmissionLease
+from .users import LoginAttempts, User
+
+# The models of the values the buckets hold (buckets.py names them beside each key).
+BUCKET_VALUES: tuple[type[BaseModel], ...] = (
+    AppRecord,
+    AdmissionLease,
+    User,
+    LoginAttempts,
+    AlertState,
+    AppDecisions,
+    ScanReport,
+    AppScan,
+    AppBuilds,
+)
 
 INTRO = """# CRANE events
 
@@ -124,6 +145,7 @@ def render() -> str:
         )
     ]
     parts.append(_stores())
+    parts.append(_values())
     parts.append(_rpc())
     for subject, model in PAYLOADS.items():
         schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
@@ -154,6 +176,19 @@ def _stores() -> str:
         f"permissions come from). The streams are declared by {STREAMS_OWNER} alone.\n\n"
         "| store | creator | also writes | reads | keys |\n| --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
     )
+
+
+def _values() -> str:
+    """The JSON schema of each bucket value model."""
+    out = ["### Bucket values\n\nThe JSON a key holds, by the model the table names.\n"]
+    for model in BUCKET_VALUES:
+        doc = (model.__doc__ or "").strip().replace("\n    ", "\n")
+        schema = json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
+        out.append(
+            f"#### `{model.__name__}`\n\n{doc}\n\n"
+            f"<details><summary>Schema</summary>\n\n```json\n{schema}\n```\n\n</details>\n"
+        )
+    return "\n".join(out)
 
 
 def _rpc() -> str:

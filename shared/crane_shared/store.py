@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 from nats.js.errors import APIError, InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import BaseModel, ValidationError
 
 from .appspec import RECORD_VERSION, AppRecord, utcnow
 from .monitoring_state import AlertState, FiringAlert
@@ -73,6 +74,24 @@ def format_app_id(name: str, number: int) -> str:
 
 class Conflict(RuntimeError):
     """A record kept changing under a compare-and-set loop."""
+
+
+class AdmissionLease(BaseModel):
+    """Who holds an owner's admission (AppStore.admitting), until when (seconds since the epoch)."""
+
+    holder: str
+    until: float
+
+    @classmethod
+    def expired(cls, value: bytes | None, now: float) -> bool:
+        """Whether a stored lease no longer holds: past its time, or not a lease at all (so a
+        broken entry cannot block its owner's admissions for ever)."""
+        if not value:
+            return False
+        try:
+            return cls.model_validate_json(value).until < now
+        except ValidationError:
+            return True
 
 
 class AppStore:
@@ -187,14 +206,16 @@ class AppStore:
 
     async def _take_lease(self, key: str, holder: str, deadline: float) -> int:
         while True:
-            lease = json.dumps({"holder": holder, "until": time.time() + ADMISSION_LEASE_SECONDS}).encode()
+            lease = (
+                AdmissionLease(holder=holder, until=time.time() + ADMISSION_LEASE_SECONDS).model_dump_json().encode()
+            )
             try:
                 return await self.kv.create(key, lease)
             except KeyWrongLastSequenceError:
                 pass
             with contextlib.suppress(KeyNotFoundError, KeyWrongLastSequenceError):
                 entry = await self.kv.get(key)
-                if entry.value and json.loads(entry.value)["until"] < time.time():
+                if AdmissionLease.expired(entry.value, time.time()):
                     return await self.kv.update(key, lease, last=entry.revision)  # its holder is gone
             if time.monotonic() > deadline:
                 raise Conflict("another admission for this owner is taking too long; try again")

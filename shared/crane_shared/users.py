@@ -39,6 +39,8 @@ class Quota(BaseModel):
 
 
 class User(BaseModel):
+    """A user account: who they are (an id never reused), how they log in, what they may do."""
+
     id: str = Field(default_factory=new_user_id, pattern=USER_ID_PATTERN)
     email: str
     full_name: str
@@ -52,6 +54,14 @@ class User(BaseModel):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+class LoginAttempts(BaseModel):
+    """One login budget's counter (the API's login_limit.py): attempts in the window that began
+    at ``window_start`` (seconds since the epoch)."""
+
+    count: int = Field(default=0, ge=0)
+    window_start: float = 0.0
 
 
 def account_key(user_id: str) -> str:

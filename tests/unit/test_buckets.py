@@ -60,3 +60,25 @@ def test_every_store_is_in_the_table_with_a_creator():
     assert set(OBJECT_STORES) == {s.CONTEXTS_OBJECTS, s.FILES_OBJECTS, s.UPLOADS_OBJECTS}
     for access in (*KV_BUCKETS.values(), *OBJECT_STORES.values()):
         assert access.creator and access.keys
+
+
+def test_every_bucket_value_model_is_named_in_the_table_and_documented():
+    import re
+
+    from crane_shared.events_doc import BUCKET_VALUES
+
+    described = " ".join(value for access in KV_BUCKETS.values() for _, value in access.keys)
+    documented = {model.__name__ for model in BUCKET_VALUES}
+    named = set(re.findall(r"\b([A-Z][A-Za-z]+) \(\w+\.py\)", described))
+    assert named <= documented, named - documented  # a model the table names has its schema in the docs
+    assert all(re.search(rf"\b{name}\b", described) for name in documented)
+
+
+def test_an_admission_lease_holds_until_its_time_and_a_broken_one_never_blocks():
+    from crane_shared.store import AdmissionLease
+
+    lease = AdmissionLease(holder="h", until=100.0).model_dump_json().encode()
+    assert not AdmissionLease.expired(lease, now=99.0)
+    assert AdmissionLease.expired(lease, now=101.0)
+    assert AdmissionLease.expired(b'{"holder": "h"}', now=0.0)  # not a lease: taken over
+    assert not AdmissionLease.expired(None, now=0.0)  # deleted meanwhile: create wins next

@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+from pydantic import ValidationError
+
+from crane_shared.users import LoginAttempts as Attempts
 
 ADDRESS_FACTOR = 4
-
-
-@dataclass
-class Attempts:
-    count: int = 0
-    window_start: float = 0.0
 
 
 def wait_seconds(attempts: Attempts, now: float, limit: int, window: float) -> float:
@@ -93,13 +88,16 @@ class LoginLimiter:
             while True:
                 try:
                     entry = await self.kv.get(key)
-                    attempts, revision = Attempts(**json.loads(entry.value or b"{}")), entry.revision
+                    revision = entry.revision
+                    attempts = Attempts.model_validate_json(entry.value or b"{}")
                 except KeyNotFoundError:
                     attempts, revision = Attempts(), None
+                except ValidationError:  # not a counter: count afresh (over it, by revision)
+                    attempts = Attempts()
                 changed = change(attempts, self.clock())
                 if changed is None:
                     return
-                value = json.dumps(asdict(changed)).encode()
+                value = changed.model_dump_json().encode()
                 try:
                     if revision is None:
                         await self.kv.create(key, value)
