@@ -176,7 +176,8 @@ def test_the_deployer_admits_every_spec_whoever_published_it(suite, user, http_i
 
 def test_host_paths_are_judged_where_they_lead(suite, admin, user, http_image):
     """With a folder allowed, a symlink in it leading to /etc, or to a folder not allowed, is
-    refused when the replica would be created; /etc is refused even when an admin allows it."""
+    refused when the replica would be created; /etc is refused even when an admin allows it; a
+    replica mounts where a link led when it was judged, not the link."""
     shipped = admin.get("/policies/admission").json()["source"]
     with (
         tempfile.TemporaryDirectory(prefix="crane-allowed-") as allowed,
@@ -207,6 +208,11 @@ def test_host_paths_are_judged_where_they_lead(suite, admin, user, http_image):
             assert outcomes["aside"]["status"] == "failed", outcomes["aside"]
             assert "allow-list" in outcomes["aside"]["reason"] and elsewhere in outcomes["aside"]["reason"]
             assert outcomes["fine"]["status"] == "running", outcomes["fine"]  # a link that stays inside is fine
+            # The replica mounts the place judged, not the link (Docker follows a link anew at
+            # every start: one moved between the check and a start would move the mount).
+            (replica,) = app_containers(docker.from_env(), suite.suite, outcomes["fine"]["id"])
+            inside = os.path.realpath(f"{allowed}/inside")
+            assert [m["Source"] for m in replica.attrs["Mounts"] if m["Type"] == "bind"] == [inside]
             for outcome in outcomes.values():
                 assert not app_containers(docker.from_env(), suite.suite, outcome["id"]) or outcome is outcomes["fine"]
                 user.delete(f"/apps/{outcome['id']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +107,16 @@ def healthcheck_config(service: ServiceSpec) -> dict[str, Any] | None:
     }
 
 
-def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Naming, limits: Limits) -> ReplicaSpec:
+def replica_spec(
+    record: AppRecord,
+    service: ServiceSpec,
+    index: int,
+    naming: Naming,
+    limits: Limits,
+    host_paths: Mapping[str, str] | None = None,
+) -> ReplicaSpec:
+    """How one replica runs. ``host_paths`` maps host paths as written to where they lead (the
+    host path gate's judgement): the replica mounts the place judged."""
     labels = {
         **service.labels,
         **naming.app_labels(record.id, record.owner),
@@ -129,7 +139,9 @@ def replica_spec(record: AppRecord, service: ServiceSpec, index: int, naming: Na
     volumes = {}
     for volume in map(parse_volume, service.volumes):
         source = volume.source
-        if not volume.is_host_path:
+        if volume.is_host_path:
+            source = (host_paths or {}).get(source, source)
+        else:
             # per_replica: each replica its own copy of a writable volume (its slot's number).
             own = service.volume_scaling == "per_replica" and volume.mode == "rw"
             source = naming.volume(record.id, f"{source}-r{index}" if own else source, record.volume_names)

@@ -322,6 +322,14 @@ class Engine:
         except APIError as exc:
             raise EngineError(f"cannot start {name}: {_explain(exc)}") from exc
 
+    async def host_binds(self, container_id: str) -> list[str]:
+        """The host folders and files a container bind-mounts (as its creation named them)."""
+        try:
+            mounts = (await self._call(self.api.inspect_container, container_id)).get("Mounts") or []
+        except NotFound:
+            return []
+        return [str(m["Source"]) for m in mounts if m.get("Type") == "bind"]
+
     async def kill(self, container_id: str) -> None:
         """Kill a replica at once (SIGKILL), as a crash would end it."""
         try:

@@ -2,7 +2,14 @@
 started (Docker follows a bind mount's symlinks anew at every start): each path is resolved on
 the host (crane_shared.host_paths), refused if it leads where CRANE never mounts, and, when it
 leads somewhere other than it says, the admission policy is asked again about the place it
-really leads to (an allow-listed folder holding a link to / is refused)."""
+really leads to (an allow-listed folder holding a link to / is refused).
+
+A replica then mounts the place judged, not the path as written: a link changed after the
+check cannot move the mount (a replica that stops is replaced, judged anew, never restarted).
+A replica created but not yet started (its creation was interrupted) starts only while each of
+its mounts still leads to itself, or to a place just judged: a link put into it is refused.
+What remains is the moment between the check and Docker's mount: a folder on the judged path
+replaced by a link within it would still be followed."""
 
 from __future__ import annotations
 
@@ -36,8 +43,11 @@ class HostPathGate:
         self.root = root
         self._admitted: dict[str, str] = {}  # app id -> digest of the resolved spec the policy allowed
 
-    async def check(self, record: AppRecord, services: set[str]) -> None:
+    async def check(self, record: AppRecord, services: set[str]) -> dict[str, str]:
+        """Judge the host paths of ``services``; returns where each leads ({path as written:
+        resolved path}), which is what their replicas mount."""
         raw = record.spec.model_dump(mode="json")
+        resolved_paths: dict[str, str] = {}
         moved = False
         for si, service in enumerate(record.spec.services):
             if service.name not in services:
@@ -54,14 +64,15 @@ class HostPathGate:
                 reason = denied(resolved)
                 if reason:
                     raise HostPathRefused(f"{where}: {mount.source} leads to {reason}")
+                resolved_paths[mount.source] = resolved
                 if resolved != mount.source:
                     raw["services"][si]["volumes"][vi] = f"{resolved}:{mount.target}:{mount.mode}"
                     moved = True
         if not moved:
-            return  # the policy judged these very paths when it admitted the app
+            return resolved_paths  # the policy judged these very paths when it admitted the app
         digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
         if self._admitted.get(record.id) == digest:
-            return
+            return resolved_paths
         try:
             reasons = await admission_refusals(self.bus, record.owner, AppSpec.model_validate(raw), record.id)
         except (NatsTimeout, NoRespondersError, AdmissionUnavailable) as exc:
@@ -71,6 +82,25 @@ class HostPathGate:
                 "after following symbolic links, refused by the admission policy: " + "; ".join(reasons)
             )
         self._admitted[record.id] = digest
+        return resolved_paths
+
+    def check_binds(self, name: str, sources: list[str], judged: dict[str, str]) -> None:
+        """Before the replica ``name``, created earlier, starts: each host folder it mounts
+        (``sources``, fixed when it was created) must still lead to itself, or to a place
+        ``check`` just judged; one that now leads elsewhere (a link put into it since) is refused."""
+        for source in sources:
+            try:
+                resolved = resolve_under(self.root, source)
+            except Unresolvable as exc:
+                raise HostPathRefused(f"{name}: {exc}") from None
+            reason = denied(resolved)
+            if reason:
+                raise HostPathRefused(f"{name}: its mount {source} now leads to {reason}")
+            if resolved != source and resolved not in judged.values():
+                raise HostPathRefused(
+                    f"{name}: its mount {source} now leads to {resolved} (a symbolic link put into it since it was "
+                    "created); recreate the app to judge it again"
+                )
 
     def forget(self, app_id: str) -> None:
         self._admitted.pop(app_id, None)

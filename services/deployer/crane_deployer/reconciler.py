@@ -250,10 +250,11 @@ class Reconciler:
             bring_up = [a for a in bring_up if not (isinstance(a, Create) and a.service in waiting)]
             self.requeue(record.id, 1.0)
         creating = {a.service for a in bring_up if isinstance(a, Create)}
+        judged: dict[str, str] = {}  # host paths as written -> where they lead: what replicas mount
         if self.host_paths and bring_up:  # a start mounts its binds anew too
             service_of = {r.container_id: r.service for r in observed}
             starting = {service_of.get(a.container_id, "") for a in bring_up if isinstance(a, Start)}
-            await self.host_paths.check(record, creating | starting)
+            judged = await self.host_paths.check(record, creating | starting)
         if self.gate and creating:
             images = [naming.image(record.id, s) for s in record.spec.services if s.name in creating]
             await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
@@ -262,7 +263,7 @@ class Reconciler:
             self.requeue(record.id, min(self._backoff(record, a) for a in backing_off))
         # Replicas are independent: create and start them side by side.
         outcomes = await asyncio.gather(
-            *(self._bring_up(record, a) for a in bring_up if a not in backing_off), return_exceptions=True
+            *(self._bring_up(record, a, judged) for a in bring_up if a not in backing_off), return_exceptions=True
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -272,19 +273,22 @@ class Reconciler:
         service = next(s for s in record.spec.services if s.name == action.service)
         return self.crashes.wait_before_create((record.id, action.service, action.index, spec_hash(record, service)))
 
-    async def _bring_up(self, record: AppRecord, action: Create | Start) -> None:
+    async def _bring_up(self, record: AppRecord, action: Create | Start, judged: dict[str, str]) -> None:
         naming = self.engine.naming
         if isinstance(action, Start):
             replica = next((r for r in await self._observe(record.id) if r.container_id == action.container_id), None)
             service = record.spec.service(replica.service) if replica else None
             if replica is None or service is None:
                 return  # gone meanwhile: the next reconcile sees what is there
-            spec = replica_spec(record, service, replica.index, naming, self.limits)
+            if self.host_paths:
+                binds = await self.engine.host_binds(action.container_id)
+                self.host_paths.check_binds(action.name, binds, judged)
+            spec = replica_spec(record, service, replica.index, naming, self.limits, judged)
             await self._fill_files(record, spec)
             await self.engine.start(action.container_id, action.name, spec.links)
             return
         service = next(s for s in record.spec.services if s.name == action.service)
-        spec = replica_spec(record, service, action.index, naming, self.limits)
+        spec = replica_spec(record, service, action.index, naming, self.limits, judged)
         await self._seed_volumes(record, spec)
         await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
         await self._fill_files(record, spec)
