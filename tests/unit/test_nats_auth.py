@@ -47,9 +47,10 @@ def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():
     assert not any(p.startswith("app.") for p in monitor["publish"]["allow"])
     assert "allow_responses" not in monitor
     # Exactly what its needs derive to: nothing of another's buckets, streams or consumers.
-    buckets = {s.APPS_BUCKET, s.CONFIG_BUCKET}
-    kv = {p.split(".")[1] for p in monitor["publish"]["allow"] if p.startswith("$KV.")}
-    assert kv <= buckets
+    written = {p.split(".")[1] for p in monitor["publish"]["allow"] if p.startswith("$KV.")}
+    assert written == set()  # it writes no bucket: publishing to $KV.<bucket>.<key> is a write
+    read = {p.split("KV_")[1].split(".")[0] for p in monitor["publish"]["allow"] if p.startswith("$JS.API.DIRECT.GET.")}
+    assert read == {s.APPS_BUCKET, s.WEBHOOK_BUCKET}  # the apps, and the webhook token it gives Alertmanager
     consumers = {p for p in monitor["publish"]["allow"] if ".CONSUMER." in p and "KV_" not in p}
     assert consumers == {
         "$JS.API.CONSUMER.CREATE.CRANE_EVENTS.monitor-config",
