@@ -44,8 +44,8 @@ def resolve(api: Api, ref: str) -> dict[str, Any]:
     for candidate in apps:
         if candidate["id"] == ref:
             return dict(candidate)
-    me = api.json("GET", "/users/me")["email"]
-    named = [a for a in apps if a["name"] == ref and a["owner"] == me] or [a for a in apps if a["name"] == ref]
+    me = api.json("GET", "/users/me")["id"]
+    named = [a for a in apps if a["name"] == ref and a["owner_id"] == me] or [a for a in apps if a["name"] == ref]
     if len(named) == 1:
         return dict(named[0])
     if len(named) > 1:

@@ -35,7 +35,7 @@ def up(
     [dim]Examples:[/]  crane up  ·  crane up -f compose.prod.yaml --name shop
     """
     api = Api.logged_in()
-    me = api.json("GET", "/users/me")["email"]
+    me = api.json("GET", "/users/me")["id"]
     try:
         project = read_project(directory, file, name, say=lambda text: out.print(text, highlight=False))
     except ProjectError as exc:

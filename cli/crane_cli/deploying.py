@@ -21,8 +21,9 @@ LOOK_SECONDS = 0.5
 
 
 def existing_app(api: Api, name: str, owner: str) -> dict[str, Any] | None:
+    """The app called ``name`` that the user ``owner`` (a user id) owns, if any."""
     for app in api.json("GET", "/apps"):
-        if app["name"] == name and app["owner"] == owner:
+        if app["name"] == name and app["owner_id"] == owner:
             return dict(app)
     return None
 
