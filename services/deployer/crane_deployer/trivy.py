@@ -55,7 +55,7 @@ class Trivy:
     ) -> None:
         self.binary = binary
         self.cache_dir = cache_dir
-        self.sandbox = sandbox  # None only where there is no binary
+        self.sandbox = sandbox  # None: neither a Trivy binary nor a scanner image
         self.timeout = timeout
         self.update_db = update_db
         self.version = "unavailable"
@@ -138,7 +138,7 @@ class Trivy:
     async def scan(self, image: str, digest: str) -> ScanReport:
         """Scan a local image (from the Docker Engine) for vulnerabilities, secrets, misconfigurations."""
         if self.sandbox is None:
-            return unscanned(image, digest, "no trivy binary is installed")
+            return unscanned(image, digest, "no trivy binary is installed (nor CRANE_SCANNER_IMAGE set)")
         db_files = [self.cache_dir / "db" / name for name in DB_FILES] if self.db_present() else []
         db_files = [path for path in db_files if path.is_file()]
         scanners = "vuln,secret,misconfig" if db_files else "secret,misconfig"
