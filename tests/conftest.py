@@ -27,6 +27,18 @@ def docker_client() -> Iterator[docker.DockerClient]:
     client.close()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Images of this run left untagged (a tag removed while a suite's replicas still ran it,
+    or the layers of images built on it): removed once every suite has stopped. Only this run's
+    label is touched."""
+    try:
+        client = docker.from_env()
+        client.images.prune(filters={"dangling": True, "label": f"crane.test={RUN_ID}"})
+        client.close()
+    except docker.errors.DockerException:
+        pass  # no engine (a unit-only run): nothing was built
+
+
 @pytest.fixture(scope="session")
 def http_image(docker_client) -> Iterator[str]:
     tag = build_http_image(f"crane-test-http:{RUN_ID}", {"crane.test": RUN_ID})
