@@ -6,9 +6,10 @@ really leads to (an allow-listed folder holding a link to / is refused).
 
 A replica then mounts the place judged, not the path as written: a link changed after the
 check cannot move the mount (a replica that stops is replaced, judged anew, never restarted).
-A replica created but not yet started (its creation was interrupted) starts only while each of
-its mounts still leads to itself, or to a place just judged: a link put into it is refused.
-What remains is the moment between the check and Docker's mount: a folder on the judged path
+Just before a replica is created (after its volumes, files and the image scan, which take
+time), and before one created earlier but never started starts, each folder it mounts must
+still lead to itself, or to a place just judged: a link put into it meanwhile is refused.
+What remains is the moment between that look and Docker's mount: a folder on the judged path
 replaced by a link within it would still be followed."""
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ class HostPathGate:
         return resolved_paths
 
     def check_binds(self, name: str, sources: list[str], judged: dict[str, str]) -> None:
-        """Before the replica ``name``, created earlier, starts: each host folder it mounts
-        (``sources``, fixed when it was created) must still lead to itself, or to a place
-        ``check`` just judged; one that now leads elsewhere (a link put into it since) is refused."""
+        """Before the replica ``name`` is created, or starts having been created earlier: each
+        host folder it mounts (``sources``) must still lead to itself, or to a place ``check``
+        just judged; one that now leads elsewhere (a link put into it since) is refused."""
         for source in sources:
             try:
                 resolved = resolve_under(self.root, source)
