@@ -68,13 +68,17 @@ def account_key(user_id: str) -> str:
     return ACCOUNT_PREFIX + user_id
 
 
-def email_key(email: str) -> str:
+def _email_hex(email: str) -> str:
     """KV keys allow few characters; the hex of the lower-cased email is stable and safe."""
-    return EMAIL_PREFIX + email.strip().lower().encode().hex()
+    return email.strip().lower().encode().hex()
+
+
+def email_key(email: str) -> str:
+    return EMAIL_PREFIX + _email_hex(email)
 
 
 def legacy_key(email: str) -> str:
-    return LEGACY_PREFIX + email.strip().lower().encode().hex()
+    return LEGACY_PREFIX + _email_hex(email)
 
 
 class UserStore:
@@ -137,10 +141,6 @@ class UserStore:
     async def all(self) -> list[User]:
         values = (await kv_items(self.users, ACCOUNT_PREFIX)).values()
         return sorted((User.model_validate_json(v) for v in values), key=lambda u: u.email)
-
-    async def emails(self) -> dict[str, str]:
-        """Every user's email, by id."""
-        return {user.id: user.email for user in await self.all()}
 
     async def ensure_admin(self, email: str, password_hash: str) -> bool:
         """Make ``email`` an admin account, created with ``password_hash`` if it does not exist
