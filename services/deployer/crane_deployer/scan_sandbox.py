@@ -139,45 +139,45 @@ class ScanSandbox:
         self.work_dir = work_dir  # where image archives wait for their scan
         self.memory = memory
         self.pids = pids
-        self._image: str | None = image
-        self._ready = False
-        self._building = asyncio.Lock()
-
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        self._named = image
+        self._image: str | None = None  # the scanner image, once it is here
+        self._preparing = asyncio.Lock()
 
     async def image(self) -> str:
         """The scanner image: the one named (pulled if it is not here), else the Trivy binary
         alone, built once per binary."""
-        async with self._building:
-            if self._image is not None and not self._ready:
-                try:
-                    await self._call(self.api.inspect_image, self._image)
-                except ImageNotFound:
-                    log.info("pulling the scanner image %s", self._image)
-                    await self._call(self.api.pull, self._image)
-                self._ready = True
+        async with self._preparing:
             if self._image is None:
-                assert self.binary is not None  # (the constructor checks)
-                tag = await asyncio.to_thread(scanner_tag, self.binary)
-                try:
-                    await self._call(self.api.inspect_image, tag)
-                except ImageNotFound:
-                    self.work_dir.mkdir(parents=True, exist_ok=True)
-                    log.info("building the scanner image %s (Trivy alone, from scratch)", tag)
-                    await asyncio.to_thread(self._build, tag)
-                self._image, self._ready = tag, True
+                self._image = await asyncio.to_thread(self._named_image if self._named else self._built_image)
             return self._image
 
-    def _build(self, tag: str) -> None:
-        assert self.binary is not None
+    def _named_image(self) -> str:
+        assert self._named is not None
+        try:
+            self.api.inspect_image(self._named)
+        except ImageNotFound:
+            log.info("pulling the scanner image %s", self._named)
+            self.api.pull(self._named)
+        return self._named
+
+    def _built_image(self) -> str:
+        assert self.binary is not None  # (the constructor checks)
+        tag = scanner_tag(self.binary)
+        try:
+            self.api.inspect_image(tag)
+        except ImageNotFound:
+            log.info("building the scanner image %s (Trivy alone, from scratch)", tag)
+            self._build(self.binary, tag)
+        return tag
+
+    def _build(self, binary: Path, tag: str) -> None:
         dockerfile = b'FROM scratch\nCOPY trivy /trivy\nENTRYPOINT ["/trivy"]\n'
         with tempfile.TemporaryFile(dir=self.work_dir) as context:
             with tarfile.open(fileobj=context, mode="w") as tar:
                 info = tarfile.TarInfo("Dockerfile")
                 info.size = len(dockerfile)
                 tar.addfile(info, io.BytesIO(dockerfile))
-                tar.add(self.binary, arcname="trivy")
+                tar.add(binary, arcname="trivy")
             context.seek(0)
             for line in self.api.build(
                 fileobj=context, custom_context=True, tag=tag, rm=True, labels={LABEL_SCANNER: "true"}, decode=True
@@ -188,53 +188,53 @@ class ScanSandbox:
     async def remove_leftovers(self) -> None:
         """Scans a stopped deployer left behind (this suite's only)."""
         filters = {"label": [f"{LABEL_SUITE}={self.suite}", LABEL_SCAN]}
-        for container in await self._call(self.api.containers, all=True, filters=filters):
+        for container in await asyncio.to_thread(self.api.containers, all=True, filters=filters):
             with contextlib.suppress(NotFound, APIError):
-                await self._call(self.api.remove_container, container["Id"], force=True)
-        for volume in (await self._call(self.api.volumes, filters=filters)).get("Volumes") or []:
+                await asyncio.to_thread(self.api.remove_container, container["Id"], force=True)
+        for volume in (await asyncio.to_thread(self.api.volumes, filters=filters)).get("Volumes") or []:
             with contextlib.suppress(NotFound, APIError):
-                await self._call(self.api.remove_volume, volume["Name"], force=True)
+                await asyncio.to_thread(self.api.remove_volume, volume["Name"], force=True)
 
     async def scan(self, image: str, arguments: list[str], db_files: Sequence[Path], timeout: float) -> SandboxResult:
         """Run ``trivy <arguments>`` on ``image`` (its archive is at /scan/image.tar, the
         database under /scan/cache, the report to be written to /scan/out/report.json)."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)  # (a scanner image is built there too)
         scanner = await self.image()
-        self.work_dir.mkdir(parents=True, exist_ok=True)
         archive = self.work_dir / f"image-{uuid.uuid4().hex}.tar"
         labels = {LABEL_SUITE: self.suite, LABEL_SCAN: image[:200]}
         volume = container = None
         try:
             await asyncio.to_thread(self._save, image, archive)
             name = f"{self.suite}-scan-{uuid.uuid4().hex[:12]}"
-            volume = (await self._call(self.api.create_volume, name=name, labels=labels))["Name"]
-            container = (await self._call(self._create, scanner, arguments, volume, labels))["Id"]
+            volume = (await asyncio.to_thread(self.api.create_volume, name=name, labels=labels))["Name"]
+            container = (await asyncio.to_thread(self._create, scanner, arguments, volume, labels))["Id"]
             members = scan_members(archive, db_files)
-            await self._call(self.api.put_archive, container, SCAN_DIR, scan_archive(members))
+            await asyncio.to_thread(self.api.put_archive, container, SCAN_DIR, scan_archive(members))
             archive.unlink()
-            await self._call(self.api.start, container)
+            await asyncio.to_thread(self.api.start, container)
             try:
-                status = await self._call(self.api.wait, container, timeout=timeout)
+                status = await asyncio.to_thread(self.api.wait, container, timeout=timeout)
             except requests.exceptions.RequestException:  # the engine's answer timed out: still scanning
                 with contextlib.suppress(NotFound, APIError):
-                    await self._call(self.api.kill, container)
+                    await asyncio.to_thread(self.api.kill, container)
                 return SandboxResult(-1, b"", f"timed out after {timeout:.0f}s")
             code = int(status.get("StatusCode", -1))
             if code != 0:
-                stderr = await self._call(self.api.logs, container, stdout=False, stderr=True, tail=20)
+                stderr = await asyncio.to_thread(self.api.logs, container, stdout=False, stderr=True, tail=20)
                 return SandboxResult(code, b"", stderr.decode(errors="replace"))
-            stream, stat = await self._call(self.api.get_archive, container, f"{SCAN_DIR}/out/report.json")
+            stream, stat = await asyncio.to_thread(self.api.get_archive, container, f"{SCAN_DIR}/out/report.json")
             if int(stat.get("size", 0)) > MAX_REPORT_BYTES:
                 return SandboxResult(code, b"", f"the report is larger than {MAX_REPORT_BYTES} bytes")
-            return SandboxResult(code, read_report(await self._call(b"".join, stream)), "")
+            return SandboxResult(code, read_report(await asyncio.to_thread(b"".join, stream)), "")
         finally:
             with contextlib.suppress(FileNotFoundError):
                 archive.unlink()
             if container is not None:
                 with contextlib.suppress(NotFound, APIError):
-                    await self._call(self.api.remove_container, container, force=True)
+                    await asyncio.to_thread(self.api.remove_container, container, force=True)
             if volume is not None:
                 with contextlib.suppress(NotFound, APIError):
-                    await self._call(self.api.remove_volume, volume, force=True)
+                    await asyncio.to_thread(self.api.remove_volume, volume, force=True)
 
     def _save(self, image: str, archive: Path) -> None:
         with archive.open("wb") as file:
