@@ -63,6 +63,11 @@ class ReplicaSpec:
     def named_volumes(self) -> list[str]:
         return [name for name in self.volumes if not name.startswith("/")]
 
+    @property
+    def host_binds(self) -> list[str]:
+        """The host folders and files it mounts (absolute paths, as judged)."""
+        return [name for name in self.volumes if name.startswith("/")]
+
 
 NETWORK_LAYOUT = 2
 

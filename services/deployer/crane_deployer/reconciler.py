@@ -293,9 +293,7 @@ class Reconciler:
         await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
         await self._fill_files(record, spec)
         if self.host_paths:  # (seeding, files and the scan took time: the folders are looked at again)
-            self.host_paths.check_binds(
-                spec.name, [source for source in spec.volumes if source.startswith("/")], judged
-            )
+            self.host_paths.check_binds(spec.name, spec.host_binds, judged)
         log.info("%s: creating %s", record.id, spec.name)
         self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
         await self.engine.create_and_start(spec)
