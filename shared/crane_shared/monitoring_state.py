@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, RootModel
 from .events import PolicyDecision
 
 KEPT_DECISIONS = 100  # an app's latest decisions, newest last
+ALERT_PREFIX = "alert."
 
 
 def alert_key(fingerprint: str) -> str:
-    return f"alert.{fingerprint}"
+    return ALERT_PREFIX + fingerprint
 
 
 def decisions_key(app_id: str) -> str:

@@ -20,7 +20,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
 from .appspec import RECORD_VERSION, AppRecord, utcnow
-from .monitoring_state import AlertState, FiringAlert
+from .monitoring_state import ALERT_PREFIX, AlertState, FiringAlert
 
 SEQUENCE_KEY = "seq.apps"
 APP_PREFIX = "app."
@@ -59,9 +59,10 @@ async def kv_items(kv: KeyValue, prefix: str = "") -> dict[str, bytes]:
 
 async def firing_alerts(alerts: KeyValue) -> list[FiringAlert]:
     """The alerts whose last known state (kept by the alert-bridge) is firing."""
-    states = {key: AlertState.model_validate_json(value) for key, value in (await kv_items(alerts, "alert.")).items()}
+    stored = await kv_items(alerts, ALERT_PREFIX)
+    states = {key: AlertState.model_validate_json(value) for key, value in stored.items()}
     return [
-        FiringAlert(fingerprint=key.removeprefix("alert."), **state.model_dump())
+        FiringAlert(fingerprint=key.removeprefix(ALERT_PREFIX), **state.model_dump())
         for key, state in states.items()
         if state.status == "firing"
     ]
