@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from crane_deployer.scan_sandbox import ScanSandbox
+from crane_deployer.scan_sandbox import ScanSandbox, write_binary_context
 from tests.harness.suite import unique_suite_name
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
@@ -36,13 +35,9 @@ b=/busybox
 
 
 def _busybox_scanner(docker_client, tag: str, labels: dict[str, str]) -> str:
+    """Built as the sandbox builds Trivy's image, with busybox in Trivy's place."""
     context = io.BytesIO()
-    dockerfile = b'FROM scratch\nCOPY busybox /busybox\nENTRYPOINT ["/busybox"]\n'
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add(BUSYBOX, arcname="busybox")
+    write_binary_context(context, Path(BUSYBOX), "busybox")
     context.seek(0)
     docker_client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True)
     return tag

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import requests
@@ -88,6 +88,17 @@ def scan_members(image_archive: Path, db_files: Sequence[Path]) -> list[Member]:
     writable = [Member(name, owner=NOBODY, mode=0o700) for name in ("tmp", "home", "out", "cache", "cache/db")]
     database = [Member(f"cache/db/{path.name}", path, owner=NOBODY, mode=0o600) for path in db_files]
     return [*writable, Member("image.tar", image_archive), *database]
+
+
+def write_binary_context(file: BinaryIO, binary: Path, name: str) -> None:
+    """Into ``file``, the build context of an image that is ``binary`` alone (``FROM scratch``),
+    at /<name>, as its entrypoint."""
+    dockerfile = f'FROM scratch\nCOPY {name} /{name}\nENTRYPOINT ["/{name}"]\n'.encode()
+    with tarfile.open(fileobj=file, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(binary, arcname=name)
 
 
 def scanner_tag(binary: Path) -> str:
@@ -171,13 +182,8 @@ class ScanSandbox:
         return tag
 
     def _build(self, binary: Path, tag: str) -> None:
-        dockerfile = b'FROM scratch\nCOPY trivy /trivy\nENTRYPOINT ["/trivy"]\n'
         with tempfile.TemporaryFile(dir=self.work_dir) as context:
-            with tarfile.open(fileobj=context, mode="w") as tar:
-                info = tarfile.TarInfo("Dockerfile")
-                info.size = len(dockerfile)
-                tar.addfile(info, io.BytesIO(dockerfile))
-                tar.add(binary, arcname="trivy")
+            write_binary_context(context, binary, "trivy")
             context.seek(0)
             for line in self.api.build(
                 fileobj=context, custom_context=True, tag=tag, rm=True, labels={LABEL_SCANNER: "true"}, decode=True
