@@ -84,6 +84,19 @@ def read_dotenv(text: str) -> dict[str, str]:
     return values
 
 
+def without_compose_settings(text: str, say: Callable[[str], None]) -> str:
+    """The .env without Compose's own settings (COMPOSE_PROJECT_NAME, COMPOSE_FILE, ...): CRANE
+    reads the one compose file it is sent and refuses a .env that points Compose elsewhere."""
+    kept = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        key = raw.strip().removeprefix("export ").split("=", 1)[0].split(":", 1)[0].strip()
+        if key.upper().startswith("COMPOSE_"):
+            say(f".env line {number}: {key} is a setting of Docker Compose itself; not sent")
+            continue
+        kept.append(raw)
+    return "\n".join(kept) + ("\n" if kept else "")
+
+
 def interpolate(text: str, values: dict[str, str]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(4)
@@ -114,6 +127,7 @@ def read_project(
     project = Project(folder, compose_file, project_name(document, base, name))
     project.parts.append(Part("compose", compose_file.name, text.encode(), "compose file"))
     if dotenv is not None:
+        dotenv = without_compose_settings(dotenv, say)
         project.parts.append(Part("env_file..env", ".env", dotenv.encode(), ".env (fills ${VAR})"))
     reader = _Reader(base, values, project, say)
     services = document.get("services") or {}

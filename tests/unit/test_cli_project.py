@@ -109,6 +109,18 @@ def test_a_project_uploads_its_compose_file_contexts_secrets_env_files_and_doten
     assert project.name == tmp_path.name.lower().replace(".", "")
 
 
+def test_composes_own_settings_in_dotenv_stay_at_home_and_are_named(tmp_path):
+    _tree(tmp_path, {
+        "compose.yaml": "services:\n  web: {image: 'x:${TAG}'}\n",
+        ".env": "COMPOSE_PROJECT_NAME=shop\nTAG=1\nexport COMPOSE_FILE=a.yaml\n",
+    })  # fmt: skip
+    said = []
+    project = read_project(tmp_path, say=said.append)
+    dotenv = next(p for p in project.parts if p.name == "env_file..env")
+    assert dotenv.data == b"TAG=1\n"
+    assert [line.split(":")[0] for line in said] == [".env line 1", ".env line 3"]
+
+
 def test_a_project_names_the_field_whose_file_is_missing(tmp_path):
     _tree(tmp_path, {"compose.yaml": "services:\n  web:\n    build: ./nowhere\n"})
     with pytest.raises(ProjectError, match=r"services\.web\.build\.context: ./nowhere does not exist"):

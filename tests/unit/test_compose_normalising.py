@@ -5,6 +5,7 @@ the way Compose reads it, and a file can never make Compose read a file outside 
 These run the real docker-compose binary that `make deps` installs (no daemon is needed)."""
 
 import pytest
+import yaml
 
 from crane_shared.compose import ComposeError, parse_compose
 from crane_shared.compose.normalising import find_compose, normalise, upload_path
@@ -137,3 +138,45 @@ def test_a_yaml_bomb_is_refused_before_compose_runs():
 def test_a_missing_binary_is_named():
     with pytest.raises(RuntimeError, match="CRANE_COMPOSE_BINARY"):
         find_compose("/nonexistent/docker-compose")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "COMPOSE_FILE=compose.yaml:extra.env",  # merges a file CRANE never checked
+        "COMPOSE_FILE: extra.env",  # the same in the colon form Compose's reader takes
+        "  export COMPOSE_FILE=extra.env",
+        "COMPOSE_ENV_FILES=extra.env",  # reads variables from another file
+        "COMPOSE_PATH_SEPARATOR=;",
+        "compose_profiles=x",
+    ],
+)
+def test_an_uploaded_dotenv_cannot_set_compose_itself_up(line):
+    with pytest.raises(ComposeError) as error:
+        normalise(
+            "services:\n  w: {image: 'x:${TAG}', env_file: [extra.env]}\n",
+            {".env": f"TAG=1\n{line}\n".encode(), "extra.env": b"A=1\n"},
+        )
+    loc, message = error.value.problems[0]
+    assert loc == ("env_file..env",)
+    assert message.startswith("line 2: ") and "setting of Docker Compose" in message
+
+
+def test_compose_reads_the_uploaded_file_alone_never_an_override_beside_it():
+    # Without -f, Compose merges compose.override.yaml from the project folder: here an
+    # uploaded env file of that name would have added a service and replaced an image.
+    override = b"services:\n  w: {image: evil}\n  extra: {image: evil, env_file: /proc/self/status}\n"
+    normal = normalise(
+        "services:\n  w: {image: x, env_file: [compose.override.yaml]}\n",
+        {"compose.override.yaml": override},
+    )
+    document = yaml.safe_load(normal.text)
+    assert list(document["services"]) == ["w"] and document["services"]["w"]["image"] == "x"
+    assert "env_file" not in document["services"]["w"]  # (its lines are only w's variables)
+
+
+def test_dotenv_keys_are_read_in_every_form():
+    text = b"# c\nA=1\nB: 2\nexport C=3\n  D =4\nnot a key\n'E'=5\n"
+    from crane_shared.compose.normalising import dotenv_keys
+
+    assert [key for _, key in dotenv_keys(text)] == ["A", "B", "C", "D", "'E'"]

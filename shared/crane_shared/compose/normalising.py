@@ -3,7 +3,10 @@ anchors, ``extends`` and ``env_file``, validates every key against the Compose s
 schema and writes each in its long form. CRANE's reader (reading.py) then reads that.
 
 Compose runs in an empty scratch folder that holds only the file and the env files uploaded
-with it, with an empty environment, so what it makes of the file depends on the upload alone.
+with it, with an empty environment, and is named the one file to read (``-f``), so what it
+makes of the file depends on the upload alone: an uploaded ``compose.override.yaml`` is not
+merged, and an uploaded ``.env`` may not hold Compose's own settings (``COMPOSE_FILE``,
+``COMPOSE_ENV_FILES``, ...), which would point it at files CRANE never checked.
 Before Compose sees the file, it is checked here: bounded in size and depth, and naming no file
 outside the upload (env files are uploaded, ``include`` and ``extends.file`` are refused, as
 are paths built from variables), so that reading a file never reads the host's files.
@@ -28,6 +31,7 @@ from .reading import MAX_COMPOSE_BYTES, ComposeError, Loc, load_bounded
 
 COMPOSE_TIMEOUT_SECONDS = 15.0
 ENV_FILE_PART = "env_file."
+COMPOSE_FILE_NAME = "compose.yaml"  # the one file Compose is told to read (-f): no override, no COMPOSE_FILE
 PROJECT_FOLDER = "project"  # the scratch folder's name: Compose's project name when the file has none
 # Where the Docker CLI keeps its plugins, when no docker-compose is on PATH.
 _PLUGIN_DIRS = (
@@ -40,6 +44,9 @@ _PLUGIN_DIRS = (
 _UNSET = re.compile(r'The \\?"(\w+)\\?" variable is not set')
 _WARNING = re.compile(r'level=warning msg="(.*)"$')
 _VALIDATION = re.compile(r"validating [^:]+: (\S+) (.+)")
+DOTENV = ".env"  # the env file Compose itself reads for interpolation (and for its own settings)
+COMPOSE_SETTING_PREFIX = "COMPOSE_"
+_DOTENV_KEY = re.compile(r"^\s*(?:export\s+)?([^=:#\s]+)\s*[=:]")
 
 
 class ComposeUnavailable(RuntimeError):
@@ -122,9 +129,32 @@ def _check_references(document: Any, env_files: dict[str, bytes]) -> list[tuple[
                 used.add(normal)
             elif required:
                 problems.append((here, f"upload its content as the multipart part {ENV_FILE_PART}{normal}"))
-    for path in sorted(set(env_files) - used - {".env"}):
+    for path in sorted(set(env_files) - used - {DOTENV}):
         problems.append(((f"{ENV_FILE_PART}{path}",), "no service names this env_file"))
     return problems
+
+
+def dotenv_keys(content: bytes) -> list[tuple[int, str]]:
+    """(line number, key) of every line of a ``.env`` that sets a variable, in any of the forms
+    Compose's reader takes (``KEY=v``, ``KEY: v``, ``export KEY=v``). Lines inside a quoted
+    value are read as lines too: that can only find more keys, never fewer."""
+    text = content.decode(errors="replace")
+    return [(number, match.group(1)) for number, line in enumerate(text.splitlines(), 1) if (match := _DOTENV_KEY.match(line))]
+
+
+def _check_dotenv(content: bytes | None) -> list[tuple[Loc, str]]:
+    """An uploaded .env may fill variables, not set Compose itself up."""
+    if content is None:
+        return []
+    return [
+        (
+            (f"{ENV_FILE_PART}{DOTENV}",),
+            f"line {number}: {key} is a setting of Docker Compose itself, not a variable of the file; "
+            "CRANE reads exactly the compose file uploaded (remove the line)",
+        )
+        for number, key in dotenv_keys(content)
+        if key.upper().startswith(COMPOSE_SETTING_PREFIX)
+    ]
 
 
 def _problems_from(stderr: str, folder: str) -> list[tuple[Loc, str]]:
@@ -211,21 +241,21 @@ def normalise(
     if len(text) > MAX_COMPOSE_BYTES:
         raise ComposeError([((), f"the file is larger than {MAX_COMPOSE_BYTES} bytes")])
     raw = load_bounded(text)
-    problems = _check_references(raw, env_files)
+    problems = _check_references(raw, env_files) + _check_dotenv(env_files.get(DOTENV))
     if problems:
         raise ComposeError(problems)
     executable = find_compose(binary)
     with tempfile.TemporaryDirectory(prefix="crane-compose-") as scratch:
         folder = Path(scratch) / PROJECT_FOLDER
         folder.mkdir()
-        (folder / "compose.yaml").write_bytes(text.encode() if isinstance(text, str) else text)
+        (folder / COMPOSE_FILE_NAME).write_bytes(text.encode() if isinstance(text, str) else text)
         for path, content in env_files.items():
             target = folder / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         try:
             done = subprocess.run(
-                [executable, "--profile", "*", "config", "--no-path-resolution"],
+                [executable, "-f", COMPOSE_FILE_NAME, "--profile", "*", "config", "--no-path-resolution"],
                 cwd=folder,
                 env={"PATH": "/usr/bin:/bin", "HOME": scratch, "DOCKER_CONFIG": scratch},
                 capture_output=True,
