@@ -139,7 +139,11 @@ def dotenv_keys(content: bytes) -> list[tuple[int, str]]:
     Compose's reader takes (``KEY=v``, ``KEY: v``, ``export KEY=v``). Lines inside a quoted
     value are read as lines too: that can only find more keys, never fewer."""
     text = content.decode(errors="replace")
-    return [(number, match.group(1)) for number, line in enumerate(text.splitlines(), 1) if (match := _DOTENV_KEY.match(line))]
+    return [
+        (number, match.group(1))
+        for number, line in enumerate(text.splitlines(), 1)
+        if (match := _DOTENV_KEY.match(line))
+    ]
 
 
 def _check_dotenv(content: bytes | None) -> list[tuple[Loc, str]]:
