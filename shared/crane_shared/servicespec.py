@@ -358,7 +358,7 @@ class ServiceSpec(_Scaled):
     @classmethod
     def _no_reserved_labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if key.startswith(("crane.", "traefik.", "com.docker.")):
+            if key.lower().startswith(("crane.", "traefik.", "com.docker.")):  # Traefik's own match ignores case
                 raise ValueError(f"label {key!r} uses a prefix CRANE manages")
         return value
 

@@ -58,6 +58,8 @@ def test_routed_port_is_first_declared_unless_named():
         ({"services": [{"name": "w", "image": "i", "volumes": ["/etc/../root:/x"]}]}, "plain absolute path"),
         ({"services": [{"name": "w", "image": "i", "volumes": ["/etc:/x:z"]}]}, "NAME:/path"),
         ({"services": [{"name": "w", "image": "i", "labels": {"traefik.enable": "true"}}]}, "prefix"),
+        ({"services": [{"name": "w", "image": "i", "labels": {"Traefik.http.routers.x.rule": "r"}}]}, "prefix"),
+        ({"services": [{"name": "w", "image": "i", "labels": {"CRANE.app": "other"}}]}, "prefix"),
         ({"services": [{"name": "w", "image": "i", "network_mode": "container:db"}]}, "network_mode"),
         ({"services": [{"name": "w", "image": "i", "cap_add": ["sys admin"]}]}, "cap_add"),
         ({"services": [{"name": "crane-router", "image": "i"}]}, "reserved"),

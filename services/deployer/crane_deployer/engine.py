@@ -290,15 +290,23 @@ class Engine:
 
         await asyncio.to_thread(run)
 
-    async def image_digest(self, image: str) -> str:
-        """The id (sha256 of the content) of a local image, pulled first if it is missing."""
+    async def _inspect_image(self, image: str) -> dict[str, Any]:
+        """A local image's inspection, pulled first if it is missing."""
         try:
-            return str((await self._call(self.api.inspect_image, image))["Id"])
+            return dict(await self._call(self.api.inspect_image, image))
         except ImageNotFound:
             await self._pull(image)
         except APIError as exc:
             raise EngineError(f"cannot inspect image {image}: {_explain(exc)}") from exc
-        return str((await self._call(self.api.inspect_image, image))["Id"])
+        return dict(await self._call(self.api.inspect_image, image))
+
+    async def image_digest(self, image: str) -> str:
+        """The id (sha256 of the content) of a local image, pulled first if it is missing."""
+        return str((await self._inspect_image(image))["Id"])
+
+    async def image_labels(self, image: str) -> dict[str, str]:
+        """The labels an image gives every container made from it (its base images' included)."""
+        return dict((await self._inspect_image(image)).get("Config", {}).get("Labels") or {})
 
     async def _pull(self, image: str) -> None:
         failed = self._failed_pulls.get(image)

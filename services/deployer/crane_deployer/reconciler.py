@@ -40,6 +40,8 @@ from .crashloop import CrashTracker
 from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .host_path_gate import HostPathGate, HostPathPending
+from .image_labels import labels_only_crane_sets
+from .image_labels import refusal as image_label_refusal
 from .mounted_files import volume_archive
 from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
@@ -255,6 +257,8 @@ class Reconciler:
             service_of = {r.container_id: r.service for r in observed}
             starting = {service_of.get(a.container_id, "") for a in bring_up if isinstance(a, Start)}
             judged = await self.host_paths.check(record, creating | starting)
+        if creating:
+            await self._refuse_reserved_image_labels(record, creating, judged)
         if self.gate and creating:
             images = [naming.image(record.id, s) for s in record.spec.services if s.name in creating]
             await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
@@ -268,6 +272,19 @@ class Reconciler:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _refuse_reserved_image_labels(
+        self, record: AppRecord, services: set[str], judged: dict[str, str]
+    ) -> None:
+        """EngineError when a service's image would bring labels that steer routing or CRANE
+        onto its replicas (image_labels.py)."""
+        for service in record.spec.services:
+            if service.name not in services:
+                continue
+            spec = replica_spec(record, service, 0, self.engine.naming, self.limits, judged)
+            keys = labels_only_crane_sets(await self.engine.image_labels(spec.image), spec.labels)
+            if keys:
+                raise EngineError(image_label_refusal(service.name, spec.image, keys))
 
     def _backoff(self, record: AppRecord, action: Create) -> float:
         service = next(s for s in record.spec.services if s.name == action.service)
