@@ -71,3 +71,48 @@ def test_an_image_named_by_the_file_is_held_to_the_same_rule(suite, user, docker
         wait_gone(user, app_id)
     finally:
         docker_client.images.remove(tag, force=True)
+
+
+def test_another_tenants_build_is_named_by_no_one_else(suite, user, docker_client, http_image):
+    """The victim's built image, named by the attacker by id prefix, by its crane-build name
+    (as an image, in FROM, in COPY --from): each refused, naming the field or the line."""
+    built = upload(
+        user,
+        "POST",
+        "/apps?wait=true&timeout=120",
+        "name: mine\nservices:\n  web:\n    build: ./web\n    ports: ['8080']\n",
+        {"web": context_tar({"Dockerfile": f"FROM {http_image}\nENV SECRET=victims\n"}, compress=True)},
+    )
+    assert built.status_code == 200, built.text
+    victim_id = built.json()["id"]
+    attacker = make_user(suite, "attacker")
+    try:
+        (replica,) = app_containers(docker_client, suite.suite, victim_id, all_states=False)
+        tag, image_id = replica.image.tags[0], replica.image.id.removeprefix("sha256:")
+        for name in (image_id[:12], f"sha256:{image_id}", tag, f"docker.io/{tag}", "crane/suite:dev"):
+            refused = attacker.post("/apps", json=app_body(name, "thief"))
+            assert refused.status_code == 422, (name, refused.text)
+            assert refused.json()["detail"][0]["loc"] == ["body", "services", 0, "image"], refused.text
+        compose = f"name: thief\nservices:\n  web: {{image: '{image_id[:12]}', ports: ['8080']}}\n"
+        refused = attacker.post("/apps", content=compose, headers={"content-type": "application/yaml"})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "services", "web", "image"]
+        for dockerfile in (
+            f"FROM {tag}\n",
+            f"ARG B={image_id[:12]}\nFROM $B\n",
+            f"FROM {http_image}\nCOPY --from={tag} / /x\n",
+        ):
+            compose = "name: thief\nservices:\n  web:\n    build: ./web\n    ports: ['8080']\n"
+            created = upload(
+                attacker, "POST", "/apps", compose, {"web": context_tar({"Dockerfile": dockerfile}, compress=True)}
+            )
+            assert created.status_code == 202, created.text
+            thief = created.json()["id"]
+            failed = wait_app(attacker, thief, lambda a: a["status"] == "failed", timeout=120)
+            assert "build of web failed: Dockerfile line" in failed["reason"], (dockerfile, failed)
+            assert app_containers(docker_client, suite.suite, thief) == []
+            attacker.delete(f"/apps/{thief}")
+            wait_gone(attacker, thief)
+    finally:
+        user.delete(f"/apps/{victim_id}")
+        wait_gone(user, victim_id)
+        attacker.close()

@@ -19,6 +19,7 @@ from crane_shared.build_context import ContextError, ContextLimits, ContextTooLa
 from crane_shared.compose import ComposeApp, ComposeError, parse_compose
 from crane_shared.compose.normalising import ENV_FILE_PART, ComposeUnavailable, normalise, upload_path
 from crane_shared.files import new_file_id
+from crane_shared.image_refs import image_ref_problem
 from crane_shared.uploads import MAX_FILE_BYTES, unclaimed_uploads
 
 from .schemas import AppUpdate
@@ -110,6 +111,9 @@ async def _compose(upload: ComposeUpload, rules: UploadRules, default_name: str 
         raise field_errors(exc.problems) from None
     except ComposeUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    problems = image_problems(app.spec, by_name=True)
+    if problems:
+        raise field_errors(problems)
     app.warnings[:0] = normal.warnings
     return app
 
@@ -138,11 +142,22 @@ async def read_app_spec(request: Request, rules: UploadRules, default_name: str 
 
 
 def claimed_spec(spec: AppSpec) -> AppSpec:
-    """``spec``, refused (422) where it names a NATS client's upload: the API has none to claim."""
-    problems = unclaimed_uploads(spec.model_dump(mode="json"))
+    """``spec``, refused (422) where it names a NATS client's upload (the API has none to
+    claim) or an image a tenant may not run (image_refs.py)."""
+    problems = unclaimed_uploads(spec.model_dump(mode="json")) + image_problems(spec, by_name=False)
     if problems:
         raise field_errors(problems)
     return spec
+
+
+def image_problems(spec: AppSpec, by_name: bool) -> list[tuple[tuple[Any, ...], str]]:
+    """The services whose image a tenant may not name, each under its field (by its name in a
+    compose file, by its index in the JSON payload)."""
+    return [
+        (("services", service.name if by_name else index, "image"), problem)
+        for index, service in enumerate(spec.services)
+        if service.build is None and service.image and (problem := image_ref_problem(service.image))
+    ]
 
 
 async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, contexts: dict[str, bytes]) -> str:

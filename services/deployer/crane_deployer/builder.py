@@ -31,7 +31,8 @@ from crane_shared.build_context import ContextError, ContextLimits, inspect_cont
 from crane_shared.builds import AppBuilds, BuildRecord, builds_key
 from crane_shared.bus import Bus
 from crane_shared.events import BuildCompleted, BuildFailed, BuildProgress, BuildStarted
-from crane_shared.servicespec import ServiceSpec
+from crane_shared.image_refs import dockerfile_problems
+from crane_shared.servicespec import BuildSpec, ServiceSpec
 
 from .engine import Engine, EngineError
 
@@ -42,6 +43,22 @@ PROGRESS_MAX_LINES = 50
 # A build that failed is not tried again with the same inputs for this long (a reconcile comes
 # every few seconds; the same inputs fail the same way).
 RETRY_FAILED_SECONDS = 60.0
+
+
+MAX_DOCKERFILE_BYTES = 1024 * 1024
+
+
+def refuse_foreign_bases(context: Path, build: BuildSpec) -> None:
+    """ContextError when the Dockerfile builds on, or copies from, an image a tenant may not
+    name (another tenant's build, an image id, CRANE's own images: image_refs.py)."""
+    path = context / build.dockerfile
+    if not path.is_file():
+        return  # the Engine says it is missing, in its words
+    if path.stat().st_size > MAX_DOCKERFILE_BYTES:
+        raise ContextError(f"{build.dockerfile} is larger than {MAX_DOCKERFILE_BYTES} bytes")
+    problems = dockerfile_problems(path.read_text(errors="replace"), build.args)
+    if problems:
+        raise ContextError("; ".join(problems))
 
 
 class Builder:
@@ -104,6 +121,7 @@ class Builder:
                 unpacked = await asyncio.to_thread(unpack_context, data, context_dir, self.limits)
                 if unpacked.digest != service.build.context:  # the store holds what was asked for, or nothing
                     raise ContextError(f"context {service.build.context[:12]} does not hold what it was uploaded as")
+                refuse_foreign_bases(context_dir, service.build)
                 await self._run_build(record, service, build, context_dir, tag, lines)
         except (ContextError, EngineError) as exc:
             error = f"build of {service.name} failed: {exc}"

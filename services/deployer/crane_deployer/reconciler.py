@@ -31,6 +31,7 @@ from crane_shared.events import (
     Event,
     new_event,
 )
+from crane_shared.image_refs import image_ref_problem
 from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
@@ -258,6 +259,7 @@ class Reconciler:
             starting = {service_of.get(a.container_id, "") for a in bring_up if isinstance(a, Start)}
             judged = await self.host_paths.check(record, creating | starting)
         if creating:
+            self._refuse_image_refs(record, creating)
             await self._refuse_reserved_image_labels(record, creating, judged)
         if self.gate and creating:
             images = [naming.image(record.id, s) for s in record.spec.services if s.name in creating]
@@ -272,6 +274,16 @@ class Reconciler:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    @staticmethod
+    def _refuse_image_refs(record: AppRecord, services: set[str]) -> None:
+        """EngineError when a service names an image a tenant may not run (an id, CRANE's own
+        images: image_refs.py), before the Engine is asked anything about it."""
+        for service in record.spec.services:
+            if service.name in services and service.build is None and service.image:
+                problem = image_ref_problem(service.image)
+                if problem:
+                    raise EngineError(f"services.{service.name}.image: {problem}")
 
     async def _refuse_reserved_image_labels(
         self, record: AppRecord, services: set[str], judged: dict[str, str]
