@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import httpx
 
 from tests.conftest import app_body, make_user
+from tests.harness.procs import free_port, wait_for
 from tests.integration.helpers import running, wait_app, wait_gone
 
 
@@ -76,9 +78,16 @@ def test_admins_manage_users_and_revoke_their_tokens(suite, admin, user):
     assert all("password_hash" not in u for u in admin.get("/users").json())
     promoted = admin.patch(f"/users/{user.email}", json={"role": "admin"})
     assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
-    assert user.get("/users").status_code == 200
+    # A role change ends the tokens issued under the old role: the user logs in again.
+    assert user.get("/users").status_code == 401
+    as_admin = _login(suite, user.email)
+    assert httpx.get(f"{suite.api_url}/api/v1/users", headers=as_admin).status_code == 200
     admin.patch(f"/users/{user.email}", json={"role": "user"})
+    assert httpx.get(f"{suite.api_url}/api/v1/users", headers=as_admin).status_code == 401  # demoted: gone
     assert admin.patch(f"/users/{user.email}", json={"role": "root"}).status_code == 422
+    unchanged = _login(suite, user.email)
+    assert admin.patch(f"/users/{user.email}", json={"role": "user", "full_name": "Same"}).status_code == 200
+    assert httpx.get(f"{suite.api_url}/api/v1/users/me", headers=unchanged).status_code == 200  # no role change
 
     assert admin.post(f"/users/{user.email}/revoke-tokens").status_code == 200
     assert user.get("/users/me").status_code == 401
@@ -94,6 +103,48 @@ def test_admins_manage_users_and_revoke_their_tokens(suite, admin, user):
         httpx.get(f"{suite.api_url}/api/v1/users/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 401
     )
     assert admin.delete(f"/users/{user.email}").status_code == 404
+
+
+def _login(suite, email: str, password: str = "correct-horse-battery") -> dict[str, str]:
+    answer = httpx.post(f"{suite.api_url}/api/v1/auth/login", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_the_configured_admin_email_can_never_be_registered(suite, admin, tmp_path):
+    """With CRANE_ADMIN_EMAIL and its password file (what `make up` does), the API makes that
+    account at its start. Deleted, the email cannot be registered by a stranger (who would be
+    admin); without a password file, it is registered once in the suite's life at most."""
+    boss = f"boss-{uuid.uuid4().hex[:8]}@example.com"
+    password = tmp_path / "admin.password"
+    password.write_text("boss-password-1234\n")
+    port = free_port()
+    env = {"CRANE_API_PORT": str(port), "CRANE_ADMIN_EMAIL": boss, "CRANE_ADMIN_PASSWORD_FILE": str(password)}
+    replica = suite.start_service("api", env, key="api-admin")
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200, 30, "api with an admin")
+        token = httpx.post(f"{base}/auth/login", json={"email": boss, "password": "boss-password-1234"}).json()
+        me = httpx.get(f"{base}/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+        assert me["role"] == "admin"
+        assert admin.delete(f"/users/{boss}").status_code == 204
+        body = {"email": boss, "password": "stranger-password-1", "full_name": "Stranger"}
+        refused = httpx.post(f"{base}/auth/register", json=body)
+        assert refused.status_code == 403 and "admin account" in refused.text, refused.text
+    finally:
+        replica.stop()
+        del suite.procs["api-admin"]
+    # Without a password file: this suite's first admin was registered long ago, so the
+    # configured email is not registered either (it would have been, once, on a new suite).
+    del env["CRANE_ADMIN_PASSWORD_FILE"]
+    replica = suite.start_service("api", env, key="api-admin")
+    try:
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200, 30, "api with an admin")
+        body = {"email": boss, "password": "stranger-password-1", "full_name": "Stranger"}
+        assert httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/register", json=body).status_code == 403
+    finally:
+        replica.stop()
+        del suite.procs["api-admin"]
 
 
 def _events_about(api: httpx.Client, app_id: str) -> list[dict]:

@@ -69,3 +69,42 @@ def test_a_watcher_may_read_its_own_view_only():
     assert view_subject("bob@example.com", ">") not in mine["sub"]["allow"]
     assert mine["pub"]["allow"] == client_permissions()["publish"]["allow"]  # no more than the client user
     assert "view.>" in watcher_permissions("root@example.com", is_admin=True)["sub"]["allow"]
+
+
+def test_a_token_is_admitted_to_nats_for_a_lease_so_a_revoked_one_loses_its_view():
+    """NATS keeps an admitted connection until its user JWT expires: the callout gives a lease,
+    not the API token's whole day, and every reconnection is judged again (a role changed, a
+    token revoked, a user deleted: refused then)."""
+    import asyncio
+    import time
+    from datetime import timedelta
+
+    from crane_api.nats_watchers import Callout
+    from crane_shared.tokens import TokenError, Tokens
+    from crane_shared.users import User
+
+    class Auth:  # the Authenticator's verdict, without the users bucket behind it
+        def __init__(self, tokens: Tokens) -> None:
+            self.tokens, self.valid = tokens, True
+
+        async def user(self, token: str) -> User:
+            self.tokens.claims(token)
+            if not self.valid:
+                raise TokenError("the token was revoked")
+            return User(email="ada@example.com", full_name="Ada", password_hash="x", role="admin")
+
+    def request(token: str) -> bytes:
+        return _jwt({"nats": {"user_nkey": "UABC", "server_id": {"id": "NS"}, "connect_opts": {"auth_token": token}}})
+
+    def admitted_until(answer: bytes) -> int:
+        return claims_of(claims_of(answer.decode())["nats"]["jwt"])["exp"]
+
+    key = key_pair(new_account_seed())
+    day, short = Tokens("k" * 32, timedelta(days=1)), Tokens("k" * 32, timedelta(seconds=30))
+    auth = Auth(day)
+    callout = Callout(auth, key, lease_seconds=120)  # type: ignore[arg-type]
+    assert admitted_until(asyncio.run(callout.answer(request(day.issue("u-1"))))) <= time.time() + 121
+    assert admitted_until(asyncio.run(callout.answer(request(short.issue("u-1"))))) <= time.time() + 31
+    auth.valid = False  # the role changed: the reconnection is refused
+    refused = claims_of(asyncio.run(callout.answer(request(day.issue("u-1")))).decode())
+    assert "revoked" in refused["nats"]["error"]

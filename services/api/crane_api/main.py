@@ -76,7 +76,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         views = None
         if settings.nats_callout_seed_file:  # users may watch their own events with NATS directly
             key = key_pair(settings.nats_callout_seed_file.read_bytes().strip())
-            await serve_callout(bus, Callout(app.state.gateway.auth, key))
+            await serve_callout(bus, Callout(app.state.gateway.auth, key, settings.nats_view_lease_seconds))
             views = asyncio.create_task(publish_views(bus, app.state.gateway.apps, stop))
         yield
         stop.set()

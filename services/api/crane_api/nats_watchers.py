@@ -2,7 +2,7 @@
 
 - The auth callout: NATS asks the API about every connection that is none of its configured
   users. A connection that presents a valid API token (as its NATS token, or password) is
-  admitted as that user, until the token expires, with the client user's rights plus a
+  admitted as that user, for a lease (or until the token expires, if sooner), with the client user's rights plus a
   subscription to its own view; anything else is refused.
 - The views: each event about an app is republished to ``view.<owner key>.<event type>``
   (core NATS), so a user's subscription carries their apps' events and nothing of anyone else's.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -32,9 +33,10 @@ log = logging.getLogger("crane.api.nats")
 
 
 class Callout:
-    def __init__(self, auth: Authenticator, key: KeyPair) -> None:
+    def __init__(self, auth: Authenticator, key: KeyPair, lease_seconds: float) -> None:
         self.auth = auth
         self.key = key
+        self.lease_seconds = lease_seconds
 
     async def answer(self, raw: bytes) -> bytes | None:
         """The signed answer to one authorization request (None: not a request at all)."""
@@ -47,7 +49,9 @@ class Callout:
             return response(request, self.key, error="connect with your CRANE API token as the NATS token")
         try:
             user = await self.auth.user(request.token)
-            expires = float(self.auth.tokens.claims(request.token)["exp"])
+            # Admitted for a lease, not for the token's whole life: each reconnection is asked
+            # about again, so a token revoked or a role changed loses its view within the lease.
+            expires = min(float(self.auth.tokens.claims(request.token)["exp"]), time.time() + self.lease_seconds)
         except TokenError as exc:
             return response(request, self.key, error=f"the API token is not valid: {exc}")
         permissions = watcher_permissions(user.id, user.is_admin)

@@ -11,8 +11,10 @@ from .requests import UploadRules
 class ApiSettings(CommonSettings):
     api_host: str = "0.0.0.0"
     api_port: int = 8000
-    # This email is the admin. With a password file too (what `make up` does), the API creates
-    # that account on start; without one, it becomes admin when registered. With neither, the
+    # This email is the admin, and it can never be registered again once it was (a stranger
+    # would be admin after the account's deletion). With a password file too (what `make up`
+    # does), the API creates that account on start and nobody registers it; without one, its
+    # first registration in the suite's life makes it admin. With neither, the
     # first registered user is admin (an API on loopback only: tests, a developer's machine).
     admin_email: str | None = None
     admin_password_file: Path | None = None
@@ -28,6 +30,10 @@ class ApiSettings(CommonSettings):
     # The key NATS's auth callout trusts (`make up` writes it): with it, users connect to NATS
     # with their API token and watch their own view of the events (nats_watchers.py).
     nats_callout_seed_file: Path | None = None
+    # How long NATS admits a token's connection before it asks the API again (the client
+    # reconnects by itself): a revoked token, a deleted user or a changed role loses its view
+    # of the events within this time.
+    nats_view_lease_seconds: float = 120.0
     # The web console's built assets (default: console/dist of this checkout or image); the API
     # serves them at / when they are there.
     console_dir: Path | None = None

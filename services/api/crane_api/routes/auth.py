@@ -17,10 +17,17 @@ router = APIRouter(tags=["auth"])
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
 async def register(body: UserCreate, gateway: GatewayDep) -> User:
     email = body.email.lower()
+    configured_admin = (gateway.settings.admin_email or "").lower() == email
+    if configured_admin and (gateway.settings.admin_password_file or not await gateway.users.claim_first_admin(email)):
+        # The suite makes this account at its start (or, with no password file, it is registered
+        # once in the suite's life): registering it again, after it was deleted, would make a
+        # stranger admin.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"email {email} is the suite's admin account (CRANE_ADMIN_EMAIL): not registered"
+        )
     user = User(email=email, full_name=body.full_name, password_hash=hash_password(body.password))
     if not await gateway.users.create(user):
         raise HTTPException(status.HTTP_409_CONFLICT, f"email {email} is already registered")
-    configured_admin = (gateway.settings.admin_email or "").lower() == email
     if configured_admin or (not gateway.settings.admin_email and await gateway.users.claim_first_admin(email)):
         user.role = "admin"
         await gateway.users.save(user)

@@ -46,8 +46,11 @@ async def list_users(admin: AdminUser, gateway: GatewayDep) -> list[User]:
 @router.patch("/{email}", response_model=UserPublic)
 async def update_user(email: Email, body: UserUpdate, admin: AdminUser, gateway: GatewayDep) -> User:
     user = await _existing(gateway, email)
-    if body.role is not None:
+    if body.role is not None and body.role != user.role:
         user.role = body.role
+        # Tokens, streams and NATS views opened under the old role end (streams at their next
+        # check, NATS views at their lease's end): the user logs in again under the new one.
+        user.tokens_valid_after = time.time()
     if body.full_name is not None:
         user.full_name = body.full_name
     if "quota" in body.model_fields_set:
