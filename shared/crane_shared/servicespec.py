@@ -144,6 +144,9 @@ class BuildSpec(_Strict):
     dockerfile: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-][A-Za-z0-9_./-]{0,254}$")] = "Dockerfile"
     args: dict[str, str] = Field(default_factory=dict)
     target: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] | None = None
+    # Builds have no network unless the service asks for the Engine's default one (Compose's
+    # build.network: default), for steps that must fetch; the admission policy may refuse it.
+    network: Literal["none", "default"] = "none"
 
     @field_validator("dockerfile")
     @classmethod
@@ -155,8 +158,9 @@ class BuildSpec(_Strict):
     @property
     def key(self) -> str:
         """Names one build: the same context, Dockerfile, args and target give the same image."""
-        basis = json.dumps(self.model_dump(), sort_keys=True).encode()
-        return hashlib.sha256(basis).hexdigest()[:16]
+        # (without the network when there is none: images built before it was a field keep their key)
+        basis = json.dumps(self.model_dump(exclude={"network"} if self.network == "none" else None), sort_keys=True)
+        return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
     @field_validator("args", mode="before")
     @classmethod

@@ -56,7 +56,7 @@ REFUSED_SERVICE_KEYS = {
     "oom_kill_disable": "not supported",
 }
 
-BUILD_HONOURED = {"context", "dockerfile", "args", "target"}
+BUILD_HONOURED = {"context", "dockerfile", "args", "target", "network"}
 BUILD_WARNED = {
     "cache_from": "the Engine's own build cache is used",
     "cache_to": "the Engine's own build cache is used",
@@ -67,7 +67,6 @@ BUILD_WARNED = {
     "pull": "base images are pulled when missing",
     "shm_size": "the Engine's default applies",
     "extra_hosts": "not applied to builds",
-    "network": "builds use the Engine's default network",
     "secrets": "build secrets cannot be uploaded yet",
     "ssh": "SSH agents are not forwarded to builds",
     "dockerfile_inline": "put the Dockerfile in the uploaded context",

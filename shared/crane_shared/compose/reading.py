@@ -174,6 +174,15 @@ def _build(name: str, body: dict[str, Any], context: str | None, loc: Loc, readi
     _sub_keys(options, keys.BUILD_HONOURED, keys.BUILD_WARNED, (*loc, "build"), reading)
     build: dict[str, Any] = {"context": context}
     build.update({key: options[key] for key in ("dockerfile", "args", "target") if key in options})
+    if "network" in options:
+        network = str(options["network"])
+        if network in ("default", "bridge"):
+            build["network"] = "default"
+        elif network != "none":
+            reading.refuse(
+                (*loc, "build", "network"),
+                "a build has no network (none, CRANE's default) or the Engine's default one (default)",
+            )
     return build
 
 

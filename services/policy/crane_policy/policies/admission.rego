@@ -1,7 +1,8 @@
 # CRANE's admission policy: every app spec is checked against it before it deploys (REST and
 # direct NATS alike). It refuses, naming the field: privileged containers, host network/PID/IPC
 # namespaces, host paths (the Docker socket above all) outside the admin's allow-list, added
-# capabilities outside the allow-list, and apps that would take a user over their quota.
+# capabilities outside the allow-list, apps that would take a user over their quota, and (when
+# the admin says so) builds that ask for a network.
 #
 # Admins change the allow-lists and the default quota by replacing this policy
 # (PUT /api/v1/policies/admission); a user's own quota is set with PATCH /api/v1/users/{email}.
@@ -30,6 +31,10 @@ require_read_only := false
 
 require_non_root := false
 
+# Builds run with no network; a service may ask for the Engine's default network in its build
+# (Compose's build.network: default) for steps that fetch. false refuses every such request.
+allow_build_network := true
+
 decision := decide(input)
 
 decide(inp) := {"allowed": count(reasons) == 0, "reasons": reasons} if {
@@ -37,7 +42,7 @@ decide(inp) := {"allowed": count(reasons) == 0, "reasons": reasons} if {
 		array.concat(privileged(inp), host_namespaces(inp)),
 		array.concat(
 			array.concat(host_paths(inp), capabilities(inp)),
-			array.concat(over_quota(inp), hardening(inp)),
+			array.concat(over_quota(inp), array.concat(hardening(inp), build_network(inp))),
 		),
 	)
 }
@@ -126,3 +131,10 @@ runs_as_root(svc) if not svc.user
 runs_as_root(svc) if svc.user == null
 
 runs_as_root(svc) if split(svc.user, ":")[0] in {"root", "0"}
+
+build_network(inp) := [msg |
+	not allow_build_network
+	some svc in inp.spec.services
+	svc.build.network == "default"
+	msg := sprintf("services.%s.build.network: builds in this suite have no network (network: none)", [svc.name])
+]

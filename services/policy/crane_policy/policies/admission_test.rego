@@ -79,3 +79,12 @@ test_an_admin_may_require_read_only_and_non_root if {
 	not decide(ask({"read_only": true, "user": "root"})).allowed with require_non_root as true
 	not decide(ask({"read_only": true})).allowed with require_non_root as true
 }
+
+test_a_build_may_ask_for_a_network_unless_the_admin_refuses_it if {
+	networked := {"build": {"context": "c", "dockerfile": "Dockerfile", "network": "default"}}
+	decide(ask(networked)).allowed
+	d := decide(ask(networked)) with allow_build_network as false
+	d.reasons == ["services.web.build.network: builds in this suite have no network (network: none)"]
+	decide(ask({"build": {"context": "c", "network": "none"}})).allowed with allow_build_network as false
+	decide(ask({})).allowed with allow_build_network as false
+}
