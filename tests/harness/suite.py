@@ -47,6 +47,8 @@ class LocalSuite:
     services: tuple[str, ...] = tuple(SERVICES)
     # Prometheus/Alertmanager timings (CRANE's defaults unless a benchmark compares others).
     timings: dict[str, str] = field(default_factory=dict)
+    # Settings of one service (its CRANE_* variables), e.g. a deployer with short build limits.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="crane-suite-")))
 
     def __post_init__(self) -> None:
@@ -155,6 +157,7 @@ class LocalSuite:
             "CRANE_NATS_USER": name,
             "CRANE_NATS_PASSWORD_FILE": str(self.secrets_dir / f"{name}.password"),
             **({"CRANE_NATS_CALLOUT_SEED_FILE": str(self.secrets_dir / CALLOUT_SEED_FILE)} if name == "api" else {}),
+            **self.service_env.get(name, {}),
             **(extra_env or {}),
         }
         proc = Proc(key, python_module(SERVICES[name]), self.workdir, env).start()

@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -34,12 +36,14 @@ from crane_shared.events import BuildCompleted, BuildFailed, BuildProgress, Buil
 from crane_shared.image_refs import dockerfile_problems
 from crane_shared.servicespec import BuildSpec, ServiceSpec
 
+from .build_box import BuildBox, BuildError, BuildStop, run_build
 from .engine import Engine, EngineError
 
 log = logging.getLogger("crane.deployer.builder")
 BUILDS = Counter("crane_builds_total", "Image builds from uploaded contexts, by outcome", ["outcome"])
 PROGRESS_EVERY_SECONDS = 0.5
 PROGRESS_MAX_LINES = 50
+KEPT_LINES = 2000  # of a build's output, for its log (whose end is kept: MAX_LOG_CHARS)
 # A build that failed is not tried again with the same inputs for this long (a reconcile comes
 # every few seconds; the same inputs fail the same way).
 RETRY_FAILED_SECONDS = 60.0
@@ -61,7 +65,43 @@ def refuse_foreign_bases(context: Path, build: BuildSpec) -> None:
         raise ContextError("; ".join(problems))
 
 
+class BuildOutput:
+    """A build's output lines as they come from the Engine's thread: the last KEPT_LINES for the
+    log, and the lines not told yet (at most PROGRESS_MAX_LINES; a build that prints faster has
+    the rest counted, not kept), so an endless printer costs bounded memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: deque[str] = deque(maxlen=KEPT_LINES)
+        self._pending: list[str] = []
+        self._skipped = 0
+
+    def add(self, line: str) -> None:
+        with self._lock:
+            self._kept.append(line)
+            if len(self._pending) < PROGRESS_MAX_LINES:
+                self._pending.append(line)
+            else:
+                self._skipped += 1
+
+    def take(self) -> list[str]:
+        """The lines to tell now (a count of those left out comes last)."""
+        with self._lock:
+            lines, skipped = self._pending, self._skipped
+            self._pending, self._skipped = [], 0
+        return [*lines, f"... {skipped} more lines (the build log keeps its end)"] if skipped else lines
+
+    @property
+    def log(self) -> str:
+        with self._lock:
+            return "\n".join(self._kept)
+
+
 class Builder:
+    """Builds run beside the reconcile workers, never on them: a reconcile asks for an image
+    (``request``) and goes on; the build waits for one of its owner's slots, runs in its box
+    (build_box.py) and, built or failed, asks for the app to be reconciled again."""
+
     def __init__(
         self,
         bus: Bus,
@@ -70,6 +110,8 @@ class Builder:
         builds: KeyValue,
         limits: ContextLimits,
         scratch: Path | None = None,
+        box: BuildBox | None = None,
+        per_owner: int = 2,
     ) -> None:
         self.bus = bus
         self.engine = engine
@@ -77,25 +119,48 @@ class Builder:
         self.builds = builds
         self.limits = limits
         self.scratch = scratch
+        self.box = box or BuildBox()
+        self.per_owner = per_owner
         self._failed: dict[str, tuple[float, str]] = {}  # image tag -> (when, error)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}  # image tag -> its build
+        self._slots: dict[str, asyncio.Semaphore] = {}  # owner -> their builds at once
+        # How to ask for another reconcile of an app once its build ended (the deployer's queue).
+        self.finished: Callable[[str], None] = lambda app_id: None
 
-    async def ensure_images(self, record: AppRecord) -> None:
-        """Build every image the app's running services need and do not have yet."""
-        for service in record.spec.services:
-            if service.build is not None and record.desired(service) > 0:
-                await self.ensure_image(record, service)
+    def building(self, tag: str) -> bool:
+        return tag in self._running
 
-    async def ensure_image(self, record: AppRecord, service: ServiceSpec) -> str:
+    def request(self, record: AppRecord, service: ServiceSpec) -> None:
+        """Have the service's image built, in the background, unless it is being built; raises
+        EngineError when a build of the same inputs failed within RETRY_FAILED_SECONDS."""
         tag = self.engine.naming.image(record.id, service)
-        async with self._locks.setdefault(tag, asyncio.Lock()):
+        if tag in self._running:
+            return
+        failed = self._failed.get(tag)
+        if failed and time.monotonic() - failed[0] < RETRY_FAILED_SECONDS:
+            raise EngineError(failed[1])
+        task = asyncio.create_task(self._build_in_turn(record, service, tag), name=f"build {tag}")
+        self._running[tag] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._running.pop(tag, None)
+            self.finished(record.id)
+
+        task.add_done_callback(done)
+
+    async def _build_in_turn(self, record: AppRecord, service: ServiceSpec, tag: str) -> None:
+        async with self._slots.setdefault(record.owner, asyncio.Semaphore(self.per_owner)):
             if await self.engine.has_image(tag):
-                return tag
-            failed = self._failed.get(tag)
-            if failed and time.monotonic() - failed[0] < RETRY_FAILED_SECONDS:
-                raise EngineError(failed[1])
-            await self._build(record, service, tag)
-            return tag
+                return
+            with contextlib.suppress(EngineError):  # kept in _failed: the next reconcile says it
+                await self._build(record, service, tag)
+
+    async def stop(self) -> None:
+        """End the builds in progress (their Engine builds stop with their connections)."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _build(self, record: AppRecord, service: ServiceSpec, tag: str) -> None:
         assert service.build is not None
@@ -112,7 +177,7 @@ class Builder:
             BuildStarted(app_id=record.id, service=service.name, build_id=build.id, context=build.context, image=tag),
         )
         log.info("%s: building %s from context %s", record.id, tag, build.context[:12])
-        lines: list[str] = []
+        output = BuildOutput()
         try:
             data = await self._context(service.build.context)
             with tempfile.TemporaryDirectory(prefix="crane-build-", dir=self.scratch) as scratch:
@@ -122,17 +187,19 @@ class Builder:
                 if unpacked.digest != service.build.context:  # the store holds what was asked for, or nothing
                     raise ContextError(f"context {service.build.context[:12]} does not hold what it was uploaded as")
                 refuse_foreign_bases(context_dir, service.build)
-                await self._run_build(record, service, build, context_dir, tag, lines)
-        except (ContextError, EngineError) as exc:
+                await self._run_build(record, service, build, context_dir, tag, output)
+        except Exception as exc:  # noqa: BLE001 - whatever ended it, the build failed and says why
+            if not isinstance(exc, ContextError | EngineError | BuildError):
+                log.exception("%s: the build of %s broke", record.id, tag)
             error = f"build of {service.name} failed: {exc}"
             self._failed[tag] = (time.monotonic(), error)
             BUILDS.labels("failed").inc()
-            await self._keep(build.finished("failed", "\n".join(lines), str(exc)))
+            await self._keep(build.finished("failed", output.log, str(exc)))
             await self.bus.emit(
                 s.BUILD_FAILED, BuildFailed(app_id=record.id, service=service.name, build_id=build.id, error=str(exc))
             )
             raise EngineError(error) from exc
-        finished = build.finished("succeeded", "\n".join(lines))
+        finished = build.finished("succeeded", output.log)
         BUILDS.labels("built").inc()
         self._failed.pop(tag, None)
         await self._keep(finished)
@@ -167,45 +234,33 @@ class Builder:
         return bytes(result.data or b"")
 
     async def _run_build(
-        self, record: AppRecord, service: ServiceSpec, build: BuildRecord, context: Path, tag: str, lines: list[str]
+        self, record: AppRecord, service: ServiceSpec, build: BuildRecord, context: Path, tag: str, output: BuildOutput
     ) -> None:
-        """Build, telling the output as build.progress a few lines at a time."""
+        """Build in the box, telling the output as build.progress every PROGRESS_EVERY_SECONDS."""
         assert service.build is not None
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-        def on_line(line: str) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
+        labels = self.engine.naming.app_labels(record.id, record.owner)
 
         async def tell() -> None:
-            pending: list[str] = []
-            last = time.monotonic()
-            while True:
-                try:
-                    line = await asyncio.wait_for(queue.get(), timeout=PROGRESS_EVERY_SECONDS)
-                except TimeoutError:
-                    line = ""
-                if line:
-                    lines.append(line)
-                    pending.append(line)
-                done = line is None
-                if pending and (
-                    done or len(pending) >= PROGRESS_MAX_LINES or time.monotonic() - last >= PROGRESS_EVERY_SECONDS
-                ):
-                    progress = BuildProgress(app_id=record.id, service=service.name, build_id=build.id, lines=pending)
-                    with contextlib.suppress(Exception):  # progress is best effort; the log is kept anyway
-                        await self.bus.emit(s.BUILD_PROGRESS, progress)
-                    pending, last = [], time.monotonic()
-                if done:
-                    return
+            lines = output.take()
+            if lines:
+                progress = BuildProgress(app_id=record.id, service=service.name, build_id=build.id, lines=lines)
+                with contextlib.suppress(Exception):  # progress is best effort; the log is kept anyway
+                    await self.bus.emit(s.BUILD_PROGRESS, progress)
 
-        teller = asyncio.create_task(tell())
+        stop = BuildStop()
+        running = asyncio.create_task(
+            asyncio.to_thread(
+                run_build, self.engine.api, context, tag, service.build, labels, self.box, output.add, stop
+            )
+        )
         try:
-            labels = self.engine.naming.app_labels(record.id, record.owner)
-            await self.engine.build(context, tag, service.build, labels, on_line)
+            while not running.done():
+                await asyncio.wait({running}, timeout=PROGRESS_EVERY_SECONDS)
+                await tell()
+            running.result()
         finally:
-            queue.put_nowait(None)
-            await teller
+            if not running.done():  # cancelled (the deployer stops): the Engine's build ends with its connection
+                stop.ask("the deployer stopped during the build")
 
     async def _keep(self, build: BuildRecord) -> None:
         key = builds_key(build.app_id)

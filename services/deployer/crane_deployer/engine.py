@@ -10,14 +10,11 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import IPAMConfig, IPAMPool
-
-from crane_shared.servicespec import BuildSpec
 
 from .addressing import PoolExhausted, free_subnet, gateway
 from .container_spec import ReplicaSpec
@@ -58,7 +55,6 @@ PULL_RETRY_SECONDS = 60.0
 
 NETWORK_ATTEMPTS = 5
 EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
-BUILD_TIMEOUT_SECONDS = 1800
 HOLDER_MOUNT = "/holder"
 
 
@@ -257,38 +253,6 @@ class Engine:
         except APIError as exc:
             raise EngineError(f"cannot inspect image {image}: {_explain(exc)}") from exc
         return True
-
-    async def build(
-        self, context: Path, tag: str, build: BuildSpec, labels: dict[str, str], on_line: Callable[[str], None]
-    ) -> None:
-        """Build ``context`` (a directory; its .dockerignore is honoured) into ``tag``, handing
-        each line of output to ``on_line``; EngineError carries the builder's error."""
-
-        def run() -> None:
-            try:
-                output = self.api.build(
-                    path=str(context),
-                    tag=tag,
-                    dockerfile=build.dockerfile,
-                    buildargs=build.args or None,
-                    target=build.target,
-                    labels=labels,
-                    rm=True,
-                    forcerm=True,
-                    decode=True,
-                    timeout=BUILD_TIMEOUT_SECONDS,
-                )
-                for chunk in output:
-                    if "error" in chunk:
-                        raise EngineError((chunk.get("errorDetail") or {}).get("message") or chunk["error"])
-                    text = chunk.get("stream") or chunk.get("status") or ""
-                    for line in text.splitlines():
-                        if line.strip():
-                            on_line(line.rstrip())
-            except (APIError, DockerException) as exc:
-                raise EngineError(_explain(exc)) from exc
-
-        await asyncio.to_thread(run)
 
     async def _inspect_image(self, image: str) -> dict[str, Any]:
         """A local image's inspection, pulled first if it is missing."""

@@ -67,6 +67,8 @@ class Deployer:
         )
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later
+        if builder:
+            builder.finished = self.queue.mark
         self.intents = IntentHandlers(bus, store, self.queue.mark)
         # Replicas the lab had killed: container id -> the chain of the request, which their
         # container.died and the healing after it continue.
@@ -203,7 +205,15 @@ async def serve(settings: DeployerSettings) -> None:
     )
     gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
     limits = ContextLimits(settings.max_context_bytes, settings.max_context_files)
-    builder = Builder(bus, engine, lambda: bus.objects(s.CONTEXTS_OBJECTS), await bus.kv(s.BUILDS_BUCKET), limits)
+    builder = Builder(
+        bus,
+        engine,
+        lambda: bus.objects(s.CONTEXTS_OBJECTS),
+        await bus.kv(s.BUILDS_BUCKET),
+        limits,
+        box=settings.build_box,
+        per_owner=settings.builds_per_owner,
+    )
     deployer = Deployer(settings, bus, store, engine, gate, builder)
     clients = ClientIntents(bus, store, auth, deployer.intents.admit, limits)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
@@ -232,6 +242,7 @@ async def serve(settings: DeployerSettings) -> None:
     await stop.wait()
     metrics_server.should_exit = True
     await followers.close()
+    await builder.stop()
     if fetching_db:
         fetching_db.cancel()
     await asyncio.gather(*tasks, *([fetching_db] if fetching_db else []), return_exceptions=True)

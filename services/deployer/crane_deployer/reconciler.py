@@ -198,25 +198,28 @@ class Reconciler:
                 await self.engine.attach_router(naming.app_network(record.id, routed.network_names[0]))
         if not actions:
             return
-        # Services whose image must be built first wait for their build (before any of their
-        # replicas is replaced: a failed build leaves the old ones running); the others go ahead
-        # meanwhile.
+        # Services whose image must be built first wait for their build, which runs beside the
+        # reconcile workers (builder.py): the app is reconciled again when it ends, and until then
+        # those services' replicas stay as they are (a failed build leaves the old ones running).
+        # The others go ahead meanwhile.
         to_build = await self._services_to_build(record)
+        build_failure: EngineError | None = None
+        for name in sorted(to_build):
+            service = record.spec.service(name)
+            if self.builder and service is not None:
+                try:
+                    self.builder.request(record, service)
+                except EngineError as exc:  # its last build failed: said after the others' actions
+                    build_failure = build_failure or exc
         service_of = {r.container_id: r.service for r in observed}
 
         def of_built(action: Action) -> bool:
             service = action.service if isinstance(action, Create) else service_of.get(action.container_id)
             return service in to_build
 
-        build = asyncio.create_task(self.builder.ensure_images(record)) if self.builder and to_build else None
-        try:
-            await self._apply(record, [a for a in actions if not of_built(a)], desired, observed)
-        finally:
-            if build:  # a build is never left running behind a reconcile (its outcome is read below)
-                await asyncio.gather(build, return_exceptions=True)
-        if build:
-            build.result()  # EngineError: the build failed; its service's replicas stay as they are
-            await self._apply(record, [a for a in actions if of_built(a)], desired, observed)
+        await self._apply(record, [a for a in actions if not of_built(a)], desired, observed)
+        if build_failure:
+            raise build_failure
 
     async def _services_to_build(self, record: AppRecord) -> set[str]:
         """Running services whose image is not built yet."""

@@ -10,6 +10,8 @@ from pydantic import field_validator, model_validator
 from crane_shared.container_defaults import Limits
 from crane_shared.settings import CommonSettings
 
+from .build_box import BuildBox
+
 
 class DeployerSettings(CommonSettings):
     default_pids: int = 256
@@ -37,6 +39,14 @@ class DeployerSettings(CommonSettings):
     # An image of Trivy to scan with (its entrypoint is trivy), e.g. aquasec/trivy:0.59.1 where
     # it can be pulled; default: one built here from the Trivy binary alone.
     scanner_image: str | None = None
+    # Each build's box (build_box.py): CPUs and memory of every build step, a wall-clock limit
+    # that ends the build whatever it prints, and the largest image it may leave.
+    build_cpus: float = 1.0
+    build_memory: str = "2g"
+    build_timeout_seconds: float = 900.0
+    build_max_image_mb: int = 4096
+    # Builds of one owner at once (the others wait their turn, holding no reconcile worker).
+    builds_per_owner: int = 2
     # CRANE's own networks take their subnets from this pool (never from the daemon's defaults,
     # which run out after about 30 networks), split into subnets of this prefix length.
     address_pool: str = "10.203.0.0/16"
@@ -58,6 +68,12 @@ class DeployerSettings(CommonSettings):
         if not ipaddress.ip_network(self.address_pool).prefixlen <= self.subnet_prefix <= 29:
             raise ValueError(f"CRANE_SUBNET_PREFIX must be between the pool's prefix and 29, not {self.subnet_prefix}")
         return self
+
+    @property
+    def build_box(self) -> BuildBox:
+        return BuildBox(
+            self.build_cpus, self.build_memory, self.build_timeout_seconds, self.build_max_image_mb * 1024**2
+        )
 
     @property
     def limits(self) -> Limits:
