@@ -41,8 +41,17 @@ class ContextTooLarge(ContextError):
     """A context over the size or file-count limit."""
 
 
-def _open(data: bytes) -> tarfile.TarFile:
+def max_archive_bytes(limits: ContextLimits) -> int:
+    """The largest tar (uncompressed) of a context within ``limits``: its files, a header and
+    padding for each (long names take a second header), and the end blocks: what an upload's
+    part may be at most."""
+    return limits.max_bytes + limits.max_files * 2048 + 1024 * 1024
+
+
+def _open(data: bytes | Path) -> tarfile.TarFile:
     try:
+        if isinstance(data, Path):
+            return tarfile.open(name=str(data), mode="r:*")
         return tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise ContextError(f"not a tar or tar.gz archive: {exc}") from None
@@ -68,8 +77,9 @@ def _check_link(member: tarfile.TarInfo, path: str) -> None:
         raise ContextError(f"entry {member.name!r}: links to {target!r}, outside the context")
 
 
-def inspect_context(data: bytes, limits: ContextLimits = ContextLimits()) -> ContextInfo:
-    """Check every entry of an uploaded context and compute its content digest."""
+def inspect_context(data: bytes | Path, limits: ContextLimits = ContextLimits()) -> ContextInfo:
+    """Check every entry of an uploaded context (its bytes, or a file holding them) and
+    compute its content digest."""
     entries: list[tuple[str, str, int, str, str]] = []
     size = 0
     with _open(data) as archive:
@@ -106,7 +116,7 @@ def _file_digest(archive: tarfile.TarFile, member: tarfile.TarInfo) -> str:
     return sha.hexdigest()
 
 
-def unpack_context(data: bytes, destination: Path, limits: ContextLimits = ContextLimits()) -> ContextInfo:
+def unpack_context(data: bytes | Path, destination: Path, limits: ContextLimits = ContextLimits()) -> ContextInfo:
     """Unpack a context into ``destination`` (an empty scratch directory), after the same checks
     as inspect_context; nothing is written outside it."""
     info = inspect_context(data, limits)

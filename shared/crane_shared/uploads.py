@@ -17,8 +17,9 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import subjects as s
@@ -92,11 +93,11 @@ async def put_upload(js: JetStreamContext, bucket: str, owner: str, data: bytes)
 
 
 async def store_contents(
-    objects: Callable[[str], Awaitable[ObjectStore]], contexts: dict[str, bytes], files: dict[str, bytes]
+    objects: Callable[[str], Awaitable[ObjectStore]], contexts: Mapping[str, bytes | Path], files: dict[str, bytes]
 ) -> None:
-    """Put build contexts (by digest: one copy per content) and the content of secrets and
-    configs (by their ids) into their object stores (``objects`` opens one), before anything
-    refers to them."""
+    """Put build contexts (by digest: one copy per content; bytes, or a file streamed chunk by
+    chunk) and the content of secrets and configs (by their ids) into their object stores
+    (``objects`` opens one), before anything refers to them."""
     from nats.js.errors import NotFoundError
 
     if contexts:
@@ -106,7 +107,11 @@ async def store_contents(
                 await store.get_info(digest)
                 continue  # the same content was uploaded before
             except NotFoundError:
-                await store.put(digest, archive)
+                if isinstance(archive, Path):
+                    with archive.open("rb") as stream:
+                        await store.put(digest, stream)
+                else:
+                    await store.put(digest, archive)
     if files:
         store = await objects(s.FILES_OBJECTS)
         for file_id, content in files.items():

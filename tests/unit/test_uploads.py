@@ -46,3 +46,34 @@ def test_anything_else_in_those_fields_is_refused():
         AppSpec.model_validate(
             {"name": "a", "services": [{"name": "w", "image": "x"}], "secrets": {"pw": "/etc/shadow"}}
         )
+
+
+def test_an_upload_past_its_cap_is_refused_from_its_size_and_never_read():
+    """A NATS client's upload of gigabytes: the deployer asks its size first and refuses it
+    naming the field (a dead letter, not a redelivery), without loading a byte."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import pytest
+
+    from crane_deployer.client_uploads import claim_uploads
+    from crane_shared.appspec import AppSpec
+    from crane_shared.build_context import ContextLimits
+    from crane_shared.events import InvalidEvent
+    from crane_shared.uploads import upload_name
+
+    name = upload_name("u-1")
+
+    class Uploads:
+        async def get_info(self, _name):
+            return SimpleNamespace(size=4 * 1024**3)
+
+        async def get(self, *_args, **_kwargs):
+            raise AssertionError("the upload was read")
+
+    async def objects(_bucket):
+        return Uploads()
+
+    spec = AppSpec.model_validate({"name": "big", "services": [{"name": "web", "build": {"context": name}}]})
+    with pytest.raises(InvalidEvent, match=r"data\.spec\.services\.0\.build\.context: the upload is 4294967296 bytes"):
+        asyncio.run(claim_uploads(spec, "u-1", objects, ContextLimits(), "evt-1"))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crane_shared.appspec import AppRecord
@@ -70,7 +74,16 @@ async def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-AppId = Annotated[str, Path(pattern=APP_ID_PATTERN, max_length=64, description="e.g. shop-7")]
+async def upload_spool(gateway: GatewayDep) -> AsyncIterator[Path]:
+    """A folder for one request's uploaded archives, removed when the request is done."""
+    with tempfile.TemporaryDirectory(prefix="crane-upload-", dir=gateway.settings.upload_rules.spool_dir) as folder:
+        yield Path(folder)
+
+
+UploadSpool = Annotated[Path, Depends(upload_spool)]
+
+
+AppId = Annotated[str, PathParam(pattern=APP_ID_PATTERN, max_length=64, description="e.g. shop-7")]
 
 
 async def visible_app(gateway: Gateway, user: User, app_id: str) -> AppRecord:

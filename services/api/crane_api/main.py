@@ -22,6 +22,7 @@ from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
 
+from .body_limit import BodyLimit
 from .console import default_folder, serve_console
 from .deps import Gateway
 from .lab import Lab, announcing_on
@@ -115,6 +116,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     for unavailable in BUS_UNAVAILABLE:
         app.add_exception_handler(unavailable, bus_unavailable)
+    app.add_middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes)
     console = settings.console_dir or default_folder()
     if (console / "index.html").is_file():
         serve_console(app, console)  # last: every other route comes first

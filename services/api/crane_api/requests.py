@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
 
 from crane_shared.appspec import AppSpec
-from crane_shared.build_context import ContextError, ContextLimits, ContextTooLarge, inspect_context
+from crane_shared.build_context import ContextError, ContextLimits, ContextTooLarge, inspect_context, max_archive_bytes
 from crane_shared.compose import ComposeApp, ComposeError, parse_compose
 from crane_shared.compose.normalising import ENV_FILE_PART, ComposeUnavailable, normalise, upload_path
 from crane_shared.files import new_file_id
@@ -23,6 +22,7 @@ from crane_shared.image_refs import image_ref_problem
 from crane_shared.uploads import MAX_FILE_BYTES, unclaimed_uploads
 
 from .schemas import AppUpdate
+from .upload_stream import TOO_LARGE, UploadRefused, read_parts
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 MAX_BODY_BYTES = 256 * 1024
@@ -61,7 +61,7 @@ class AppUpload:
 
     spec: AppSpec
     warnings: list[str] = field(default_factory=list)
-    contexts: dict[str, bytes] = field(default_factory=dict)
+    contexts: dict[str, bytes | Path] = field(default_factory=dict)  # spooled to disk when uploaded
     files: dict[str, bytes] = field(default_factory=dict)  # secrets' and configs' content by file id
 
     @property
@@ -82,10 +82,13 @@ def is_upload(request: Request) -> bool:
 
 @dataclass
 class UploadRules:
-    """How uploads are read: the limits of build contexts and the Docker Compose that reads files."""
+    """How uploads are read: the limits of build contexts, of a whole upload, where uploaded
+    archives wait on disk while the request lasts, and the Docker Compose that reads files."""
 
     limits: ContextLimits
     compose_binary: str | None = None
+    max_upload_bytes: int = 256 * 1024 * 1024
+    spool_dir: Path | None = None  # default: the system's temporary folder
 
 
 @dataclass
@@ -118,16 +121,22 @@ async def _compose(upload: ComposeUpload, rules: UploadRules, default_name: str 
     return app
 
 
-async def read_app_spec(request: Request, rules: UploadRules, default_name: str | None = None) -> AppUpload:
+async def read_app_spec(
+    request: Request, rules: UploadRules, spool: Path, default_name: str | None = None
+) -> AppUpload:
     """The app a request body describes: JSON (the App model), a compose file, or a multipart
     upload of a compose file with the build contexts of its services (``default_name`` names
-    an app whose compose file has no name)."""
+    an app whose compose file has no name). Uploaded archives are spooled into ``spool``, a
+    folder that lives as long as the request."""
     content_type = _content_type(request)
     if content_type == MULTIPART:
-        return await _read_multipart(request, rules, default_name)
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise field_errors([((), f"body larger than {MAX_BODY_BYTES} bytes")])
+        return await _read_multipart(request, rules, default_name, spool)
+    received = bytearray()
+    async for chunk in request.stream():  # counted as it comes: a huge body is never read whole
+        received += chunk
+        if len(received) > MAX_BODY_BYTES:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"body larger than {MAX_BODY_BYTES} bytes")
+    raw = bytes(received)
     if content_type in YAML_TYPES:
         app = await _compose(ComposeUpload(raw), rules, default_name)
         return AppUpload(app.spec, app.warnings, files=app.inline_files)
@@ -160,7 +169,9 @@ def image_problems(spec: AppSpec, by_name: bool) -> list[tuple[tuple[Any, ...], 
     ]
 
 
-async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, contexts: dict[str, bytes]) -> str:
+async def _checked_tar(
+    part: str, archive: bytes | Path, limits: ContextLimits, contexts: dict[str, bytes | Path]
+) -> str:
     """The digest of an uploaded tar (a build context or a folder's content), kept in
     ``contexts``; 413 past the limits, 422 naming the part when it is unsafe."""
     try:
@@ -173,48 +184,60 @@ async def _checked_tar(part: str, archive: bytes, limits: ContextLimits, context
     return info.digest
 
 
-def _at_most_a_file(part: str, data: bytes) -> None:
-    """413 naming the part when one file (a secret, config or env file) is too large."""
-    if len(data) > MAX_FILE_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"{part}: larger than {MAX_FILE_BYTES} bytes")
+def part_cap(name: str, limits: ContextLimits) -> int:
+    """The most one part of an upload may hold, by its name."""
+    if name.startswith(("build.", "bind.")):
+        return max_archive_bytes(limits)
+    if name == "compose":
+        return MAX_BODY_BYTES
+    return MAX_FILE_BYTES  # secrets, configs, env files (and names refused below)
 
 
-async def _read_multipart(request: Request, rules: UploadRules, default_name: str | None) -> AppUpload:
+async def _read_multipart(request: Request, rules: UploadRules, default_name: str | None, spool: Path) -> AppUpload:
     limits = rules.limits
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, "a multipart upload needs a Content-Length")
-    # Compressed contexts are smaller than their unpacked limit; the compose file is small.
-    most = limits.max_bytes * MAX_CONTEXTS + MAX_BODY_BYTES
-    if int(length) > most:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the upload is larger than {most} bytes")
+    if int(length) > rules.max_upload_bytes:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"the upload is larger than {rules.max_upload_bytes} bytes (CRANE_MAX_UPLOAD_BYTES)",
+        )
     try:
-        form = await request.form(max_files=MAX_PARTS, max_fields=MAX_PARTS, max_part_size=MAX_FILE_BYTES)
-    except (MultiPartException, ValueError) as exc:
-        raise field_errors([((), f"not a valid multipart upload: {exc}")]) from None
+        parts = await read_parts(
+            request.headers.get("content-type", ""),
+            request.stream(),
+            spool,
+            lambda name: part_cap(name, limits),
+            rules.max_upload_bytes,
+            MAX_PARTS,
+        )
+    except UploadRefused as exc:
+        if exc.code == TOO_LARGE:
+            raise exc.http() from None
+        raise field_errors([((), exc.detail)]) from None
     compose_text: bytes | None = None
-    archives: dict[str, bytes] = {}
-    folders: dict[str, bytes] = {}  # bind-mounted path -> the folder's tar
+    archives: dict[str, bytes | Path] = {}
+    folders: dict[str, bytes | Path] = {}  # bind-mounted path -> the folder's tar
     uploaded: dict[str, str] = {}  # part -> file id
     files: dict[str, bytes] = {}
     env_files: dict[str, bytes] = {}
-    for name, part in form.multi_items():
-        data = await part.read() if isinstance(part, UploadFile) else part.encode()
+    for part in parts:
+        name, content = part.name, part.content()
+        data = content if isinstance(content, bytes) else b""
         if name == "compose":
             compose_text = data
         elif name.startswith("build."):
-            archives[name.removeprefix("build.")] = data
+            archives[name.removeprefix("build.")] = content
         elif name.startswith(("secret.", "config.")):
-            _at_most_a_file(name, data)
             uploaded[name] = new_file_id()
             files[uploaded[name]] = data
         elif name.startswith("bind."):
-            folders[name.removeprefix("bind.")] = data
+            folders[name.removeprefix("bind.")] = content
         elif name.startswith(ENV_FILE_PART):
             path = upload_path(name.removeprefix(ENV_FILE_PART))
             if path is None:
                 raise field_errors([((name,), "an env file's path is relative and inside the project folder")])
-            _at_most_a_file(name, data)
             env_files[path] = data
         else:
             raise field_errors(
@@ -226,12 +249,9 @@ async def _read_multipart(request: Request, rules: UploadRules, default_name: st
                     )
                 ]
             )
-    await form.close()
     if compose_text is None:
         raise field_errors([(("compose",), "the upload needs a compose part holding the compose file")])
-    if len(compose_text) > MAX_BODY_BYTES:
-        raise field_errors([(("compose",), f"the compose file is larger than {MAX_BODY_BYTES} bytes")])
-    contexts: dict[str, bytes] = {}
+    contexts: dict[str, bytes | Path] = {}
     digests = {
         service: await _checked_tar(f"build.{service}", archive, limits, contexts)
         for service, archive in archives.items()

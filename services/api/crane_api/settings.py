@@ -27,6 +27,11 @@ class ApiSettings(CommonSettings):
     # Docker Compose v2, which reads uploaded compose files (default: found on PATH, beside
     # this Python, or among the Docker CLI's plugins).
     compose_binary: str | None = None
+    # One upload (a multipart request) at most, all parts together; each part has its own cap.
+    max_upload_bytes: int = 256 * 1024 * 1024
+    # Where uploaded archives wait while their request lasts: a folder on disk (the compose
+    # demo gives it a volume), never the API's memory or a tmpfs. Default: the temporary folder.
+    upload_spool_dir: Path | None = None
     # The key NATS's auth callout trusts (`make up` writes it): with it, users connect to NATS
     # with their API token and watch their own view of the events (nats_watchers.py).
     nats_callout_seed_file: Path | None = None
@@ -53,4 +58,9 @@ class ApiSettings(CommonSettings):
 
     @property
     def upload_rules(self) -> UploadRules:
-        return UploadRules(ContextLimits(self.max_context_bytes, self.max_context_files), self.compose_binary)
+        return UploadRules(
+            ContextLimits(self.max_context_bytes, self.max_context_files),
+            self.compose_binary,
+            self.max_upload_bytes,
+            self.upload_spool_dir,
+        )

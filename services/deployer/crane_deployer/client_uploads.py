@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nats.js.errors import NotFoundError
@@ -16,7 +18,7 @@ from nats.js.object_store import ObjectStore
 
 from crane_shared import subjects as s
 from crane_shared.appspec import AppSpec
-from crane_shared.build_context import ContextError, ContextLimits, inspect_context
+from crane_shared.build_context import ContextError, ContextLimits, inspect_context, max_archive_bytes
 from crane_shared.events import InvalidEvent
 from crane_shared.uploads import MAX_FILE_BYTES, belongs_to, store_contents, upload_references
 
@@ -47,29 +49,38 @@ async def claim_uploads(
     if not references:
         return Claimed(spec)
     uploads = await objects(s.UPLOADS_OBJECTS)
-    contexts: dict[str, bytes] = {}
-    files: dict[str, bytes] = {}
-    for loc, name in references:
-        if not belongs_to(name, uploader):
-            raise InvalidEvent(f"{_field(loc)}: the upload {name!r} is not yours")
-        try:
-            data = (await uploads.get(name)).data or b""
-        except NotFoundError:
-            raise InvalidEvent(f"{_field(loc)}: there is no upload {name!r} (uploads expire after an hour)") from None
-        if loc[0] in ("secrets", "configs"):
-            if len(data) > MAX_FILE_BYTES:
-                raise InvalidEvent(f"{_field(loc)}: larger than {MAX_FILE_BYTES} bytes")
-            file_id = "f-" + hashlib.sha256(f"{event_id}/{name}".encode()).hexdigest()[:32]
-            files[file_id] = data
-            _replace(raw, loc, file_id)
-        else:
+    with tempfile.TemporaryDirectory(prefix="crane-claim-") as scratch:
+        contexts: dict[str, bytes | Path] = {}
+        files: dict[str, bytes] = {}
+        for index, (loc, name) in enumerate(references):
+            if not belongs_to(name, uploader):
+                raise InvalidEvent(f"{_field(loc)}: the upload {name!r} is not yours")
+            is_file = loc[0] in ("secrets", "configs")
+            cap = MAX_FILE_BYTES if is_file else max_archive_bytes(limits)
+            try:  # its size first: an upload past its cap is never read
+                size = (await uploads.get_info(name)).size or 0
+            except NotFoundError:
+                raise InvalidEvent(
+                    f"{_field(loc)}: there is no upload {name!r} (uploads expire after an hour)"
+                ) from None
+            if size > cap:
+                raise InvalidEvent(f"{_field(loc)}: the upload is {size} bytes, larger than {cap}")
+            if is_file:
+                data = (await uploads.get(name)).data or b""
+                file_id = "f-" + hashlib.sha256(f"{event_id}/{name}".encode()).hexdigest()[:32]
+                files[file_id] = data
+                _replace(raw, loc, file_id)
+                continue
+            path = Path(scratch, f"upload-{index}")
+            with path.open("wb") as sink:  # streamed to disk, chunk by chunk
+                await uploads.get(name, writeinto=sink)
             try:
-                info = await asyncio.to_thread(inspect_context, data, limits)
+                info = await asyncio.to_thread(inspect_context, path, limits)
             except ContextError as exc:
                 raise InvalidEvent(f"{_field(loc)}: {exc}") from None
-            contexts[info.digest] = data
+            contexts[info.digest] = path
             _replace(raw, loc, info.digest)
-    await store_contents(objects, contexts, files)
+        await store_contents(objects, contexts, files)
     return Claimed(AppSpec.model_validate(raw), [name for _, name in references])
 
 

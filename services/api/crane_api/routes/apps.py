@@ -36,7 +36,7 @@ from crane_shared.store import Conflict
 from crane_shared.uploads import store_contents
 from crane_shared.users import User
 
-from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp
+from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp, UploadSpool
 from ..requests import (
     APP_BODY_OPENAPI,
     PATCH_BODY_OPENAPI,
@@ -176,6 +176,7 @@ async def create_app(
     response: Response,
     user: CurrentUser,
     gateway: GatewayDep,
+    spool: UploadSpool,
     wait: Annotated[bool, Query(description="answer when the app is running or failed")] = False,
     timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
     name: Annotated[
@@ -185,7 +186,7 @@ async def create_app(
     """Create an app from the App payload (JSON), a Compose file (Content-Type:
     application/yaml), or a multipart upload of a Compose file with build contexts, secrets
     and configs."""
-    upload = await read_app_spec(request, gateway.settings.upload_rules, name)
+    upload = await read_app_spec(request, gateway.settings.upload_rules, spool, name)
     record = await _create(gateway, user, upload)
     if wait:
         record = await _wait_settled(gateway, record.id, min(timeout, gateway.settings.max_wait_seconds)) or record
@@ -201,11 +202,11 @@ async def get_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 @router.patch(
     "/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic, openapi_extra=PATCH_BODY_OPENAPI
 )
-async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep) -> AppPublic:
+async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep, spool: UploadSpool) -> AppPublic:
     """Change an app: JSON fields (AppUpdate) are merged into it; a compose file or a
     multipart upload (as for POST /apps, with build contexts) replaces its spec."""
     if is_upload(request):
-        upload = await read_app_spec(request, gateway.settings.upload_rules, record.spec.name)
+        upload = await read_app_spec(request, gateway.settings.upload_rules, spool, record.spec.name)
         if upload.spec.name != record.spec.name:
             raise field_errors([(("name",), f"the app is called {record.spec.name!r}; an update keeps its name")])
         await _reuse_unchanged_files(gateway, record.spec, upload)
