@@ -35,6 +35,9 @@ class Access:
 
 
 STREAMS_OWNER = "api"
+# Every object store is bounded (each owner's share of them is counted in storage.py).
+CONTEXTS_MAX_BYTES = 8 * 1024**3
+FILES_MAX_BYTES = 256 * 1024**2
 
 KV_BUCKETS: dict[str, Access] = {
     # App records: the API writes what users ask, the deployer the status, and both the
@@ -109,9 +112,17 @@ KV_BUCKETS: dict[str, Access] = {
 
 OBJECT_STORES: dict[str, Access] = {
     # Uploads through the API; NATS clients' uploads, claimed by the deployer.
-    s.CONTEXTS_OBJECTS: Access("api", ("deployer",), (), (("<content digest>", "a build context's or folder's tar"),)),
+    s.CONTEXTS_OBJECTS: Access(
+        "api",
+        ("deployer",),
+        (),
+        (("<content digest>", "a build context's or folder's tar"),),
+        max_bytes=CONTEXTS_MAX_BYTES,
+    ),
     # The deployer also removes an app's files.
-    s.FILES_OBJECTS: Access("api", ("deployer",), (), (("f-<random>", "a secret's or config's content"),)),
+    s.FILES_OBJECTS: Access(
+        "api", ("deployer",), (), (("f-<random>", "a secret's or config's content"),), max_bytes=FILES_MAX_BYTES
+    ),
     # The client user may publish into it, nothing more.
     # Clients write it: unclaimed uploads expire, and all of them together are bounded.
     s.UPLOADS_OBJECTS: Access(

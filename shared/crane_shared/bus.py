@@ -25,6 +25,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
     RetentionPolicy,
@@ -58,6 +59,12 @@ MAX_DELIVER = 5
 CLIENT_REQUESTS_MAX_AGE_SECONDS = 24 * 3600
 DEDUP_WINDOW_SECONDS = 120
 EVENTS_MAX_AGE_SECONDS = 7 * 24 * 3600
+STREAM_MAX_BYTES = {
+    s.EVENTS_STREAM: 1024**3,
+    s.DEADLETTER_STREAM: 256 * 1024**2,
+    s.CLIENT_STREAM: 256 * 1024**2,
+}
+MAX_MESSAGE_BYTES = 1024 * 1024  # NATS's own default payload limit
 BIND_TIMEOUT_SECONDS = 60.0  # how long a service waits for a stream or store another makes
 T = TypeVar("T")
 
@@ -123,12 +130,15 @@ class Bus:
                 await self._bound(f"stream {name}", functools.partial(self.js.stream_info, name))
             await self._declare_stores()
             return
+        # Every stream is bounded: the events and dead letters lose their oldest past their
+        # size; client intents are refused past theirs (a client cannot push out another's).
         streams = {
             s.EVENTS_STREAM: (s.EVENTS_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
             s.DEADLETTER_STREAM: (s.DEADLETTER_STREAM_SUBJECTS, RetentionPolicy.LIMITS, EVENTS_MAX_AGE_SECONDS),
             s.CLIENT_STREAM: (s.CLIENT_STREAM_SUBJECTS, RetentionPolicy.WORK_QUEUE, CLIENT_REQUESTS_MAX_AGE_SECONDS),
         }
         for name, (stream_subjects, retention, max_age) in streams.items():
+            limit = STREAM_MAX_BYTES[name]
             await self._ensure_stream(
                 StreamConfig(
                     name=name,
@@ -137,6 +147,9 @@ class Bus:
                     storage=StorageType.FILE,
                     duplicate_window=DEDUP_WINDOW_SECONDS,
                     max_age=max_age,
+                    max_bytes=limit,
+                    max_msg_size=MAX_MESSAGE_BYTES,
+                    discard=DiscardPolicy.NEW if name == s.CLIENT_STREAM else DiscardPolicy.OLD,
                 )
             )
         await self._declare_stores()
@@ -191,6 +204,7 @@ class Bus:
                 return self._objects[bucket]
             try:
                 self._objects[bucket] = await self.js.object_store(bucket)
+                await self._keep_store_limit(bucket)
             except NotFoundError:
                 access = OBJECT_STORES.get(bucket)
                 config = ObjectStoreConfig(
@@ -201,6 +215,16 @@ class Bus:
                 )
                 self._objects[bucket] = await self.js.create_object_store(bucket, config)
         return self._objects[bucket]
+
+    async def _keep_store_limit(self, bucket: str) -> None:
+        """An object store made before it had a size limit (or with another) gets the table's."""
+        access = OBJECT_STORES.get(bucket)
+        if access is None or access.max_bytes is None:
+            return
+        info = await self.js.stream_info(f"OBJ_{bucket}")
+        if info.config.max_bytes != access.max_bytes:
+            info.config.max_bytes = access.max_bytes
+            await self.js.update_stream(info.config)
 
     async def publish(self, event: Event) -> None:
         """Publish to the stream, deduplicated by the event id (Nats-Msg-Id)."""

@@ -186,3 +186,35 @@ async def test_an_email_registered_twice_at_once_makes_one_user_and_a_new_id_aft
     taker = await users.by_email("bo@example.com")
     assert taker is not None and taker.id == again.id != first.id
     assert await users.get(first.id) is None  # a token naming the old id finds nobody
+
+
+async def test_every_stream_and_object_store_is_bounded_and_old_stores_get_their_bound(nats_url):
+    """No stream or store grows without end: the events and dead letters lose their oldest, a
+    full client stream refuses new intents, and an object store made before it had a limit (as
+    older CRANEs made them) gets the table's at the next start of its creator."""
+    import nats
+    from nats.js.api import DiscardPolicy, ObjectStoreConfig, StorageType
+
+    from crane_shared.buckets import OBJECT_STORES
+
+    raw = await nats.connect(nats_url)
+    await raw.jetstream().create_object_store(
+        s.CONTEXTS_OBJECTS, ObjectStoreConfig(bucket=s.CONTEXTS_OBJECTS, storage=StorageType.FILE)
+    )
+    api = await Bus.connect(nats_url, "api")  # the creator of the streams and of these stores
+    try:
+        js = raw.jetstream()
+        for name in (s.EVENTS_STREAM, s.DEADLETTER_STREAM, s.CLIENT_STREAM):
+            config = (await js.stream_info(name)).config
+            assert config.max_bytes and config.max_bytes > 0, name
+            assert config.discard == (DiscardPolicy.NEW if name == s.CLIENT_STREAM else DiscardPolicy.OLD)
+        for bucket, access in OBJECT_STORES.items():
+            store = api if access.creator == "api" else await Bus.connect(nats_url, access.creator)
+            await store.objects(bucket)
+            assert (await js.stream_info(f"OBJ_{bucket}")).config.max_bytes == access.max_bytes, bucket
+            assert access.max_bytes, f"{bucket} has no size limit"
+            if store is not api:
+                await store.close()
+    finally:
+        await api.close()
+        await raw.close()
