@@ -108,6 +108,18 @@ KV_BUCKETS: dict[str, Access] = {
         (("digest.<image digest>", "ScanReport (scan.py)"), ("app.<app id>", "AppScan: the verdict on each image")),
     ),
     s.BUILDS_BUCKET: Access("deployer", (), ("api",), (("app.<app id>", "AppBuilds (builds.py)"),)),
+    # The API records what users upload; the deployer what NATS clients upload, what it releases
+    # and each owner's built images.
+    s.STORAGE_BUCKET: Access(
+        "api",
+        ("deployer",),
+        (),
+        (
+            ("context.<content digest>", "StoredObject (storage.py): its size and owners"),
+            ("file.<file id>", "StoredObject: a secret's or config's content, its size and owner"),
+            ("usage.<user id>", "OwnerUsage (storage.py): what the user stores and their built images take"),
+        ),
+    ),
 }
 
 OBJECT_STORES: dict[str, Access] = {

@@ -18,6 +18,7 @@ from .events import PAYLOADS, Event
 from .monitoring_state import AlertState, AppDecisions
 from .rpc import RPC_BODIES
 from .scan import AppScan, ScanReport
+from .storage import OwnerUsage, StoredObject
 from .store import AdmissionLease
 from .users import LoginAttempts, User
 
@@ -32,6 +33,8 @@ BUCKET_VALUES: tuple[type[BaseModel], ...] = (
     ScanReport,
     AppScan,
     AppBuilds,
+    StoredObject,
+    OwnerUsage,
 )
 
 INTRO = """# CRANE events

@@ -32,6 +32,12 @@ class CommonSettings(BaseSettings):
     # Build contexts (multipart uploads): unpacked size and file count of one context at most.
     max_context_bytes: int = 64 * 1024 * 1024
     max_context_files: int = 10_000
+    # What one user's uploads may take, and (each) their built images, unless their quota says.
+    storage_quota_mb: int = 2048
+
+    def storage_quota_bytes(self, quota_mb: int | None) -> int:
+        """A user's storage quota in bytes: their own (``quota_mb``), else the suite's."""
+        return (self.storage_quota_mb if quota_mb is None else quota_mb) * 1024 * 1024
 
     def nats_credentials(self) -> tuple[str, str] | None:
         if not self.nats_user:

@@ -116,9 +116,11 @@ ALERTS_BUCKET = "crane_alerts"
 SCANS_BUCKET = "crane_scans"
 # Each app's latest builds with their logs (app.<id>), written by the deployer.
 BUILDS_BUCKET = "crane_builds"
+# Who owns each stored context and file, and what each owner stores (storage.py).
+STORAGE_BUCKET = "crane_storage"
 ALL_BUCKETS = (
     APPS_BUCKET, USERS_BUCKET, CONFIG_BUCKET, KEYS_BUCKET, WEBHOOK_BUCKET, POLICIES_BUCKET, DECISIONS_BUCKET,
-    ALERTS_BUCKET, SCANS_BUCKET, BUILDS_BUCKET,
+    ALERTS_BUCKET, SCANS_BUCKET, BUILDS_BUCKET, STORAGE_BUCKET,
 )  # fmt: skip
 # Object store (JetStream): uploaded build contexts, named by their content digest. The API
 # writes them, the deployer reads them; NATS messages stay small.

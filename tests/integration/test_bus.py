@@ -218,3 +218,43 @@ async def test_every_stream_and_object_store_is_bounded_and_old_stores_get_their
     finally:
         await api.close()
         await raw.close()
+
+
+async def test_stored_objects_are_owned_counted_within_quota_and_released_when_unused(bus: Bus):
+    """The storage bucket (storage.py) against real NATS: an owner recorded once per object,
+    usage counted, a quota refused, parallel records of one object by many owners all kept, and
+    what no app names released (after the grace), deleting an object no owner holds."""
+    import time
+
+    from crane_shared.appspec import AppRecord, AppSpec
+    from crane_shared.storage import OverQuota, Storage
+
+    storage = Storage(await bus.kv(s.STORAGE_BUCKET))
+    digest = "ab" * 32
+    await storage.record("context", digest, "u-a", 1000, quota_bytes=5000)
+    await storage.record("context", digest, "u-a", 1000, quota_bytes=5000)  # again: counted once
+    assert (await storage.usage("u-a")).stored_bytes == 1000
+    assert await storage.owns("context", digest, "u-a") and not await storage.owns("context", digest, "u-b")
+    with pytest.raises(OverQuota):
+        await storage.record("context", "cd" * 32, "u-a", 4500, quota_bytes=5000)
+    assert (await storage.usage("u-a")).stored_bytes == 1000  # nothing of the refusal was kept
+
+    owners = [f"u-{i}" for i in range(12)]
+    await asyncio.gather(*(storage.record("file", "f-1", owner, 10, None) for owner in owners))
+    assert set((await storage.owners_of_all())["file.f-1"].owners) == set(owners)
+
+    spec = AppSpec.model_validate({"name": "a", "services": [{"name": "w", "build": {"context": digest}}]})
+    keeps = AppRecord(id="a-1", owner="u-a", spec=spec)
+    deleted: list[tuple[str, str]] = []
+
+    async def delete(kind, name):
+        deleted.append((kind, name))
+
+    waiting = await storage.release_unused([keeps], delete, grace=3600)
+    assert waiting.released == [] and waiting.next_due is not None and waiting.next_due > time.time() + 3500
+    released = (await storage.release_unused([keeps], delete, grace=0)).released
+    assert sorted(released) == sorted(("u-" + str(i), "file", "f-1") for i in range(12))
+    assert deleted == [("file", "f-1")] and await storage.owns("context", digest, "u-a")
+    assert (await storage.usage("u-3")).stored_bytes == 0
+    released = (await storage.release_unused([], delete, grace=0)).released  # the app went
+    assert released == [("u-a", "context", digest)] and ("context", digest) in deleted

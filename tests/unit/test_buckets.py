@@ -9,6 +9,7 @@ from crane_shared.builds import builds_key
 from crane_shared.files import new_file_id
 from crane_shared.scan import app_key, digest_key
 from crane_shared.secrets import SIGNING_KEY, WEBHOOK_TOKEN
+from crane_shared.storage import object_key, usage_key
 from crane_shared.store import ADMISSION_PREFIX, APP_PREFIX, CREATED_BY_PREFIX, SEQUENCE_KEY
 from crane_shared.uploads import upload_name
 from crane_shared.users import FIRST_ADMIN_KEY, account_key, email_key, legacy_key, new_user_id
@@ -47,6 +48,7 @@ def test_every_key_the_code_writes_is_in_the_table():
         s.WEBHOOK_BUCKET: [WEBHOOK_TOKEN],
         s.SCANS_BUCKET: [digest_key("sha256:abc"), app_key("shop-1")],
         s.BUILDS_BUCKET: [builds_key("shop-1")],
+        s.STORAGE_BUCKET: [object_key("context", "ab" * 32), object_key("file", new_file_id()), usage_key("u-1")],
         s.FILES_OBJECTS: [new_file_id()],
         s.UPLOADS_OBJECTS: [upload_name("ada@example.com")],
     }

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crane_shared.appspec import AppRecord
 from crane_shared.bus import Bus
 from crane_shared.servicespec import APP_ID_PATTERN
+from crane_shared.storage import Storage
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, TokenError, Tokens
 from crane_shared.users import User, UserStore
@@ -36,6 +37,7 @@ class Gateway:
     logins: LoginLimiter
     auth: Authenticator
     lab: Lab
+    storage: Storage
 
 
 def get_gateway(request: Request) -> Gateway:

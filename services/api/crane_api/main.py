@@ -18,6 +18,7 @@ from crane_shared import subjects as s
 from crane_shared.nats_jwt import key_pair
 from crane_shared.secrets import SIGNING_KEY, move_secret
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server
+from crane_shared.storage import Storage
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, load_signing_key
 from crane_shared.users import UserStore
@@ -71,6 +72,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             logins=LoginLimiter(config, settings.login_max_failures, settings.login_window_seconds),
             auth=Authenticator(tokens, users, config),
             lab=Lab(settings.lab_target, settings.app_host, announcing_on(bus)),
+            storage=Storage(await bus.kv(s.STORAGE_BUCKET)),
         )
         start_metrics_server(settings.metrics_port)
         stop = asyncio.Event()

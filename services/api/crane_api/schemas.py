@@ -37,11 +37,22 @@ class Me(UserPublic):
     as the NATS token, subscribe to ``events_subject``)."""
 
     events_subject: str
+    storage: StorageUse
 
     @classmethod
-    def of(cls, user: User) -> Me:
+    def of(cls, user: User, storage: StorageUse) -> Me:
         subject = events_subject(user.id, user.is_admin)
-        return cls(**UserPublic.model_validate(user, from_attributes=True).model_dump(), events_subject=subject)
+        public = UserPublic.model_validate(user, from_attributes=True).model_dump()
+        return cls(**public, events_subject=subject, storage=storage)
+
+
+class StorageUse(BaseModel):
+    """What your apps store: your uploads (build contexts, folders, secrets, configs; each
+    counted once per owner) and the images CRANE built for them, and the quota each may reach."""
+
+    uploads_bytes: int
+    build_cache_bytes: int
+    quota_bytes: int
 
 
 class Login(_Strict):

@@ -35,6 +35,7 @@ from crane_shared.bus import Bus
 from crane_shared.events import BuildCompleted, BuildFailed, BuildProgress, BuildStarted
 from crane_shared.image_refs import dockerfile_problems
 from crane_shared.servicespec import BuildSpec, ServiceSpec
+from crane_shared.storage import Storage
 
 from .build_box import BuildBox, BuildError, BuildStop, run_build
 from .engine import Engine, EngineError
@@ -112,6 +113,8 @@ class Builder:
         scratch: Path | None = None,
         box: BuildBox | None = None,
         per_owner: int = 2,
+        storage: Storage | None = None,
+        storage_quota: Callable[[str], Awaitable[int]] | None = None,
     ) -> None:
         self.bus = bus
         self.engine = engine
@@ -121,6 +124,10 @@ class Builder:
         self.scratch = scratch
         self.box = box or BuildBox()
         self.per_owner = per_owner
+        # Who owns each context (a build uses one only for its app's owner), and what each
+        # owner's built images may take (None: not checked).
+        self.storage = storage
+        self.storage_quota = storage_quota
         self._failed: dict[str, tuple[float, str]] = {}  # image tag -> (when, error)
         self._running: dict[str, asyncio.Task[None]] = {}  # image tag -> its build
         self._slots: dict[str, asyncio.Semaphore] = {}  # owner -> their builds at once
@@ -155,6 +162,21 @@ class Builder:
             with contextlib.suppress(EngineError):  # kept in _failed: the next reconcile says it
                 await self._build(record, service, tag)
 
+    async def _within_build_cache(self, owner: str) -> None:
+        if self.storage is None or self.storage_quota is None:
+            return
+        used, quota = (await self.storage.usage(owner)).build_cache_bytes, await self.storage_quota(owner)
+        if used > quota:
+            raise BuildError(
+                f"your apps' built images take {used} bytes, past your storage quota of {quota} bytes "
+                "(delete apps you no longer need)"
+            )
+
+    async def count_build_cache(self, owner: str) -> None:
+        if self.storage is not None:
+            with contextlib.suppress(EngineError):
+                await self.storage.set_build_cache(owner, await self.engine.built_image_bytes(owner))
+
     async def stop(self) -> None:
         """End the builds in progress (their Engine builds stop with their connections)."""
         tasks = list(self._running.values())
@@ -179,7 +201,8 @@ class Builder:
         log.info("%s: building %s from context %s", record.id, tag, build.context[:12])
         output = BuildOutput()
         try:
-            data = await self._context(service.build.context)
+            await self._within_build_cache(record.owner)
+            data = await self._context(service.build.context, record.owner)
             with tempfile.TemporaryDirectory(prefix="crane-build-", dir=self.scratch) as scratch:
                 context_dir = Path(scratch, "context")
                 context_dir.mkdir()
@@ -201,6 +224,7 @@ class Builder:
             raise EngineError(error) from exc
         finished = build.finished("succeeded", output.log)
         BUILDS.labels("built").inc()
+        await self.count_build_cache(record.owner)
         self._failed.pop(tag, None)
         await self._keep(finished)
         await self.bus.emit(
@@ -215,18 +239,22 @@ class Builder:
             ),
         )
 
-    async def context_bytes(self, digest: str) -> bytes:
-        """An uploaded tar (a context, or a folder's content), checked: safe to unpack, and
-        holding the content its digest names."""
+    async def context_bytes(self, digest: str, owner: str) -> bytes:
+        """An uploaded tar (a context, or a folder's content) of ``owner``'s, checked: safe to
+        unpack, and holding the content its digest names."""
         try:
-            data = await self._context(digest)
+            data = await self._context(digest, owner)
             if (await asyncio.to_thread(inspect_context, data, self.limits)).digest != digest:
                 raise ContextError(f"upload {digest[:12]} does not hold what it was uploaded as")
         except ContextError as exc:
             raise EngineError(str(exc)) from exc
         return data
 
-    async def _context(self, digest: str) -> bytes:
+    async def _context(self, digest: str, owner: str) -> bytes:
+        if self.storage and not await self.storage.owns("context", digest, owner):
+            # A digest is the content's, which anyone with the same files can compute: only what
+            # the app's owner uploaded is theirs to build or mount.
+            raise ContextError(f"context {digest[:12]} was not uploaded by the app's owner: upload it with the app")
         try:
             result = await (await self.contexts()).get(digest)
         except (NotFoundError, KeyNotFoundError) as exc:

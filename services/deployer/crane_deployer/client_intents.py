@@ -18,6 +18,7 @@ from crane_shared.bus import MESSAGE_HEADERS, Bus, Handler
 from crane_shared.correlation import chain_of
 from crane_shared.events import AppCreated, AppUpdated, Event, InvalidEvent, new_event
 from crane_shared.intents import apply_update
+from crane_shared.storage import Kind, Storage
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, TokenError
 from crane_shared.users import User
@@ -36,12 +37,23 @@ def trusted_intent_id(user: User, client_id: str) -> str:
 
 
 class ClientIntents:
-    def __init__(self, bus: Bus, store: AppStore, auth: Authenticator, admit: Admit, limits: ContextLimits) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: AppStore,
+        auth: Authenticator,
+        admit: Admit,
+        limits: ContextLimits,
+        storage: Storage | None = None,
+        storage_quota: Callable[[str], Awaitable[int]] | None = None,
+    ) -> None:
         self.bus = bus
         self.store = store
         self.auth = auth
         self.admit = admit
         self.limits = limits
+        self.storage = storage  # uploads are recorded for the app's owner, within their quota
+        self.storage_quota = storage_quota
 
     def table(self) -> dict[str, Handler]:
         return dict.fromkeys(s.CLIENT_INTENTS, self.on_intent)
@@ -63,7 +75,7 @@ class ClientIntents:
         if isinstance(payload, AppCreated):
             if payload.owner not in (None, user.id, user.email):
                 raise InvalidEvent(f"data.owner: you are {user.email}; apps you create are yours")
-            claimed = await self._claim(payload.spec, user, event.id)
+            claimed = await self._claim(payload.spec, user, user.id, event.id)
             claimed_uploads = claimed.uploads
             # admission runs when it is registered
             trusted = payload.model_copy(update={"owner": user.id, "owner_email": user.email, "spec": claimed.spec})
@@ -73,7 +85,7 @@ class ClientIntents:
             if record is None or not (user.is_admin or record.owner == user.id):
                 raise InvalidEvent(f"data.app_id: you have no app {app_id!r}")
             if isinstance(payload, AppUpdated) and payload.spec is not None:
-                claimed = await self._claim(payload.spec, user, event.id)
+                claimed = await self._claim(payload.spec, user, record.owner, event.id)
                 claimed_uploads = claimed.uploads
                 payload = payload.model_copy(update={"spec": claimed.spec})
             if isinstance(payload, AppUpdated) and (payload.spec is not None or payload.replicas is not None):
@@ -88,5 +100,11 @@ class ClientIntents:
         await release_uploads(self.bus.objects, claimed_uploads)
         log.info("%s from %s accepted as %s", event.type, user.email, intent)
 
-    async def _claim(self, spec: AppSpec, user: User, event_id: str) -> Claimed:
-        return await claim_uploads(spec, user.id, self.bus.objects, self.limits, event_id)
+    async def _claim(self, spec: AppSpec, user: User, owner: str, event_id: str) -> Claimed:
+        storage, quota_of = self.storage, self.storage_quota
+
+        async def record(kind: Kind, name: str, size: int) -> None:
+            if storage is not None and quota_of is not None:
+                await storage.record(kind, name, owner, size, await quota_of(owner))
+
+        return await claim_uploads(spec, user.id, self.bus.objects, self.limits, event_id, record)

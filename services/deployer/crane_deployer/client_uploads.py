@@ -20,6 +20,7 @@ from crane_shared import subjects as s
 from crane_shared.appspec import AppSpec
 from crane_shared.build_context import ContextError, ContextLimits, inspect_context, max_archive_bytes
 from crane_shared.events import InvalidEvent
+from crane_shared.storage import Kind, OverQuota
 from crane_shared.uploads import MAX_FILE_BYTES, belongs_to, store_contents, upload_references
 
 Objects = Callable[[str], Awaitable[ObjectStore]]
@@ -38,12 +39,20 @@ class Claimed:
     uploads: list[str] = field(default_factory=list)
 
 
+Record = Callable[[Kind, str, int], Awaitable[None]]
+
+
+async def _nothing(kind: Kind, name: str, size: int) -> None:
+    return None
+
+
 async def claim_uploads(
-    spec: AppSpec, uploader: str, objects: Objects, limits: ContextLimits, event_id: str
+    spec: AppSpec, uploader: str, objects: Objects, limits: ContextLimits, event_id: str, record: Record = _nothing
 ) -> Claimed:
     """``spec`` with each upload it names checked and copied into CRANE's stores; raises
     InvalidEvent naming the field of an upload that is not the uploader's, is missing or
-    unsafe. A file's id comes from the intent's id, so a redelivered intent gives the same."""
+    unsafe. A file's id comes from the intent's id, so a redelivered intent gives the same.
+    ``record`` records each for the app's owner first (raising OverQuota past their quota)."""
     raw = spec.model_dump(mode="json")
     references = list(upload_references(raw))
     if not references:
@@ -68,6 +77,7 @@ async def claim_uploads(
             if is_file:
                 data = (await uploads.get(name)).data or b""
                 file_id = "f-" + hashlib.sha256(f"{event_id}/{name}".encode()).hexdigest()[:32]
+                await _recorded(record, "file", file_id, len(data), loc)
                 files[file_id] = data
                 _replace(raw, loc, file_id)
                 continue
@@ -78,10 +88,18 @@ async def claim_uploads(
                 info = await asyncio.to_thread(inspect_context, path, limits)
             except ContextError as exc:
                 raise InvalidEvent(f"{_field(loc)}: {exc}") from None
+            await _recorded(record, "context", info.digest, path.stat().st_size, loc)
             contexts[info.digest] = path
             _replace(raw, loc, info.digest)
         await store_contents(objects, contexts, files)
     return Claimed(AppSpec.model_validate(raw), [name for _, name in references])
+
+
+async def _recorded(record: Record, kind: Kind, name: str, size: int, loc: tuple[str | int, ...]) -> None:
+    try:
+        await record(kind, name, size)
+    except OverQuota as exc:
+        raise InvalidEvent(f"{_field(loc)}: {exc}") from None
 
 
 async def release_uploads(objects: Objects, names: list[str]) -> None:

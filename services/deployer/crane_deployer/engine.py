@@ -23,9 +23,11 @@ from .naming import (
     BUILD_REPOSITORY,
     LABEL_APP,
     LABEL_FILES_HOLDER,
+    LABEL_OWNER,
     LABEL_REPLICA,
     LABEL_SERVICE,
     LABEL_SPEC_HASH,
+    LABEL_SUITE,
     Naming,
 )
 from .plan import Replica
@@ -284,6 +286,19 @@ class Engine:
             self._failed_pulls[image] = (time.monotonic(), reason)
             raise EngineError(reason) from exc
         self._failed_pulls.pop(image, None)
+
+    async def built_image_bytes(self, owner: str) -> int:
+        """What the images CRANE built for ``owner``'s apps take (each image's own size)."""
+        filters = {"label": [f"{LABEL_SUITE}={self.naming.suite}", f"{LABEL_OWNER}={owner}"]}
+        try:
+            images = await self._call(self.api.images, filters=filters)
+        except APIError as exc:
+            raise EngineError(f"cannot list images: {_explain(exc)}") from exc
+        return sum(
+            int(i.get("Size") or 0)
+            for i in images
+            if any(t.startswith(BUILD_REPOSITORY) for t in i.get("RepoTags") or [])
+        )
 
     async def start(self, container_id: str, name: str, links: bytes | None = None) -> None:
         """Start a replica; ``links`` (a tar of links to its files) is unpacked first."""

@@ -31,10 +31,12 @@ class IntentHandlers:
         bus: Bus,
         store: AppStore,
         mark: Callable[[str], None],
+        updated: Callable[[], None] = lambda: None,
     ) -> None:
         self.bus = bus
         self.store = store
         self.mark = mark
+        self.updated = updated  # an app changed: what it no longer names may be released
 
     def table(self) -> dict[str, Handler]:
         return {
@@ -89,6 +91,7 @@ class IntentHandlers:
         else:
             await self.store.mutate(payload.app_id, change)
         self.mark(payload.app_id)
+        self.updated()
 
     async def on_restart(self, event: Event, payload: BaseModel) -> None:
         assert isinstance(payload, AppRestartRequested)

@@ -17,6 +17,7 @@ from crane_shared.bus import Bus, Handler
 from crane_shared.correlation import chain_of, current_chain
 from crane_shared.events import AppKillRequested, ContainerDied, Event, InvalidEvent
 from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
+from crane_shared.storage import Storage
 from crane_shared.store import AppStore
 from crane_shared.tokens import Authenticator, Tokens, verifying_key
 from crane_shared.users import UserStore
@@ -34,6 +35,7 @@ from .reconciler import Reconciler
 from .scan_gate import ScanGate
 from .scan_sandbox import ScanSandbox
 from .settings import DeployerSettings
+from .storage_keeper import StorageKeeper
 from .trivy import Trivy, find_trivy
 from .workqueue import ReconcileQueue
 
@@ -49,6 +51,7 @@ class Deployer:
         engine: Engine,
         gate: ScanGate | None = None,
         builder: Builder | None = None,
+        keeper: StorageKeeper | None = None,
     ) -> None:
         self.settings = settings
         self.bus = bus
@@ -64,12 +67,13 @@ class Deployer:
             builder,
             lambda: bus.objects(s.FILES_OBJECTS),
             HostPathGate(bus, settings.host_root),
+            keeper,
         )
         self.queue = ReconcileQueue(self.reconciler.reconcile, workers=settings.workers)
         self.reconciler.requeue = self.queue.mark_later
         if builder:
             builder.finished = self.queue.mark
-        self.intents = IntentHandlers(bus, store, self.queue.mark)
+        self.intents = IntentHandlers(bus, store, self.queue.mark, keeper.soon if keeper else lambda: None)
         # Replicas the lab had killed: container id -> the chain of the request, which their
         # container.died and the healing after it continue.
         self.kills: dict[str, str | None] = {}
@@ -195,14 +199,14 @@ async def serve(settings: DeployerSettings) -> None:
     if migrated:
         log.info("migrated %d app records to the current model: %s", len(migrated), ", ".join(migrated))
     config = await bus.kv(s.CONFIG_BUCKET)
-    auth = Authenticator(
-        Tokens(await verifying_key(await bus.kv(s.KEYS_BUCKET)), timedelta(0)),
-        UserStore(await bus.kv(s.USERS_BUCKET), config),
-        config,
-    )
+    users = UserStore(await bus.kv(s.USERS_BUCKET), config)
+    auth = Authenticator(Tokens(await verifying_key(await bus.kv(s.KEYS_BUCKET)), timedelta(0)), users, config)
     engine = Engine.from_env(
         naming, Addressing(settings.address_pool, settings.subnet_prefix, settings.router_container)
     )
+    storage = Storage(await bus.kv(s.STORAGE_BUCKET))
+    keeper = StorageKeeper(storage, store, bus.objects, settings.storage_release_grace_seconds)
+    await keeper.adopt()
     gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
     limits = ContextLimits(settings.max_context_bytes, settings.max_context_files)
     builder = Builder(
@@ -213,9 +217,13 @@ async def serve(settings: DeployerSettings) -> None:
         limits,
         box=settings.build_box,
         per_owner=settings.builds_per_owner,
+        storage=storage,
+        storage_quota=lambda owner: _storage_quota(settings, users, owner),
     )
-    deployer = Deployer(settings, bus, store, engine, gate, builder)
-    clients = ClientIntents(bus, store, auth, deployer.intents.admit, limits)
+    deployer = Deployer(settings, bus, store, engine, gate, builder, keeper)
+    clients = ClientIntents(
+        bus, store, auth, deployer.intents.admit, limits, storage, lambda owner: _storage_quota(settings, users, owner)
+    )
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
     followers = LogFollowers(engine, bus.nc.publish)
@@ -236,6 +244,7 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(bus.consume("deployer", "app.>", deployer.handlers(), stop)),
         asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]
+    keeping = asyncio.create_task(keeper.run(stop))
     # The vulnerability database may take minutes (or never come, offline): fetched beside the rest.
     fetching_db = asyncio.create_task(_keep_db_fresh(gate, stop, settings.trivy_db_refresh_hours)) if gate else None
     log.info("deployer ready (suite %s)", settings.suite)
@@ -243,10 +252,16 @@ async def serve(settings: DeployerSettings) -> None:
     metrics_server.should_exit = True
     await followers.close()
     await builder.stop()
+    keeping.cancel()  # (it waits up to an hour between sweeps)
     if fetching_db:
         fetching_db.cancel()
-    await asyncio.gather(*tasks, *([fetching_db] if fetching_db else []), return_exceptions=True)
+    await asyncio.gather(*tasks, keeping, *([fetching_db] if fetching_db else []), return_exceptions=True)
     await bus.close()
+
+
+async def _storage_quota(settings: DeployerSettings, users: UserStore, owner: str) -> int:
+    user = await users.get(owner)
+    return settings.storage_quota_bytes(user.quota.storage_mb if user and user.quota else None)
 
 
 async def _keep_db_fresh(gate: ScanGate, stop: asyncio.Event, every_hours: float) -> None:

@@ -4,7 +4,6 @@ status and publish what changed (app.deployed, app.scaled, app.stopped, app.fail
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -48,6 +47,7 @@ from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
 from .plan import Action, Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
 from .scan_gate import ScanGate, ScanPending
+from .storage_keeper import StorageKeeper
 
 log = logging.getLogger("crane.deployer.reconciler")
 COMPOSE_PREFIX = "compose."
@@ -109,10 +109,12 @@ class Reconciler:
         builder: Builder | None = None,
         files: Callable[[], Awaitable[ObjectStore]] | None = None,
         host_paths: HostPathGate | None = None,
+        keeper: StorageKeeper | None = None,
     ) -> None:
         self.bus = bus
         self.gate = gate
         self.host_paths = host_paths
+        self.keeper = keeper
         self.builder = builder
         # Where the content of secrets and configs is kept (None: apps have none here).
         self.files = files
@@ -341,7 +343,7 @@ class Reconciler:
             full = naming.volume(record.id, volume, record.volume_names)
             if full not in spec.named_volumes or self.builder is None:
                 continue
-            archive = functools.partial(self.builder.context_bytes, digest)
+            archive = functools.partial(self.builder.context_bytes, digest, record.owner)
             labels = naming.app_labels(record.id, record.owner)
             if await self.engine.seed_volume(full, spec.image, archive, labels):
                 log.info("%s: volume %s filled with its uploaded folder", record.id, full)
@@ -357,6 +359,10 @@ class Reconciler:
             store = await files()
             contents = []
             for file in spec.files:
+                if self.keeper and not await self.keeper.storage.owns("file", file.file_id, record.owner):
+                    raise EngineError(
+                        f"the content of {file.path} was not uploaded by the app's owner: upload it again"
+                    )
                 try:
                     contents.append((file, bytes((await store.get(file.file_id)).data or b"")))
                 except NotFoundError as exc:
@@ -404,20 +410,9 @@ class Reconciler:
             pass
         await self.store.kv.put(key, text)
 
-    async def _forget_files(self, record: AppRecord) -> None:
-        ids = {*record.spec.secrets.values(), *record.spec.configs.values()}
-        if not ids or self.files is None:
-            return
-        for other in await self.store.list():
-            ids -= {*other.spec.secrets.values(), *other.spec.configs.values()}
-        store = await self.files()
-        for file_id in ids:
-            with contextlib.suppress(NotFoundError):
-                await store.delete(file_id)
-
     async def forget(self, app_id: str) -> None:
         """Remove everything the app had: containers, networks, volumes, images, record,
-        compose file, and the content of its secrets and configs (unless a clone shares it)."""
+        compose file; its uploads are released by the storage keeper (unless a clone names them)."""
         record = await self.store.get(app_id)
         for replica in await self.engine.observe(app_id):
             self.removing.add(replica.container_id)
@@ -428,8 +423,10 @@ class Reconciler:
             self.host_paths.forget(app_id)
         forget_app(app_id)
         await self.store.remove(app_id)
-        if record is not None:
-            await self._forget_files(record)
+        if self.keeper:  # its uploads, unless another app of its owner names them
+            self.keeper.soon()
+        if self.builder and record is not None:  # its images went with it
+            await self.builder.count_build_cache(record.owner)
         await self.store.kv.purge(COMPOSE_PREFIX + app_id)
         if self.gate:
             await self.gate.forget(app_id)

@@ -45,6 +45,9 @@ class DeployerSettings(CommonSettings):
     build_memory: str = "2g"
     build_timeout_seconds: float = 900.0
     build_max_image_mb: int = 4096
+    # An upload no app of its owner names is released after this long since it was recorded
+    # (its spec may still be on its way); one no owner holds is then deleted.
+    storage_release_grace_seconds: float = 600.0
     # Builds of one owner at once (the others wait their turn, holding no reconcile worker).
     builds_per_owner: int = 2
     # CRANE's own networks take their subnets from this pool (never from the daemon's defaults,

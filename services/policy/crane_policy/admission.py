@@ -39,7 +39,9 @@ def admission_input(
             usage[key] = round(usage[key] + value, 3)
     return {
         "user": {"id": owner, "email": user.email if user else None, "role": user.role if user else "user"},
-        "quota": user.quota.model_dump() if user and user.quota else None,
+        "quota": user.quota.model_dump(exclude={"storage_mb"})
+        if user and user.quota
+        else None,  # (storage: counted at upload)
         "spec": spec.model_dump(mode="json"),
         "request": worst_case(spec, default_cpus, default_memory),
         "usage": usage,

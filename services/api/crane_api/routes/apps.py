@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -32,6 +33,7 @@ from crane_shared.events import (
 from crane_shared.intents import ScaleConflict, apply_restart, apply_update
 from crane_shared.scan import AppScan, app_key
 from crane_shared.servicespec import NAME_PATTERN
+from crane_shared.storage import Kind, OverQuota
 from crane_shared.store import Conflict
 from crane_shared.uploads import store_contents
 from crane_shared.users import User
@@ -86,7 +88,21 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
         )
 
 
-async def _store_upload(gateway: Gateway, upload: AppUpload) -> None:
+async def _store_upload(gateway: Gateway, upload: AppUpload, owner: str) -> None:
+    """Record what the upload brings for the app's owner (413 past their storage quota), then
+    store it: the deployer uses an object only for an owner recorded on it."""
+    user = await gateway.users.get(owner)
+    quota = gateway.settings.storage_quota_bytes(user.quota.storage_mb if user and user.quota else None)
+    sizes: list[tuple[Kind, str, int]] = [
+        ("context", digest, archive.stat().st_size if isinstance(archive, Path) else len(archive))
+        for digest, archive in upload.contexts.items()
+    ]
+    sizes += [("file", file_id, len(content)) for file_id, content in upload.files.items()]
+    try:
+        for kind, name, size in sizes:
+            await gateway.storage.record(kind, name, owner, size, quota)
+    except OverQuota as exc:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"storage: {exc}") from None
     await store_contents(gateway.bus.objects, upload.contexts, upload.files)
 
 
@@ -117,7 +133,7 @@ async def _create(gateway: Gateway, user: User, upload: AppUpload) -> AppRecord:
         created = AppCreated(app_id=app_id, owner=owner, owner_email=user.email, spec=spec)
         event = new_event(s.APP_CREATED, created, source=SOURCE)
         await _admit(gateway, owner, spec, None, event)
-        await _store_upload(gateway, upload)  # nothing of a refused upload is kept
+        await _store_upload(gateway, upload, owner)  # nothing of a refused upload is kept
         record = AppRecord(id=app_id, owner=owner, owner_email=user.email, spec=spec, warnings=upload.all_warnings)
         await gateway.apps.insert(record)
     await gateway.apps.remember_creation(event.id, app_id)
@@ -210,7 +226,7 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep, sp
         if upload.spec.name != record.spec.name:
             raise field_errors([(("name",), f"the app is called {record.spec.name!r}; an update keeps its name")])
         await _reuse_unchanged_files(gateway, record.spec, upload)
-        await _store_upload(gateway, upload)
+        await _store_upload(gateway, upload, record.owner)
         update = AppUpdated(app_id=record.id, spec=upload.spec)
         changed = await _change(gateway, record, update)
         warnings = upload.all_warnings

@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crane_shared.users import User
 
 from ..deps import CurrentUser, GatewayDep
-from ..schemas import Login, Me, Token, UserCreate, UserPublic
+from ..schemas import Login, Me, StorageUse, Token, UserCreate, UserPublic
 from ..security import hash_password, verify_password
 
 router = APIRouter(tags=["auth"])
@@ -65,5 +65,9 @@ async def logout(
 
 
 @router.get("/users/me", response_model=Me)
-async def me(user: CurrentUser) -> Me:
-    return Me.of(user)
+async def me(user: CurrentUser, gateway: GatewayDep) -> Me:
+    usage = await gateway.storage.usage(user.id)
+    quota = gateway.settings.storage_quota_bytes(user.quota.storage_mb if user.quota else None)
+    return Me.of(
+        user, StorageUse(uploads_bytes=usage.stored_bytes, build_cache_bytes=usage.build_cache_bytes, quota_bytes=quota)
+    )

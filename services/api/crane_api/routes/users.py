@@ -80,7 +80,9 @@ async def delete_user(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "to: the apps need another owner")
     change = functools.partial(_owned_by, heir=heir)
     for record in [r for r in await gateway.apps.list() if r.owner == user.id]:
-        await gateway.apps.mutate(record.id, change)
+        changed = await gateway.apps.mutate(record.id, change)
+        if heir is not None and changed is not None:  # its uploads are the heir's to build and mount
+            await gateway.storage.adopt([changed], gateway.storage.recorded_size)
         if heir is None:
             await gateway.bus.publish(new_event(s.APP_DELETED, AppDeleted(app_id=record.id), source=SOURCE))
     user.tokens_valid_after = time.time()
