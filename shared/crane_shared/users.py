@@ -36,6 +36,8 @@ class Quota(BaseModel):
     replicas: int = Field(ge=0, le=10_000)
     cpus: float = Field(ge=0, le=10_000)
     memory_mb: int = Field(ge=0, le=10_000_000)
+    # Networks their apps may take from CRANE's address pool together (None: the policy's default).
+    networks: int | None = Field(default=None, ge=0, le=10_000)
     # What their uploads (contexts, folders, secrets, configs) and their built images may take
     # on disk, each (None: the suite's CRANE_STORAGE_QUOTA_MB).
     storage_mb: int | None = Field(default=None, ge=0, le=10_000_000)

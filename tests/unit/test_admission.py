@@ -20,7 +20,11 @@ def test_worst_case_counts_each_service_at_its_own_replicas_or_max_scale():
         replicas=2,
         services=[{"name": "a", "image": "i"}, {"name": "b", "image": "i", "resources": {"cpus": 2, "memory": "1g"}}],
     )
-    assert worst_case(plain, 0.5, "256m") == {"replicas": 3, "cpus": 3.0, "memory_mb": 1536.0}
+    assert worst_case(plain, 0.5, "256m") == {"replicas": 3, "cpus": 3.0, "memory_mb": 1536.0, "networks": 1}
+    networked = spec(
+        services=[{"name": "a", "image": "i", "networks": ["front", "back"]}], networks={"front": {}, "back": {}}
+    )
+    assert worst_case(networked, 0.5, "256m")["networks"] == 2  # each takes a subnet of the pool
     scaling = spec(replicas=1, max_scale=6, autoscaling={"metric": "rps"})
     assert worst_case(scaling, 0.5, "256m")["replicas"] == 6
     mixed = spec(
@@ -35,7 +39,7 @@ def test_worst_case_counts_each_service_at_its_own_replicas_or_max_scale():
 def test_usage_sums_the_other_apps_and_the_users_quota_is_passed():
     user = User(email="a@b.c", full_name="A", password_hash="x", quota=Quota(replicas=3, cpus=1, memory_mb=512))
     policy_input = admission_input(user, "a@b.c", spec(replicas=2), [spec(replicas=1), spec(replicas=1)], 0.5, "256m")
-    assert policy_input["usage"] == {"replicas": 2, "cpus": 1.0, "memory_mb": 512.0}
+    assert policy_input["usage"] == {"replicas": 2, "cpus": 1.0, "memory_mb": 512.0, "networks": 2}
     assert policy_input["quota"] == {"replicas": 3, "cpus": 1.0, "memory_mb": 512}
     result = asyncio.run(verdict(EmbeddedRego(default_policies()), ADMISSION_PACKAGE, policy_input))
     assert not result["allowed"]

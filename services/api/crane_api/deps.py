@@ -23,6 +23,7 @@ from crane_shared.users import User, UserStore
 from .lab import Lab
 from .login_limit import LoginLimiter
 from .settings import ApiSettings
+from .shares import Shares
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Gateway:
     auth: Authenticator
     lab: Lab
     storage: Storage
+    shares: Shares
 
 
 def get_gateway(request: Request) -> Gateway:

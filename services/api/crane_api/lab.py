@@ -35,6 +35,7 @@ MAX_SECONDS = 300.0
 MAX_IN_FLIGHT = 64
 REQUEST_TIMEOUT_SECONDS = 5.0
 MAX_RUNS = 4  # at once, on the whole suite
+MAX_RUNS_PER_OWNER = 2  # at once, of one owner's apps: one user never takes every slot
 LATENCIES_KEPT = 20_000
 
 
@@ -97,6 +98,7 @@ class LoadRun:
     run_id: str
     app_id: str
     plan: LoadPlan
+    owner: str = ""
     started_at: datetime = field(default_factory=utcnow)
     sent: int = 0
     ok: int = 0
@@ -161,13 +163,15 @@ class Lab:
     def get(self, app_id: str) -> LoadRun | None:
         return self.runs.get(app_id)
 
-    async def start(self, app_id: str, plan: LoadPlan) -> LoadRun:
+    async def start(self, app_id: str, plan: LoadPlan, owner: str = "") -> LoadRun:
         current = self.runs.get(app_id)
         if current is not None and current.running:
             raise LabBusy(f"a load runs on {app_id} already (stop it first)")
+        if sum(run.running and run.owner == owner for run in self.runs.values()) >= MAX_RUNS_PER_OWNER:
+            raise LabBusy(f"{MAX_RUNS_PER_OWNER} loads run on your apps already (the most one owner may)")
         if sum(run.running for run in self.runs.values()) >= MAX_RUNS:
             raise LabBusy(f"{MAX_RUNS} loads run on this suite already; wait for one to end")
-        run = LoadRun(run_id=f"load-{uuid.uuid4().hex[:8]}", app_id=app_id, plan=plan)
+        run = LoadRun(run_id=f"load-{uuid.uuid4().hex[:8]}", app_id=app_id, plan=plan, owner=owner)
         started = LabLoadStarted(app_id=app_id, run_id=run.run_id, rate=plan.rate, seconds=plan.seconds, path=plan.path)
         chain = await self.announce(s.LAB_LOAD_STARTED, started, None)
         self.runs[app_id] = run

@@ -32,6 +32,7 @@ from .nats_watchers import Callout, publish_views, serve_callout
 from .routes import apps, auth, health, lab, metrics, monitoring, policies, streams, users
 from .security import hash_password
 from .settings import ApiSettings
+from .shares import Shares
 
 log = logging.getLogger("crane.api")
 # What a request meets while NATS restarts: answered 503 with Retry-After.
@@ -73,6 +74,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             auth=Authenticator(tokens, users, config),
             lab=Lab(settings.lab_target, settings.app_host, announcing_on(bus)),
             storage=Storage(await bus.kv(s.STORAGE_BUCKET)),
+            shares=Shares({"logs": settings.log_streams_per_user, "events": settings.event_streams_per_user}),
         )
         start_metrics_server(settings.metrics_port)
         stop = asyncio.Event()

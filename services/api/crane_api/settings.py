@@ -22,6 +22,9 @@ class ApiSettings(CommonSettings):
     # Login attempts for one email from one address within the window (login_limit.py).
     login_max_failures: int = 5
     login_window_seconds: float = 300.0
+    # Live streams one user may hold open at once (shares.py): followed logs, event streams.
+    log_streams_per_user: int = 6
+    event_streams_per_user: int = 6
     # Upper bound for ?wait=true on POST /apps.
     max_wait_seconds: float = 120.0
     # Docker Compose v2, which reads uploaded compose files (default: found on PATH, beside

@@ -13,7 +13,8 @@ ADMISSION_PACKAGE = "crane/admission"
 
 
 def worst_case(spec: AppSpec, default_cpus: float, default_memory: str) -> dict[str, float]:
-    """The most an app can use: each service at max_scale if it autoscales, else at replicas."""
+    """The most an app can use: each service at max_scale if it autoscales, else at replicas;
+    and the networks it takes from CRANE's address pool (one each)."""
     replicas = 0
     cpus = memory = 0.0
     for service in spec.services:
@@ -22,7 +23,12 @@ def worst_case(spec: AppSpec, default_cpus: float, default_memory: str) -> dict[
         replicas += count
         cpus += count * service_cpus
         memory += count * parse_memory(service_memory)
-    return {"replicas": replicas, "cpus": round(cpus, 3), "memory_mb": round(memory / 2**20, 1)}
+    return {
+        "replicas": replicas,
+        "cpus": round(cpus, 3),
+        "memory_mb": round(memory / 2**20, 1),
+        "networks": len(spec.used_networks),
+    }
 
 
 def admission_input(
@@ -33,15 +39,14 @@ def admission_input(
     default_cpus: float,
     default_memory: str,
 ) -> dict[str, Any]:
-    usage = {"replicas": 0.0, "cpus": 0.0, "memory_mb": 0.0}
+    usage = {"replicas": 0.0, "cpus": 0.0, "memory_mb": 0.0, "networks": 0.0}
     for other in other_apps:
         for key, value in worst_case(other, default_cpus, default_memory).items():
             usage[key] = round(usage[key] + value, 3)
     return {
         "user": {"id": owner, "email": user.email if user else None, "role": user.role if user else "user"},
-        "quota": user.quota.model_dump(exclude={"storage_mb"})
-        if user and user.quota
-        else None,  # (storage: counted at upload)
+        # (storage is counted at upload; a limit left unset is the policy's default)
+        "quota": user.quota.model_dump(exclude={"storage_mb"}, exclude_none=True) if user and user.quota else None,
         "spec": spec.model_dump(mode="json"),
         "request": worst_case(spec, default_cpus, default_memory),
         "usage": usage,

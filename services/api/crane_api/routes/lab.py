@@ -43,7 +43,7 @@ async def start_load(plan: LoadPlan, record: OwnedApp, gateway: GatewayDep) -> L
         raise HTTPException(status.HTTP_409_CONFLICT, f"{record.id} has no service with an HTTP port to load")
     _require_replicas(record)
     try:
-        run = await gateway.lab.start(record.id, plan)
+        run = await gateway.lab.start(record.id, plan, record.owner)
     except LabBusy as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return run.status()

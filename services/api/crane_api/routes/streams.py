@@ -22,6 +22,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from crane_shared import subjects as s
+from crane_shared.appspec import AppRecord
 from crane_shared.events import Event
 from crane_shared.live_logs import RENEW_SECONDS, FollowRequest, LeaseRequest, LogBatch, LogLine, logs_subject
 from crane_shared.tokens import TokenError
@@ -29,6 +30,7 @@ from crane_shared.tokens import TokenError
 from .. import sse
 from ..deps import CurrentUser, Gateway, GatewayDep, OwnedApp, visible_app
 from ..event_view import EventView
+from ..shares import Held
 
 router = APIRouter(tags=["streams"])
 KEEPALIVE_SECONDS = 15.0
@@ -65,6 +67,7 @@ def _streaming(body: AsyncIterator[str], media_type: str = sse.MEDIA_TYPE) -> St
 async def stream_logs(
     request: Request,
     record: OwnedApp,
+    user: CurrentUser,
     gateway: GatewayDep,
     follow: Annotated[bool, Query(description="keep sending new lines, from replicas that start later too")] = False,
     tail: Annotated[int, Query(ge=0, le=5000, description="lines of each replica's past output")] = 100,
@@ -76,6 +79,24 @@ async def stream_logs(
     With ``follow`` the stream goes on until the client disconnects."""
     if service is not None and record.spec.service(service) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"service: the app has no service {service!r}")
+    share = gateway.shares.take("logs", user.id)  # 429 past the user's share; back when the stream ends
+    try:
+        return await _follow_logs(request, record, gateway, follow, tail, service, format, share)
+    except BaseException:
+        share.release()
+        raise
+
+
+async def _follow_logs(
+    request: Request,
+    record: AppRecord,
+    gateway: Gateway,
+    follow: bool,
+    tail: int,
+    service: str | None,
+    format: str,
+    share: Held,
+) -> StreamingResponse:
     stream = uuid.uuid4().hex
     nc = gateway.bus.nc
     sub = await nc.subscribe(logs_subject(stream))  # before asking: no line may come first
@@ -128,6 +149,7 @@ async def stream_logs(
             if not as_text:
                 yield sse.message("end", json.dumps({"reason": end}))
         finally:
+            share.release()
             with anyio.CancelScope(shield=True):  # the client may be gone: clean up regardless
                 await sub.unsubscribe()
                 await _renew(gateway, stream, stop=True)
@@ -171,8 +193,13 @@ async def stream_events(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "Last-Event-ID: an event sequence (a number)")
         after = int(last_event_id)
     config = _start(after, since if since is not None else (0 if follow else 3600))
-    last = (await gateway.bus.js.stream_info(s.EVENTS_STREAM)).state.last_seq
-    sub = await gateway.bus.watch_events(config)
+    share = gateway.shares.take("events", user.id)  # replays read the whole stream: a share per user
+    try:
+        last = (await gateway.bus.js.stream_info(s.EVENTS_STREAM)).state.last_seq
+        sub = await gateway.bus.watch_events(config)
+    except BaseException:
+        share.release()
+        raise
     caller = _Caller(gateway, request)
 
     async def events() -> AsyncIterator[str]:
@@ -201,6 +228,7 @@ async def stream_events(
                 if follow and not await caller.still_valid():
                     return
         finally:
+            share.release()
             with anyio.CancelScope(shield=True):
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()

@@ -12,7 +12,7 @@
 #   quota     the user's quota {replicas, cpus, memory_mb}, or null for default_quota
 #   spec      the app spec, as in POST /api/v1/apps
 #   request   the most this app can use: {replicas, cpus, memory_mb} over all its services at
-#             max_scale when it autoscales, else at its replicas
+#             max_scale when it autoscales, else at its replicas, and its networks
 #   usage     the same sums over the user's other apps
 package crane.admission
 
@@ -22,7 +22,8 @@ allowed_host_paths := []
 # Capabilities apps may add beyond what CRANE leaves them.
 allowed_capabilities := ["NET_BIND_SERVICE"]
 
-default_quota := {"replicas": 20, "cpus": 8, "memory_mb": 8192}
+# networks: each network an app declares takes a subnet of CRANE's address pool (512 by default).
+default_quota := {"replicas": 20, "cpus": 8, "memory_mb": 8192, "networks": 24}
 
 # Hardening an admin may require of every service: a read-only root filesystem (read_only: true;
 # writable places come from volumes and tmpfs), and a user other than root (user: an id or name
@@ -100,13 +101,13 @@ quota_of(inp) := inp.quota if {
 } else := default_quota
 
 over_quota(inp) := [msg |
-	some key in ["replicas", "cpus", "memory_mb"]
-	limit := quota_of(inp)[key]
-	total := inp.usage[key] + inp.request[key]
+	some key in ["replicas", "cpus", "memory_mb", "networks"]
+	limit := object.get(quota_of(inp), key, default_quota[key])
+	total := object.get(inp.usage, key, 0) + object.get(inp.request, key, 0)
 	total > limit
 	msg := sprintf(
 		"quota.%s: this app needs up to %v and your other apps %v, above your quota of %v",
-		[key, inp.request[key], inp.usage[key], limit],
+		[key, object.get(inp.request, key, 0), object.get(inp.usage, key, 0), limit],
 	)
 ]
 

@@ -88,3 +88,13 @@ test_a_build_may_ask_for_a_network_unless_the_admin_refuses_it if {
 	decide(ask({"build": {"context": "c", "network": "none"}})).allowed with allow_build_network as false
 	decide(ask({})).allowed with allow_build_network as false
 }
+
+test_networks_count_against_the_quota_like_replicas if {
+	many := object.union(ask({}), {"request": {"replicas": 1, "cpus": 0.5, "memory_mb": 256, "networks": 11}, "usage": {"replicas": 0, "cpus": 0, "memory_mb": 0, "networks": 20}})
+	d := decide(many)
+	d.reasons == ["quota.networks: this app needs up to 11 and your other apps 20, above your quota of 24"]
+	own := object.union(many, {"quota": {"replicas": 20, "cpus": 8, "memory_mb": 8192, "networks": 40}})
+	decide(own).allowed
+	no_networks_set := object.union(many, {"quota": {"replicas": 20, "cpus": 8, "memory_mb": 8192}})
+	not decide(no_networks_set).allowed
+}
