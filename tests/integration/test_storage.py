@@ -20,7 +20,7 @@ from tests.integration.test_builds import context_tar, upload
 
 @pytest.fixture(scope="module")
 def kept(docker_client):
-    deployer = {"CRANE_STORAGE_RELEASE_GRACE_SECONDS": "1", "CRANE_SCAN_IMAGES": "false"}
+    deployer = {"CRANE_STORAGE_RELEASE_GRACE_SECONDS": "1", "CRANE_SCAN_IMAGES": "false", "CRANE_UPLOAD_SHARE_MB": "1"}
     yield from running_suite(LocalSuite(with_monitoring=False, service_env={"deployer": deployer}))
 
 
@@ -107,3 +107,35 @@ def admin_of_kept(kept):
     assert client.get("/users/me").json()["role"] == "admin"
     yield client
     client.close()
+
+
+def test_one_owners_nats_uploads_stop_at_their_share_of_the_shared_store(kept, admin_of_kept):
+    """Three uploads of 400 kB from one owner (share: 1 MB): the third is deleted as soon as it
+    is put; another owner's upload is kept."""
+    from crane_shared.uploads import put_upload
+
+    async def put_and_look(owners: list[str]) -> list[bool]:
+        client = await nats.connect(kept.client_nats_url)
+        names = [await put_upload(client.jetstream(), s.UPLOADS_OBJECTS, owner, bytes(400_000)) for owner in owners]
+        await client.close()
+        nc = await nats.connect(kept.nats_url)
+        store = await nc.jetstream().object_store(s.UPLOADS_OBJECTS)
+        deadline = time.monotonic() + 10
+        while True:
+            present = []
+            for name in names:
+                try:
+                    await store.get_info(name)
+                    present.append(True)
+                except nats.js.errors.NotFoundError:
+                    present.append(False)
+            if present.count(False) >= 1 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        for name, there in zip(names, present, strict=True):
+            if there:
+                await store.delete(name)
+        await nc.close()
+        return present
+
+    assert asyncio.run(put_and_look(["u-hog", "u-hog", "u-hog", "u-calm"])) == [True, True, False, True]

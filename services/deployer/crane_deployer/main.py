@@ -37,6 +37,7 @@ from .scan_sandbox import ScanSandbox
 from .settings import DeployerSettings
 from .storage_keeper import StorageKeeper
 from .trivy import Trivy, find_trivy
+from .upload_shares import UploadShares
 from .workqueue import ReconcileQueue
 
 log = logging.getLogger("crane.deployer")
@@ -245,6 +246,7 @@ async def serve(settings: DeployerSettings) -> None:
         asyncio.create_task(bus.consume("deployer-client", f"{s.CLIENT_PREFIX}.>", clients.table(), stop)),
     ]
     keeping = asyncio.create_task(keeper.run(stop))
+    sharing = asyncio.create_task(UploadShares(bus.objects, settings.upload_share_mb * 1024 * 1024).run(stop))
     # The vulnerability database may take minutes (or never come, offline): fetched beside the rest.
     fetching_db = asyncio.create_task(_keep_db_fresh(gate, stop, settings.trivy_db_refresh_hours)) if gate else None
     log.info("deployer ready (suite %s)", settings.suite)
@@ -255,7 +257,7 @@ async def serve(settings: DeployerSettings) -> None:
     keeping.cancel()  # (it waits up to an hour between sweeps)
     if fetching_db:
         fetching_db.cancel()
-    await asyncio.gather(*tasks, keeping, *([fetching_db] if fetching_db else []), return_exceptions=True)
+    await asyncio.gather(*tasks, keeping, sharing, *([fetching_db] if fetching_db else []), return_exceptions=True)
     await bus.close()
 
 

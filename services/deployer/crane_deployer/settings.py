@@ -48,6 +48,8 @@ class DeployerSettings(CommonSettings):
     # An upload no app of its owner names is released after this long since it was recorded
     # (its spec may still be on its way); one no owner holds is then deleted.
     storage_release_grace_seconds: float = 600.0
+    # What one owner's NATS uploads waiting to be claimed may take of the shared uploads store.
+    upload_share_mb: int = 512
     # Builds of one owner at once (the others wait their turn, holding no reconcile worker).
     builds_per_owner: int = 2
     # CRANE's own networks take their subnets from this pool (never from the daemon's defaults,
