@@ -35,6 +35,16 @@ def wait_gone(api: httpx.Client, app_id: str, timeout: float = 60) -> None:
     raise TimeoutError(f"app {app_id} still exists")
 
 
+def remove_every_app(*clients: httpx.Client) -> None:
+    """Delete every app each client owns and wait until each is gone (a test's cleanup)."""
+    for client in clients:
+        for app in client.get("/apps").json():
+            if app["owner_id"] == client.get("/users/me").json()["id"]:
+                client.delete(f"/apps/{app['id']}")
+        for app in client.get("/apps").json():
+            wait_gone(client, app["id"])
+
+
 def suite_containers(
     client: docker.DockerClient, suite: str, app_id: str | None = None, all_states: bool = True
 ) -> list:

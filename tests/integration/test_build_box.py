@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import app_body, make_user, running_suite
 from tests.harness.suite import LocalSuite
-from tests.integration.helpers import app_containers, running, wait_app, wait_gone
+from tests.integration.helpers import app_containers, remove_every_app, running, wait_app, wait_gone
 from tests.integration.test_builds import context_tar, upload
 
 TIME_LIMIT = 8
@@ -128,8 +128,6 @@ def test_endless_builds_of_one_tenant_hold_up_nobody_else(boxed, docker_client, 
         ]
         assert spinning == [], "a build step outlived its build"
     finally:
+        remove_every_app(attacker, neighbour)
         for client in (attacker, neighbour):
-            for app in client.get("/apps").json():
-                client.delete(f"/apps/{app['id']}")
-                wait_gone(client, app["id"])
             client.close()

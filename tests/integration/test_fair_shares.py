@@ -8,7 +8,7 @@ import threading
 import httpx
 
 from tests.conftest import app_body, make_user
-from tests.integration.helpers import wait_gone
+from tests.integration.helpers import remove_every_app
 
 
 def _open_stream(client, url: str, opened: list, stop: threading.Event) -> None:
@@ -76,8 +76,5 @@ def test_one_owners_loads_and_networks_stop_at_their_share(suite, admin, user, h
         assert any(r.startswith("quota.networks:") for r in refused.json()["detail"]["reasons"]), refused.text
         assert other.post("/apps", json={**nets, "name": "othernets"}).status_code == 202
     finally:
-        for client in (user, other):
-            for app in client.get("/apps").json():
-                client.delete(f"/apps/{app['id']}")
-                wait_gone(client, app["id"])
+        remove_every_app(user, other)
         other.close()

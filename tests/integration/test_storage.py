@@ -14,7 +14,7 @@ import pytest
 from crane_shared import subjects as s
 from tests.conftest import make_user, running_suite
 from tests.harness.suite import LocalSuite
-from tests.integration.helpers import app_containers, wait_app, wait_gone
+from tests.integration.helpers import app_containers, remove_every_app, wait_app, wait_gone
 from tests.integration.test_builds import context_tar, upload
 
 
@@ -61,10 +61,8 @@ def test_a_context_serves_only_the_owner_who_uploaded_it(kept, admin_of_kept, do
         me = thief.get("/users/me").json()["storage"]
         assert me["uploads_bytes"] > 0 and me["build_cache_bytes"] > 0 and me["quota_bytes"] == 2048 * 1024 * 1024
     finally:
+        remove_every_app(victim, thief)
         for client in (victim, thief):
-            for app in client.get("/apps").json():
-                client.delete(f"/apps/{app['id']}")
-                wait_gone(client, app["id"])
             client.close()
 
 
