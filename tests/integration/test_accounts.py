@@ -206,3 +206,33 @@ def test_right_passwords_never_use_an_address_up(suite):
             for account in accounts
         ]
     assert codes == [200] * 30, codes
+
+
+def test_a_role_change_closes_the_streams_opened_under_the_old_role(suite, admin):
+    """A user's event stream, open when an admin changes their role, ends by itself within the
+    streams' recheck (10 s) and a keepalive (15 s): the old role's view is not kept."""
+    import threading
+    import time
+
+    promoted = make_user(suite, "promoted")
+    ended = threading.Event()
+
+    def watch() -> None:
+        with (
+            httpx.Client(headers=dict(promoted.headers), timeout=60) as http,
+            http.stream("GET", f"{suite.api_url}/api/v1/events", params={"follow": "true"}) as response,
+        ):
+            assert response.status_code == 200
+            for _ in response.iter_bytes():
+                pass
+        ended.set()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    time.sleep(1)
+    changed = time.monotonic()
+    assert admin.patch(f"/users/{promoted.email}", json={"role": "admin"}).status_code == 200
+    assert ended.wait(40), "the stream outlived the role it was opened under"
+    print(f"stream closed {time.monotonic() - changed:.1f} s after the role change")
+    admin.delete(f"/users/{promoted.email}")
+    promoted.close()

@@ -34,7 +34,7 @@ from ..shares import Held
 
 router = APIRouter(tags=["streams"])
 KEEPALIVE_SECONDS = 15.0
-RECHECK_SECONDS = 30.0  # how often a long stream checks that its token still holds
+RECHECK_SECONDS = 10.0  # how often a long stream checks that its token still holds
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {sse.MEDIA_TYPE: {}, "text/plain": {}}, "description": "a stream"}
 }
