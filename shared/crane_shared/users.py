@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 from nats.js.errors import InvalidKeyError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from crane_shared.store import kv_items
 
@@ -41,6 +41,12 @@ class Quota(BaseModel):
     # What their uploads (contexts, folders, secrets, configs) and their built images may take
     # on disk, each (None: the suite's CRANE_STORAGE_QUOTA_MB).
     storage_mb: int | None = Field(default=None, ge=0, le=10_000_000)
+
+    @model_serializer(mode="wrap")
+    def _without_unset_limits(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A limit left to the suite's default is not written (as before it was a field)."""
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
 
 
 class User(BaseModel):

@@ -60,7 +60,7 @@ def test_an_app_cannot_reach_another_apps_containers(suite, user, docker_client,
 
 def test_sixty_apps_fit_on_one_engine(suite, admin, docker_client, http_image):
     """Past about 29 apps Docker's default pools ran out; CRANE's pool holds 512 networks."""
-    quota = {"replicas": 1000, "cpus": 1000, "memory_mb": 1_000_000}
+    quota = {"replicas": 1000, "cpus": 1000, "memory_mb": 1_000_000, "networks": 1000}
     assert admin.patch(f"/users/{admin.email}", json={"quota": quota}).status_code == 200
     ids = []
     try:
