@@ -37,12 +37,15 @@ def wait_gone(api: httpx.Client, app_id: str, timeout: float = 60) -> None:
 
 def remove_every_app(*clients: httpx.Client) -> None:
     """Delete every app each client owns and wait until each is gone (a test's cleanup)."""
+    deleted = []
     for client in clients:
+        me = client.get("/users/me").json()["id"]
         for app in client.get("/apps").json():
-            if app["owner_id"] == client.get("/users/me").json()["id"]:
+            if app["owner_id"] == me:  # (an admin lists everyone's)
                 client.delete(f"/apps/{app['id']}")
-        for app in client.get("/apps").json():
-            wait_gone(client, app["id"])
+                deleted.append((client, app["id"]))
+    for client, app_id in deleted:
+        wait_gone(client, app_id)
 
 
 def suite_containers(

@@ -79,34 +79,40 @@ def test_a_build_step_has_no_network_and_the_boxs_limits(boxed, docker_client, h
         tenant.close()
 
 
+def _deploy_and_heal(client, docker_client, suite, name: str, image: str) -> tuple[float, float]:
+    """Seconds from a POST to a running replica, and from its kill to its replacement."""
+    before = time.monotonic()
+    created = client.post("/apps?wait=true&timeout=60", json=app_body(image, name))
+    assert created.status_code == 200 and created.json()["status"] == "running", created.text
+    deployed = time.monotonic() - before
+    app_id = created.json()["id"]
+    (replica,) = app_containers(docker_client, suite.suite, app_id, all_states=False)
+    killed = time.monotonic()
+    replica.kill()
+    while time.monotonic() < killed + 30:
+        if [c for c in app_containers(docker_client, suite.suite, app_id, all_states=False) if c.id != replica.id]:
+            return deployed, time.monotonic() - killed
+        time.sleep(0.1)
+    raise AssertionError(f"{app_id}'s replica was not replaced")
+
+
 def test_endless_builds_of_one_tenant_hold_up_nobody_else(boxed, docker_client, http_image):
     attacker, neighbour = make_user(boxed, "spammer"), make_user(boxed, "neighbour")
     endless = _shell(http_image, "while true; do echo spam spam spam; done")
     try:
+        # The neighbour's usual times, on this machine, now (its image scanned once here).
+        usual = _deploy_and_heal(neighbour, docker_client, boxed, "before", http_image)
         started = time.monotonic()
         spam = [_build_app(attacker, f"spam{i}", endless) for i in range(4)]
-        # Meanwhile another tenant deploys, and heals, in their usual time.
         time.sleep(1)
-        before = time.monotonic()
-        created = neighbour.post("/apps?wait=true&timeout=30", json=app_body(http_image, "calm"))
-        assert created.status_code == 200 and created.json()["status"] == "running", created.text
-        deploy_seconds = time.monotonic() - before
-        calm = created.json()["id"]
-        (replica,) = app_containers(docker_client, boxed.suite, calm, all_states=False)
-        killed = time.monotonic()
-        replica.kill()
-        deadline = killed + 20
-        healed = None
-        while time.monotonic() < deadline:
-            fresh = [
-                c for c in app_containers(docker_client, boxed.suite, calm, all_states=False) if c.id != replica.id
-            ]
-            if fresh:
-                healed = time.monotonic() - killed
-                break
-            time.sleep(0.1)
-        assert healed is not None, "the neighbour's replica was not replaced"
-        assert deploy_seconds < 10 and healed < 10, (deploy_seconds, healed)
+        during = _deploy_and_heal(neighbour, docker_client, boxed, "during", http_image)
+        print(
+            f"deploy {usual[0]:.2f} s alone, {during[0]:.2f} s beside 4 endless builds; "
+            f"heal {usual[1]:.2f} s alone, {during[1]:.2f} s beside them"
+        )
+        # Before, the builds held the reconcile workers: the deploy never came (it waited for ever).
+        for alone, beside in zip(usual, during, strict=True):
+            assert beside <= max(3 * alone, alone + 3), (usual, during)
         # No more than two of the attacker's builds ran at once, and each was ended at its limit.
         most_running = 0
         while time.monotonic() < started + 4 * TIME_LIMIT + 60:

@@ -74,6 +74,7 @@ def test_a_400_mb_part_and_a_2_gb_request_answer_413_in_bounded_memory(suite, us
     # the rest never sent): refused naming the part once it passes the build part's cap.
     head, part = _multipart_head(token, 200 * MB)
     status, sent = _send_until_answered(suite.api_port, head, part, 200 * MB)
+    print(f"a 400 MB part was refused after {sent / MB:.0f} MB: {status}")
     assert " 413 " in status, status
     assert sent < 120 * MB, sent  # it stopped at the part's cap (about 85 MB), not at the end
 
@@ -93,5 +94,6 @@ def test_a_400_mb_part_and_a_2_gb_request_answer_413_in_bounded_memory(suite, us
     assert api.running and api.popen.pid == pid, "the API was restarted or died"
     assert httpx.get(f"{suite.api_url}/health").status_code == 200
     grown = _peak_rss(pid) - before
+    print(f"the API's peak memory grew by {grown / MB:.1f} MB over the three refused uploads")
     assert grown < 48 * MB, f"the API's peak memory grew by {grown / MB:.0f} MB"
     assert user.get("/apps").status_code == 200
