@@ -212,6 +212,8 @@ def test_an_uploaded_folder_fills_the_volume_its_bind_mount_becomes(suite, user,
         if fresh and fresh[0].id != web.id and fresh[0].status == "running":
             break
         time.sleep(0.3)
+    else:
+        raise AssertionError("the restart never replaced the replica")  # (the old one holds "changed")
     code, output = fresh[0].exec_run(["/bin/busybox", "cat", "/site/index.html"])
     assert output.decode() == "changed\n", output
     hostile = {**files, "bind.site": ("site.tar", context_tar({"../../etc/x": "x"}), "application/x-tar")}

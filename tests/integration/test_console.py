@@ -153,7 +153,9 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         expect(logs.locator("pre")).to_contain_text(f"{app_id}-web-", timeout=30_000)
         replica = logs.get_by_label("Replica").locator("option").nth(1).inner_text()
         logs.get_by_label("Replica").select_option(replica)
-        assert all(line.startswith(replica) for line in logs.locator("pre").inner_text().splitlines())
+        expect(logs.locator("pre")).to_contain_text(replica, timeout=30_000)
+        shown = logs.locator("pre").inner_text().splitlines()
+        assert shown and all(line.startswith(replica) for line in shown), shown  # (an empty pane is no pass)
 
         page.get_by_role("button", name="Clone").click()
         expect(page).not_to_have_url(re.compile(f"/apps/{app_id}$"))

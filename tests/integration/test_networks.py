@@ -47,9 +47,11 @@ def test_an_app_cannot_reach_another_apps_containers(suite, user, docker_client,
         assert _connects(own[0], _address(own[1]))
         assert not _connects(own[0], _address(other)), "another app's replica answered"
         assert not _connects(other, _address(own[0])), "another app's replica answered"
-        # Both are still served through the router.
-        for app in (mine, theirs):
+        # Both are still served through the router, each by its own replicas.
+        for app, replicas in ((mine, own), (theirs, [other])):
             assert wait_app(user if app is mine else stranger, app["id"], running(app["running_replicas"]))
+            answers = set(suite.wait_distinct_backends(f"{app['id']}.localhost", len(replicas)))
+            assert answers == {c.id[:12] for c in replicas}, answers
     finally:
         user.delete(f"/apps/{mine['id']}")
         stranger.delete(f"/apps/{theirs['id']}")
