@@ -161,8 +161,12 @@ def _events_about(api: httpx.Client, app_id: str) -> list[dict]:
 def test_a_deleted_users_apps_go_with_them_and_never_to_whoever_takes_the_email(suite, admin, http_image):
     leaver = make_user(suite, "leaver")
     app = leaver.post("/apps", json=app_body(http_image, "left-behind")).json()
+    kept = leaver.post("/apps", json=app_body(http_image, "kept-by-admin")).json()
     wait_app(leaver, app["id"], running(1))
-    assert admin.delete(f"/users/{leaver.email}").status_code == 204  # default: the apps go too
+    # The default: the apps go too (this one is given to the admin first, so that it still
+    # exists below: a 404 for it then means "not yours", never "gone").
+    assert admin.delete(f"/users/{leaver.email}", params={"apps": "reassign", "to": admin.email}).status_code == 204
+    assert admin.get(f"/apps/{kept['id']}").json()["owner_id"] == admin.get("/users/me").json()["id"]
     # Someone registers the same email at once: nothing of the old account is theirs.
     taker = httpx.Client(base_url=f"{suite.api_url}/api/v1", timeout=30)
     credentials = {"email": leaver.email, "password": "another-password-1"}
@@ -170,15 +174,23 @@ def test_a_deleted_users_apps_go_with_them_and_never_to_whoever_takes_the_email(
     taker.headers["Authorization"] = "Bearer " + taker.post("/auth/login", json=credentials).json()["access_token"]
     assert taker.get("/apps").json() == []
     for path in ("", "/compose", "/builds"):
-        assert taker.get(f"/apps/{app['id']}{path}").status_code == 404, path
-    assert taker.post(f"/apps/{app['id']}/logs", json={}).status_code == 404
+        assert admin.get(f"/apps/{kept['id']}{path}").status_code == 200, path  # it is there...
+        assert taker.get(f"/apps/{kept['id']}{path}").status_code == 404, path  # ...and not theirs
+    assert taker.post(f"/apps/{kept['id']}/logs", json={}).status_code == 404
     # Nor is the old account's token theirs (it named the email once; it names the old id now).
     assert leaver.get("/users/me").status_code == 401
     assert taker.get("/users/me").json()["id"] != app["owner_id"]
-    wait_gone(admin, app["id"])
-    # Nor the gone app's history: its creation named the old id, not the email.
-    assert _events_about(admin, app["id"]), "the admin sees the app's events"
-    assert _events_about(taker, app["id"]) == []
+    # Nor the apps' history: their creation named the old id, not the email.
+    assert _events_about(admin, kept["id"]), "the admin sees the app's events"
+    assert _events_about(taker, kept["id"]) == []
+    # And without reassign the apps go with their user.
+    again = make_user(suite, "leaver-two")
+    gone = again.post("/apps", json=app_body(http_image, "goes-along")).json()
+    assert admin.delete(f"/users/{again.email}").status_code == 204
+    wait_gone(admin, gone["id"])
+    for given in (app, kept):
+        admin.delete(f"/apps/{given['id']}")
+        wait_gone(admin, given["id"])
 
 
 def test_an_admin_may_give_a_deleted_users_apps_to_another(suite, admin, user, http_image):

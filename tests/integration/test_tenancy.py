@@ -3,10 +3,14 @@ answers 404, as for an app that does not exist, and changes nothing; their lists
 
 from __future__ import annotations
 
+import time
+import uuid
+
+import httpx
 import pytest
 
 from tests.conftest import app_body, make_user
-from tests.integration.helpers import running, wait_app
+from tests.integration.helpers import running, wait_app, webhook
 
 # (method, path under /apps/{id}, body): every operation on one app.
 OPERATIONS = [
@@ -53,6 +57,19 @@ def test_lists_show_only_ones_own(suite, owned):
     owner, app = owned
     stranger = make_user(suite, "lister")
     assert app["id"] not in {a["id"] for a in stranger.get("/apps").json()}
+    # An alert about the app (one no policy acts on), as Alertmanager would send it: the owner
+    # sees it, the stranger does not.
+    token = (suite.monitoring_dir / "webhook-token").read_text()
+    fingerprint = f"tenancy{uuid.uuid4().hex[:8]}"
+    bridge = f"http://127.0.0.1:{suite.bridge_port}/alerts"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(bridge, json=webhook(app["id"], "CraneTenancyProbe", fingerprint), headers=headers).is_success
+    deadline = time.monotonic() + 10
+    while not any(a.get("app_id") == app["id"] for a in owner.get("/alerts").json()):
+        assert time.monotonic() < deadline, owner.get("/alerts").json()
+        time.sleep(0.2)
     assert all(a.get("app_id") != app["id"] for a in stranger.get("/alerts").json())
+    resolved = webhook(app["id"], "CraneTenancyProbe", fingerprint, status="resolved")
+    httpx.post(bridge, json=resolved, headers=headers)
     assert stranger.post(f"/apps/{app['id']}/clone", json={"name": "copy"}).status_code == 404
     assert not [a for a in stranger.get("/apps").json() if a["spec"]["name"] in ("copy", "stolen")]
