@@ -258,3 +258,35 @@ async def test_stored_objects_are_owned_counted_within_quota_and_released_when_u
     assert (await storage.usage("u-3")).stored_bytes == 0
     released = (await storage.release_unused([], delete, grace=0)).released  # the app went
     assert released == [("u-a", "context", digest)] and ("context", digest) in deleted
+
+
+async def test_an_unclaimed_upload_expires_and_a_full_uploads_store_refuses_more(nats_url, monkeypatch):
+    """The uploads store as its creator makes it from the bucket table (here with an expiry of
+    a second and 64 kB, not an hour and 4 GiB): an upload nobody claims is gone after its
+    expiry, and a client cannot put more than the store holds."""
+    import dataclasses
+
+    import nats
+    from nats.js.errors import NotFoundError
+
+    from crane_shared import buckets
+    from crane_shared.uploads import put_upload
+
+    short = dataclasses.replace(buckets.OBJECT_STORES[s.UPLOADS_OBJECTS], ttl=1.0, max_bytes=64 * 1024)
+    monkeypatch.setitem(buckets.OBJECT_STORES, s.UPLOADS_OBJECTS, short)
+    api = await Bus.connect(nats_url, "api")  # (the streams' owner: the deployer waits for them)
+    deployer = await Bus.connect(nats_url, "deployer")
+    client = await nats.connect(nats_url)
+    try:
+        store = await deployer.objects(s.UPLOADS_OBJECTS)
+        name = await put_upload(client.jetstream(), s.UPLOADS_OBJECTS, "u-a", b"x" * 1000)
+        assert (await store.get_info(name)).size == 1000
+        await asyncio.sleep(2.5)
+        with pytest.raises(NotFoundError):
+            await store.get_info(name)
+        with pytest.raises(Exception, match="(?i)maximum bytes|insufficient|exceed"):
+            await put_upload(client.jetstream(), s.UPLOADS_OBJECTS, "u-a", b"x" * 100_000)
+    finally:
+        await client.close()
+        await deployer.close()
+        await api.close()

@@ -137,7 +137,10 @@ def test_the_client_user_may_write_uploads_but_never_read_them(suite, action):
     assert "ermission" in (asyncio.run(_violation(suite.client_nats_url, action)) or "")
 
 
-def test_unclaimed_uploads_expire_and_are_bounded(suite):
+def test_the_running_suites_uploads_store_has_the_shipped_expiry_and_bound(suite):
+    """(That an upload really expires, and a full store refuses more, is shown on a store made
+    with a second's expiry: test_bus.py.)"""
+
     async def config() -> object:
         nc = await nats.connect(suite.nats_url)
         try:
