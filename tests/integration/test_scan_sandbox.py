@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from crane_deployer.scan_sandbox import ScanSandbox, write_binary_context
+from crane_deployer.settings import DeployerSettings
+from crane_shared.units import parse_memory
 from tests.harness.suite import unique_suite_name
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
@@ -30,6 +32,8 @@ b=/busybox
   echo "archive=$($b wc -c < /scan/image.tar)"
   echo "routes=$($b ip route 2>&1 | $b tr '\\n' ' ')"
   echo "connect=$($b nc -w 2 172.17.0.1 4222 </dev/null 2>&1 | $b tr '\\n' ' ')"
+  echo "memory=$($b cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null)"
+  echo "pids=$($b cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null)"
 } > /scan/out/report.json
 """
 
@@ -47,7 +51,9 @@ def _busybox_scanner(docker_client, tag: str, labels: dict[str, str]) -> str:
 def sandbox(docker_client, tmp_path: Path):
     suite = unique_suite_name()
     scanner = _busybox_scanner(docker_client, f"{suite}-scanner:probe", {"crane.suite": suite})
-    box = ScanSandbox(docker_client.api, suite, tmp_path / "images", image=scanner, memory="64m", pids=64)
+    # The limits the deployer ships (its settings' defaults), read back from inside below.
+    shipped = DeployerSettings()
+    box = ScanSandbox(docker_client.api, suite, tmp_path / "images", image=scanner, memory=shipped.scan_memory)
     yield box
     leftovers = {"label": [f"crane.suite={suite}"]}
     try:
@@ -69,6 +75,8 @@ def test_a_scan_has_no_socket_no_network_no_capabilities_and_a_read_only_root(sa
     assert facts["routes"].strip() == ""  # not even to the host
     assert "network is unreachable" in facts["connect"].lower(), facts["connect"]
     assert facts["root"] == "read-only"
+    assert int(facts["memory"]) == parse_memory(DeployerSettings().scan_memory) == 1024**3  # the README's 1g
+    assert int(facts["pids"]) == 512  # the README's process limit
     saved = sum(len(chunk) for chunk in docker_client.api.get_image(http_image))
     assert int(facts["archive"]) == saved  # the image's whole archive, and nothing else to read
 
