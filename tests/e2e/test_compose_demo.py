@@ -171,7 +171,12 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
         filters={"label": [f"crane.suite={demo['CRANE_SUITE']}", f"crane.app={app['id']}"]}
     )
     host_config = replicas[0].attrs["HostConfig"]
-    assert host_config["Memory"] > 0 and host_config["NanoCpus"] > 0
+    # The README's default limits of a replica whose spec sets none: 0.5 CPU, 256 MiB, 256 pids.
+    assert (host_config["NanoCpus"], host_config["Memory"], host_config["PidsLimit"]) == (
+        500_000_000,
+        256 * 1024 * 1024,
+        256,
+    ), host_config
     assert "no-new-privileges:true" in host_config["SecurityOpt"] and host_config["CapDrop"] == ["ALL"]
 
     # Isolation: an app's container reaches nothing of the suite's and no other app's
@@ -191,7 +196,9 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
     router_on_app_network = traefik.attrs["NetworkSettings"]["Networks"][own_network]["IPAddress"]
     assert _probe(prober, router_on_app_network, 80)  # the apps' entrypoint: the public path anyway
     targets = [(router_on_app_network, 8080, "Traefik's API and dashboard")]
-    for name, port in (("traefik", 8080), ("prometheus", 9090), ("alertmanager", 9093), ("nats", 8222), ("api", 8000)):
+    crane_ports = [(name, 9100) for name in ("api", "deployer", "policy", "monitor-config", "alert-bridge")]
+    probed = [("traefik", 8080), ("prometheus", 9090), ("alertmanager", 9093), ("nats", 8222), ("api", 8000)]
+    for name, port in [*probed, *crane_ports, ("alert-bridge", 9095)]:
         for network in suite_containers[name].attrs["NetworkSettings"]["Networks"].values():
             targets.append((network["IPAddress"], port, name))
     for network in other.attrs["NetworkSettings"]["Networks"].values():
@@ -209,6 +216,17 @@ def test_compose_demo_deploys_through_rest_and_nats(demo, http_image):
         time.sleep(1)
     else:
         raise AssertionError("Prometheus does not scrape Traefik")
+    # The control of the probes above: every CRANE service's metrics port answers the suite's own
+    # Prometheus (so the app's refusals were the network's, not closed ports).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, KeyError):
+            up = httpx.get(f"{prometheus}/api/v1/query", params={"query": 'up{job="crane"} == 1'}).json()
+            if len(up["data"]["result"]) == len(crane_ports):
+                break
+        time.sleep(1)
+    else:
+        raise AssertionError("Prometheus does not scrape every CRANE service")
 
 
 def _probe(container, address: str, port: int) -> bool:
