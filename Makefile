@@ -54,7 +54,8 @@ compose: $(VENV)/.runtime docker
 	@bash scripts/install-compose.sh $(VENV)/bin
 
 test: deps docker check console
-	@if [ -d console/node_modules ]; then echo "==> console component tests (vitest)"; cd console && npx vitest run; fi
+	@if [ -d console/node_modules ]; then echo "==> console component tests (vitest)"; cd console && npx vitest run; \
+	else echo "!!! SKIPPED: the console's component tests (vitest) and browser tests: no Node.js 20+ here (install nodejs and npm)"; fi
 	$(PY) -m pytest
 
 check: $(VENV)/.installed

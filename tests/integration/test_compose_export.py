@@ -54,3 +54,43 @@ def test_exported_compose_runs_as_another_project(suite, user, http_image, traef
         subprocess.run([*compose, "down", "-v", "--remove-orphans"], env=env, capture_output=True, timeout=120)
     user.delete(f"/apps/{app_id}")
     wait_gone(user, app_id)
+
+
+def test_an_export_carries_none_of_the_suites_secrets(suite, user, http_image):
+    """An app with a secret of its own: neither its content nor any of the suite's secrets (the
+    token signing key, Alertmanager's webhook token, the NATS passwords, the callout's key)
+    appears in its exported compose file."""
+    import asyncio
+
+    import nats
+
+    from crane_shared import subjects as s
+    from crane_shared.secrets import SIGNING_KEY
+
+    async def signing_key() -> str:
+        nc = await nats.connect(suite.nats_url)
+        try:
+            return (await (await nc.jetstream().key_value(s.KEYS_BUCKET)).get(SIGNING_KEY)).value.decode()
+        finally:
+            await nc.close()
+
+    compose = (
+        f"name: secretive\nservices:\n  web:\n    image: {http_image}\n    ports: ['8080']\n    secrets: [pw]\n"
+        "secrets:\n  pw:\n    file: ./pw.txt\n"
+    )
+    files = {"compose": ("compose.yaml", compose, "application/yaml"), "secret.pw": ("pw.txt", "app-secret-9f2c")}
+    created = user.post("/apps?wait=true", files=files)
+    assert created.status_code == 200, created.text
+    app_id = created.json()["id"]
+    exported = user.get(f"/apps/{app_id}/compose").text
+    secrets = {"the app's own secret": "app-secret-9f2c", "the signing key": asyncio.run(signing_key())}
+    secrets["the webhook token"] = (suite.monitoring_dir / "webhook-token").read_text().strip()
+    for path in suite.secrets_dir.iterdir():
+        if path.suffix in (".password", ".seed"):
+            secrets[path.name] = path.read_text().strip()
+    assert all(len(value) >= 8 for value in secrets.values()), secrets.keys()  # real values, not blanks
+    leaked = [what for what, value in secrets.items() if value in exported]
+    assert not leaked, f"the export carries {leaked}"
+    assert "pw" in exported  # (the secret is declared, its content is not)
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)
