@@ -39,7 +39,8 @@ def test_a_load_reaches_the_app_through_the_router_and_is_bounded(user, web):
         time.sleep(0.2)
     assert not status["running"] and not status["stopped"]
     assert status["sent"] == 40 and status["ok"] == 40 and status["failed"] == 0, status
-    assert status["p95_ms"] is not None and status["p95_ms"] < 5000
+    print(f"lab load: {status['ok']} of {status['sent']} answered, p95 {status['p95_ms']} ms")
+    assert status["p95_ms"] is not None and status["p95_ms"] < 5000  # (generous: tens of ms here)
     events = wait_events(user, app_id, lambda es: any(e["type"] == "lab.load_finished" for e in es))
     begun = next(e for e in events if e["type"] == "lab.load_started")
     finished = next(e for e in events if e["type"] == "lab.load_finished")

@@ -23,4 +23,6 @@ def test_a_user_outside_the_docker_group_gets_one_sentence_at_once(docker_client
     )  # fmt: skip
     assert done.returncode == 1
     assert "may not use it" in done.stderr and "usermod -aG docker" in done.stderr, done.stderr
-    assert time.monotonic() - started < 10  # not the minute the script waits for an Engine to start
+    took = time.monotonic() - started
+    print(f"ensure-docker.sh refused an unprivileged user in {took:.1f} s")
+    assert took < 30  # (generous) not the minute the script waits for an Engine to start
