@@ -1,9 +1,15 @@
 """Settings every service shares, read from CRANE_* environment variables."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .users import User
 
 
 class CommonSettings(BaseSettings):
@@ -35,9 +41,10 @@ class CommonSettings(BaseSettings):
     # What one user's uploads may take, and (each) their built images, unless their quota says.
     storage_quota_mb: int = 2048
 
-    def storage_quota_bytes(self, quota_mb: int | None) -> int:
-        """A user's storage quota in bytes: their own (``quota_mb``), else the suite's."""
-        return (self.storage_quota_mb if quota_mb is None else quota_mb) * 1024 * 1024
+    def storage_quota_bytes(self, user: User | None) -> int:
+        """A user's storage quota in bytes: their own, else the suite's."""
+        own = user.quota.storage_mb if user is not None and user.quota is not None else None
+        return (self.storage_quota_mb if own is None else own) * 1024 * 1024
 
     def nats_credentials(self) -> tuple[str, str] | None:
         if not self.nats_user:

@@ -198,11 +198,7 @@ async def _read_multipart(request: Request, rules: UploadRules, default_name: st
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, "a multipart upload needs a Content-Length")
-    if int(length) > rules.max_upload_bytes:
-        raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            f"the upload is larger than {rules.max_upload_bytes} bytes (CRANE_MAX_UPLOAD_BYTES)",
-        )
+    # (a declared length past CRANE_MAX_UPLOAD_BYTES never gets here: body_limit.py answers 413)
     try:
         parts = await read_parts(
             request.headers.get("content-type", ""),

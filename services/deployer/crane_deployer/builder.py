@@ -134,9 +134,6 @@ class Builder:
         # How to ask for another reconcile of an app once its build ended (the deployer's queue).
         self.finished: Callable[[str], None] = lambda app_id: None
 
-    def building(self, tag: str) -> bool:
-        return tag in self._running
-
     def request(self, record: AppRecord, service: ServiceSpec) -> None:
         """Have the service's image built, in the background, unless it is being built; raises
         EngineError when a build of the same inputs failed within RETRY_FAILED_SECONDS."""

@@ -4,6 +4,7 @@ logs/stats requests. One deployer per suite."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -206,6 +207,7 @@ async def serve(settings: DeployerSettings) -> None:
         naming, Addressing(settings.address_pool, settings.subnet_prefix, settings.router_container)
     )
     storage = Storage(await bus.kv(s.STORAGE_BUCKET))
+    quota_of = functools.partial(_storage_quota, settings, users)  # an owner's storage quota, in bytes
     keeper = StorageKeeper(storage, store, bus.objects, settings.storage_release_grace_seconds)
     await keeper.adopt()
     gate = await scan_gate(settings, bus, engine) if settings.scan_images else None
@@ -219,12 +221,10 @@ async def serve(settings: DeployerSettings) -> None:
         box=settings.build_box,
         per_owner=settings.builds_per_owner,
         storage=storage,
-        storage_quota=lambda owner: _storage_quota(settings, users, owner),
+        storage_quota=quota_of,
     )
     deployer = Deployer(settings, bus, store, engine, gate, builder, keeper)
-    clients = ClientIntents(
-        bus, store, auth, deployer.intents.admit, limits, storage, lambda owner: _storage_quota(settings, users, owner)
-    )
+    clients = ClientIntents(bus, store, auth, deployer.intents.admit, limits, storage, quota_of)
     await bus.serve(s.RPC_APP_LOGS, deployer.answer_logs)
     await bus.serve(s.RPC_APP_STATS, deployer.answer_stats)
     followers = LogFollowers(engine, bus.nc.publish)
@@ -262,8 +262,7 @@ async def serve(settings: DeployerSettings) -> None:
 
 
 async def _storage_quota(settings: DeployerSettings, users: UserStore, owner: str) -> int:
-    user = await users.get(owner)
-    return settings.storage_quota_bytes(user.quota.storage_mb if user and user.quota else None)
+    return settings.storage_quota_bytes(await users.get(owner))
 
 
 async def _keep_db_fresh(gate: ScanGate, stop: asyncio.Event, every_hours: float) -> None:

@@ -91,8 +91,7 @@ async def _admit(gateway: Gateway, owner: str, spec: AppSpec, app_id: str | None
 async def _store_upload(gateway: Gateway, upload: AppUpload, owner: str) -> None:
     """Record what the upload brings for the app's owner (413 past their storage quota), then
     store it: the deployer uses an object only for an owner recorded on it."""
-    user = await gateway.users.get(owner)
-    quota = gateway.settings.storage_quota_bytes(user.quota.storage_mb if user and user.quota else None)
+    quota = gateway.settings.storage_quota_bytes(await gateway.users.get(owner))
     sizes: list[tuple[Kind, str, int]] = [
         ("context", digest, archive.stat().st_size if isinstance(archive, Path) else len(archive))
         for digest, archive in upload.contexts.items()

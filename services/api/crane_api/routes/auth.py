@@ -67,7 +67,7 @@ async def logout(
 @router.get("/users/me", response_model=Me)
 async def me(user: CurrentUser, gateway: GatewayDep) -> Me:
     usage = await gateway.storage.usage(user.id)
-    quota = gateway.settings.storage_quota_bytes(user.quota.storage_mb if user.quota else None)
+    quota = gateway.settings.storage_quota_bytes(user)
     return Me.of(
         user, StorageUse(uploads_bytes=usage.stored_bytes, build_cache_bytes=usage.build_cache_bytes, quota_bytes=quota)
     )
