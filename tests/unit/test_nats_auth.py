@@ -6,13 +6,24 @@ import pytest
 
 from crane_shared import subjects as s
 from crane_shared.nats_auth import SERVICES, client_permissions, render_config, service_permissions
+from tests.harness.subjects import CLIENT_MAY_NOT_PUBLISH, CLIENT_MAY_PUBLISH, allowed, matches
 
 
 def test_the_client_may_only_send_client_intents_and_write_uploads():
     permissions = client_permissions()
-    uploads = [f"$O.{s.UPLOADS_OBJECTS}.C.>", f"$O.{s.UPLOADS_OBJECTS}.M.>"]
-    assert permissions["publish"]["allow"] == [*s.CLIENT_INTENTS, *uploads]  # no JetStream API: no reads, no purge
-    assert permissions["subscribe"]["allow"] == ["_INBOX.>"]
+    for subject in CLIENT_MAY_PUBLISH:
+        assert allowed(permissions["publish"]["allow"], subject), subject
+    for subject in CLIENT_MAY_NOT_PUBLISH:
+        assert not allowed(permissions["publish"]["allow"], subject), subject
+    assert allowed(permissions["subscribe"]["allow"], "_INBOX.reply")
+    for subject in ("app.deployed", "client.app.created", "logs.shop-1", "view.ada@example.com.app", "_INBOX_api.x"):
+        assert not allowed(permissions["subscribe"]["allow"], subject), subject
+
+
+def test_subjects_match_as_nats_matches_them():
+    assert matches("client.>", "client.app.created") and not matches("client.>", "client")
+    assert matches("$O.b.*.x", "$O.b.C.x") and not matches("$O.b.*.x", "$O.b.C.y.x")
+    assert not matches("app.created", "app.created.more") and not matches("app.created.more", "app.created")
 
 
 def test_a_service_gets_its_own_subjects_buckets_consumers_and_inbox():

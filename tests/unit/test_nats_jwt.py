@@ -9,7 +9,7 @@ import json
 import nkeys
 import pytest
 
-from crane_shared.nats_auth import client_permissions, view_subject, watcher_permissions
+from crane_shared.nats_auth import view_subject, watcher_permissions
 from crane_shared.nats_jwt import (
     AuthRequest,
     InvalidRequest,
@@ -20,6 +20,7 @@ from crane_shared.nats_jwt import (
     response,
     user_claims,
 )
+from tests.harness.subjects import CLIENT_MAY_NOT_PUBLISH, CLIENT_MAY_PUBLISH, allowed
 
 
 def _jwt(claims: dict) -> bytes:
@@ -67,7 +68,13 @@ def test_a_watcher_may_read_its_own_view_only():
     mine = watcher_permissions("ada@example.com", is_admin=False)
     assert mine["sub"]["allow"] == ["_INBOX.>", view_subject("ada@example.com", ">")]
     assert view_subject("bob@example.com", ">") not in mine["sub"]["allow"]
-    assert mine["pub"]["allow"] == client_permissions()["publish"]["allow"]  # no more than the client user
+    for subject in CLIENT_MAY_PUBLISH:  # the client user's rights...
+        assert allowed(mine["pub"]["allow"], subject), subject
+    for subject in CLIENT_MAY_NOT_PUBLISH:  # ...and no more
+        assert not allowed(mine["pub"]["allow"], subject), subject
+    assert allowed(mine["sub"]["allow"], view_subject("ada@example.com", "app.deployed"))
+    for subject in (view_subject("bob@example.com", "app.deployed"), "app.deployed", "logs.shop-1", "view.x.y"):
+        assert not allowed(mine["sub"]["allow"], subject), subject
     assert "view.>" in watcher_permissions("root@example.com", is_admin=True)["sub"]["allow"]
 
 
