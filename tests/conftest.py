@@ -10,6 +10,7 @@ import docker
 import pytest
 
 from tests.harness.api import ApiClient, register_and_login
+from tests.harness.bucket_table import check_keys_fit_the_table
 from tests.harness.images import build_http_image, remove_image
 from tests.harness.suite import LocalSuite
 
@@ -55,7 +56,10 @@ def running_suite(local: LocalSuite) -> Iterator[LocalSuite]:
         local.stop()
         raise
     yield local
-    local.stop()
+    try:  # every key the suite's services really wrote is one the bucket table documents
+        check_keys_fit_the_table(local.nats_url)
+    finally:
+        local.stop()
     print(f"suite {local.suite} logs in {local.workdir}")
 
 

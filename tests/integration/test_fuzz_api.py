@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import app_body
+from tests.conftest import app_body, running_suite
 from tests.harness.api import register_and_login
 from tests.harness.suite import LocalSuite
 
@@ -29,9 +29,7 @@ SEED = os.environ.get("CRANE_FUZZ_SEED", "1" if "CRANE_FUZZ_EXAMPLES" not in os.
 @pytest.fixture(scope="module")
 def fuzz_suite(docker_client):
     # A suite of its own: the fuzzer, as admin, may replace policies and create many apps.
-    suite = LocalSuite(with_traefik=False, with_monitoring=False, resync_seconds=30).start()
-    yield suite
-    suite.stop()
+    yield from running_suite(LocalSuite(with_traefik=False, with_monitoring=False, resync_seconds=30))
 
 
 # Operations that end the fuzzer's own session (logout, revoking or demoting a user) run in a
@@ -119,9 +117,7 @@ def test_no_generated_request_gets_a_server_error(fuzz_suite):
 @pytest.fixture
 def peers_suite(docker_client):
     # Not the fuzz suite: its admin pass may have replaced the policies (and ended its session).
-    suite = LocalSuite(with_traefik=False, with_monitoring=False, resync_seconds=30).start()
-    yield suite
-    suite.stop()
+    yield from running_suite(LocalSuite(with_traefik=False, with_monitoring=False, resync_seconds=30))
 
 
 def test_no_user_gets_another_users_app(peers_suite, http_image, tmp_path: Path):

@@ -13,20 +13,7 @@ from crane_shared.storage import object_key, usage_key
 from crane_shared.store import ADMISSION_PREFIX, APP_PREFIX, CREATED_BY_PREFIX, SEQUENCE_KEY
 from crane_shared.uploads import upload_name
 from crane_shared.users import FIRST_ADMIN_KEY, account_key, email_key, legacy_key, new_user_id
-
-
-def listed(store: str) -> list[str]:
-    access = KV_BUCKETS.get(store) or OBJECT_STORES[store]
-    return [key for key, _ in access.keys]
-
-
-def fits(key: str, formats: list[str]) -> bool:
-    """Whether ``key`` is one of ``formats`` (a <placeholder> stands for any text)."""
-    for form in formats:
-        fixed = form.split("<")[0]
-        if (form == key) or ("<" in form and key.startswith(fixed) and len(key) > len(fixed)):
-            return True
-    return False
+from tests.harness.bucket_table import fits, listed
 
 
 def test_every_key_the_code_writes_is_in_the_table():
