@@ -121,6 +121,17 @@ def _consumer_subjects(stream: str, durable: str) -> list[str]:
     ]
 
 
+def _others_durables(service: str) -> list[str]:
+    """What would delete, redefine or pull from another service's durable consumer: denied, as
+    a reader's rights on a stream (any consumer of its own) would otherwise cover them."""
+    denied = []
+    for other, needs in SERVICES.items():
+        if other != service:
+            for stream, durable in needs.consumes.items():
+                denied += [f"$JS.API.CONSUMER.DELETE.{stream}.{durable}", *_consumer_subjects(stream, durable)]
+    return sorted(denied)
+
+
 def service_permissions(service: str) -> dict[str, Any]:
     """The NATS permissions of ``service``: its streams' and buckets' JetStream API, its events,
     its RPCs, and its private inbox."""
@@ -138,7 +149,7 @@ def service_permissions(service: str) -> dict[str, Any]:
         publish += [f"{s.DEADLETTER_PREFIX}.>", s.EVENT_REJECTED]
     publish += [*needs.publishes, *needs.requests]
     permissions: dict[str, Any] = {
-        "publish": {"allow": sorted(set(publish))},
+        "publish": {"allow": sorted(set(publish)), "deny": _others_durables(service)},
         "subscribe": {"allow": [f"{inbox_prefix(service)}.>", *needs.serves, *needs.subscribes]},
     }
     if needs.serves:

@@ -12,7 +12,7 @@ import nats
 import pytest
 
 from crane_shared import subjects as s
-from crane_shared.buckets import KV_BUCKETS, STREAMS_OWNER
+from crane_shared.buckets import KV_BUCKETS, OBJECT_STORES, STREAMS_OWNER
 from crane_shared.secrets import SIGNING_KEY, WEBHOOK_TOKEN
 from tests.conftest import app_body, make_user
 from tests.integration.helpers import running, wait_app, wait_gone
@@ -275,6 +275,15 @@ MUST_NOT = {
 }
 
 
+# The durable consumers (stream, name, the service that pulls from it), by hand.
+DURABLES = [
+    ("CRANE_EVENTS", "deployer", "deployer"),
+    ("CRANE_EVENTS", "monitor-config", "monitor-config"),
+    ("CRANE_EVENTS", "policy", "policy"),
+    ("CRANE_CLIENT", "deployer-client", "deployer"),
+]
+
+
 @pytest.mark.parametrize("service", sorted(MUST_NOT))
 def test_a_service_cannot_touch_what_is_not_its_own(suite, service):
     """Every bucket and stream operation the service must not have is refused by NATS, both the
@@ -287,10 +296,26 @@ def test_a_service_cannot_touch_what_is_not_its_own(suite, service):
             derived.append(f"$KV.{bucket}.probe")
         if access.creator != service:
             derived.append(f"$JS.API.STREAM.UPDATE.KV_{bucket}")
+        if not access.reads(service):  # no consumer: no watching the bucket either
+            derived += [f"$JS.API.CONSUMER.CREATE.KV_{bucket}", f"$JS.API.CONSUMER.DELETE.KV_{bucket}.watcher"]
+        derived += [f"$JS.API.STREAM.PURGE.KV_{bucket}", f"$JS.API.STREAM.DELETE.KV_{bucket}"]  # nobody
+    for store, access in OBJECT_STORES.items():
+        if not access.writes(service):
+            derived += [f"$O.{store}.C.probe", f"$JS.API.STREAM.PURGE.OBJ_{store}"]
+        derived.append(f"$JS.API.STREAM.DELETE.OBJ_{store}")
+    streams = ("CRANE_EVENTS", "CRANE_CLIENT", "CRANE_DEADLETTER")
     if service != STREAMS_OWNER:
-        derived += [
-            f"$JS.API.STREAM.UPDATE.{stream}" for stream in ("CRANE_EVENTS", "CRANE_CLIENT", "CRANE_DEADLETTER")
-        ]
+        derived += [f"$JS.API.STREAM.UPDATE.{stream}" for stream in streams]
+    derived += [f"$JS.API.STREAM.{op}.{stream}" for op in ("PURGE", "DELETE") for stream in streams]
+    # Another service's durable consumer: not to be deleted, redefined or pulled from.
+    for stream, durable, owner in DURABLES:
+        if owner != service:
+            derived += [
+                f"$JS.API.CONSUMER.DELETE.{stream}.{durable}",
+                f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+                f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+                f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            ]
     forbidden = sorted(set(MUST_NOT[service] + derived))
     allowed = ["$JS.API.STREAM.INFO.CRANE_EVENTS", "$JS.API.STREAM.NAMES"]
     denied = _denied(suite.nats_url_as(service), f"_INBOX_{service}", forbidden + allowed)

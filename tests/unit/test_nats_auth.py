@@ -85,3 +85,16 @@ def test_the_config_holds_hashes_and_refuses_users_without_permissions():
     assert "permissions" not in users["tester"]
     with pytest.raises(ValueError, match="no permissions"):
         render_config({"stranger": "$2b$x"})
+
+
+def test_no_service_may_delete_redefine_or_pull_from_anothers_durable_consumer():
+    api = service_permissions("api")["publish"]
+    # The API's watchers (GET /events) may make and delete consumers of their own on the
+    # events stream; that right would cover the services' durables, so they are denied.
+    assert allowed(api["allow"], "$JS.API.CONSUMER.DELETE.CRANE_EVENTS.deployer")
+    for durable in ("deployer", "policy", "monitor-config"):
+        assert allowed(api["deny"], f"$JS.API.CONSUMER.DELETE.CRANE_EVENTS.{durable}")
+        assert allowed(api["deny"], f"$JS.API.CONSUMER.CREATE.CRANE_EVENTS.{durable}.>")
+    policy = service_permissions("policy")["publish"]
+    assert allowed(policy["deny"], "$JS.API.CONSUMER.MSG.NEXT.CRANE_EVENTS.deployer")
+    assert not allowed(policy["deny"], "$JS.API.CONSUMER.MSG.NEXT.CRANE_EVENTS.policy")  # its own
