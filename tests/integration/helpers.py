@@ -96,9 +96,49 @@ def webhook(app_id: str, alertname: str, fingerprint: str, status: str = "firing
     }
 
 
-def settled_restarts(api: httpx.Client, app_id: str, timeout: float = 20, settle: float = 2) -> list[dict]:
-    """The policy's restart decisions about the app: waits for the first, then a little more,
-    so a second one (which would be a double action) has time to show."""
+def metric_total(suite, service: str, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples that carry ``labels``, read from ``service``'s /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{suite.metrics_ports[service]}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def wait_metric(suite, service: str, name: str, at_least: float, timeout: float = 30, **labels: str) -> float:
+    """Wait until ``service`` has counted ``at_least`` of ``name``: a barrier on work done
+    (events handled, reconcile passes run), where a fixed sleep would only hope for it."""
+    deadline = time.monotonic() + timeout
+    while (value := metric_total(suite, service, name, **labels)) < at_least:
+        assert time.monotonic() < deadline, f"{service} counted {value} {name} {labels}, not {at_least}, in {timeout}s"
+        time.sleep(0.1)
+    return value
+
+
+def reconcile_passes(suite) -> float:
+    """How many app reconcile passes the deployer has run (whatever their outcome)."""
+    return metric_total(suite, "deployer", "crane_reconcile_duration_seconds_count")
+
+
+def after_reconciles(suite, since: float, passes: int = 1, timeout: float = 30) -> None:
+    """Return once the deployer has run ``passes`` reconcile passes after ``since`` (a count
+    read before the change): what the deployer would do about the change is done by then."""
+    wait_metric(suite, "deployer", "crane_reconcile_duration_seconds_count", since + passes, timeout)
+
+
+def alerts_handled(suite) -> float:
+    return metric_total(suite, "policy", "crane_events_handled_total", subject="alert.firing", outcome="ok")
+
+
+def settled_restarts(suite, api: httpx.Client, app_id: str, handled: float, timeout: float = 30) -> list[dict]:
+    """The policy's restart decisions about the app, once the policy has handled ``handled``
+    alert.firing events in all (the count before the alerts, plus those the bridge published):
+    a second decision (a double action) would be among them by then."""
+    wait_metric(suite, "policy", "crane_events_handled_total", handled, timeout, subject="alert.firing", outcome="ok")
 
     def restarts() -> list[dict]:
         return [d for d in api.get(f"/apps/{app_id}/decisions").json() if d["action"] == "restart"]
@@ -106,7 +146,6 @@ def settled_restarts(api: httpx.Client, app_id: str, timeout: float = 20, settle
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not restarts():
         time.sleep(0.3)
-    time.sleep(settle)
     return restarts()
 
 

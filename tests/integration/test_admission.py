@@ -174,6 +174,20 @@ def test_the_deployer_admits_every_spec_whoever_published_it(suite, user, http_i
     wait_gone(user, app["id"])
 
 
+def _wait_admitted(user, image: str, host_path: str, timeout: float = 20) -> None:
+    """Wait until an app mounting ``host_path`` is admitted (the policy service re-reads its
+    policies every 2 s), then remove that probe app."""
+    body = app_body(image, "policy-probe")
+    body["services"][0]["volumes"] = [f"{host_path}:/data:ro"]
+    deadline = time.monotonic() + timeout
+    while (created := user.post("/apps", json=body)).status_code == 403:
+        assert time.monotonic() < deadline, f"the new policy was not in force within {timeout}s: {created.text}"
+        time.sleep(0.2)
+    assert created.status_code == 202, created.text
+    user.delete(f"/apps/{created.json()['id']}")
+    wait_gone(user, created.json()["id"])
+
+
 def test_host_paths_are_judged_where_they_lead(suite, admin, user, http_image):
     """With a folder allowed, a symlink in it leading to /etc, or to a folder not allowed, is
     refused when the replica would be created; /etc is refused even when an admin allows it; a
@@ -190,7 +204,7 @@ def test_host_paths_are_judged_where_they_lead(suite, admin, user, http_image):
         policy = shipped.replace("allowed_host_paths := []", f'allowed_host_paths := ["{allowed}", "/etc"]')
         assert admin.put("/policies/admission", json={"source": policy}).status_code == 200
         try:
-            time.sleep(3)  # the policy service re-reads policies every 2 s
+            _wait_admitted(user, http_image, f"{allowed}/inside")  # the policy service has the new policy
             hard = app_body(http_image, "etc-direct")
             hard["services"][0]["volumes"] = ["/etc:/host-etc:ro"]
             assert "never mounts" in refusal(user.post("/apps", json=hard))[0]  # whatever the admin allows

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.conftest import app_body
-from tests.integration.helpers import running, settled_restarts, wait_app, wait_gone, webhook
+from tests.integration.helpers import alerts_handled, running, settled_restarts, wait_app, wait_gone, webhook
 
 
 def test_alert_storm_acts_once_per_alert_and_nothing_dies(suite, user, http_image):
@@ -27,6 +27,7 @@ def test_alert_storm_acts_once_per_alert_and_nothing_dies(suite, user, http_imag
     def send(body: dict) -> dict:
         return client.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).json()
 
+    handled = alerts_handled(suite)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(send, bodies))
@@ -37,7 +38,7 @@ def test_alert_storm_acts_once_per_alert_and_nothing_dies(suite, user, http_imag
     assert sum(a["published"] for a in answers) == 91  # one event per alert
     assert sum(a["duplicates"] for a in answers) == 909
 
-    restarts = settled_restarts(user, app_id)
+    restarts = settled_restarts(suite, user, app_id, handled + 91)
     assert len(restarts) == 1, restarts
     dead = suite.stopped_processes()
     assert dead == [], f"services died: {dead}"

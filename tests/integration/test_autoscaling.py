@@ -12,6 +12,7 @@ import httpx
 
 from tests.conftest import app_body
 from tests.integration.helpers import (
+    alerts_handled,
     app_containers,
     past_events,
     running,
@@ -110,9 +111,10 @@ def test_webhook_needs_the_token_validates_and_acts_once_on_repeats(suite, user,
     assert httpx.post(bridge, json=body).status_code == 401
     assert httpx.post(bridge, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert httpx.post(bridge, json={"version": "4"}, headers={"Authorization": f"Bearer {token}"}).status_code == 422
+    handled = alerts_handled(suite)
     answers = [httpx.post(bridge, json=body, headers={"Authorization": f"Bearer {token}"}).json() for _ in range(10)]
     assert sum(a["published"] for a in answers) == 1 and sum(a["duplicates"] for a in answers) == 9
-    restarts = settled_restarts(user, app_id)
+    restarts = settled_restarts(suite, user, app_id, handled + 1)
     assert len(restarts) == 1, restarts
     wait_app(user, app_id, running(1))
     user.delete(f"/apps/{app_id}")

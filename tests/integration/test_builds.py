@@ -11,7 +11,14 @@ import io
 import tarfile
 import time
 
-from tests.integration.helpers import app_containers, wait_app, wait_gone
+from tests.integration.helpers import (
+    after_reconciles,
+    app_containers,
+    reconcile_passes,
+    wait_app,
+    wait_events,
+    wait_gone,
+)
 from tests.integration.test_deploy_e2e import _events_about
 
 COMPOSE = """
@@ -93,9 +100,10 @@ def test_a_service_is_built_from_its_uploaded_context(suite, user, docker_client
     assert {"build.started", "build.progress", "build.completed"} <= kinds, kinds
 
     # The same files packed again (other timestamps): nothing is built, nothing restarts.
+    passes = reconcile_passes(suite)
     same = upload(user, "PATCH", f"/apps/{app_id}", compose, {"web": web_context(http_image, mtime=time.time())})
     assert same.status_code == 202, same.text
-    time.sleep(2)
+    after_reconciles(suite, passes)  # the deployer has acted on it
     assert len(user.get(f"/apps/{app_id}/builds").json()) == 1
     assert {c.id for c in app_containers(docker_client, suite.suite, app_id, all_states=False)} >= {c.id for c in web}
 
@@ -157,7 +165,8 @@ def test_a_deployer_killed_during_a_build_builds_again_after_restart_without_dup
 ):
     slow = (
         f'FROM {http_image}\nSHELL ["/bin/busybox", "sh", "-c"]\n'
-        "RUN /bin/busybox sleep 4 && /bin/busybox mkdir -p /site\nCOPY site/ /site/\n"
+        "RUN /bin/busybox printf 'run-step-%s\\n' began && /bin/busybox sleep 8 && /bin/busybox mkdir -p /site\n"
+        "COPY site/ /site/\n"
     )
     compose = 'name: slowbuild\nservices:\n  web:\n    build: ./web\n    ports: ["8080"]\n    deploy: {replicas: 2}\n'
     created = upload(user, "POST", "/apps", compose, {"web": web_context(http_image, dockerfile=slow)})
@@ -171,7 +180,15 @@ def test_a_deployer_killed_during_a_build_builds_again_after_restart_without_dup
         time.sleep(0.1)
     else:
         raise AssertionError("the build never started")
-    time.sleep(1)  # well inside the RUN step
+    # The RUN step has begun (its own output, not the step's echo, reached build.progress).
+    wait_events(
+        user,
+        app_id,
+        lambda events: any(
+            "run-step-began" in line for e in events if e["type"] == "build.progress" for line in e["data"]["lines"]
+        ),
+        timeout=60,
+    )
     suite.procs["deployer"].kill()
     suite.start_service("deployer")
     app = wait_app(user, app_id, lambda a: a["status"] == "running" and a["running_replicas"] == 2, timeout=180)

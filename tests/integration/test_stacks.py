@@ -12,7 +12,14 @@ import time
 
 import docker
 
-from tests.integration.helpers import app_containers, app_objects, wait_app, wait_gone
+from tests.integration.helpers import (
+    after_reconciles,
+    app_containers,
+    app_objects,
+    reconcile_passes,
+    wait_app,
+    wait_gone,
+)
 from tests.integration.test_builds import context_tar
 from tests.integration.test_deploy_e2e import _events_about
 
@@ -100,9 +107,10 @@ def test_a_three_service_stack_runs_each_service_at_its_own_scale(suite, user, d
     assert code != 0  # only the services that ask for it get it
 
     # The same files uploaded again (as `crane up` twice would): nothing is replaced.
+    passes = reconcile_passes(suite)
     again = user.patch(f"/apps/{app_id}", files=files)
     assert again.status_code == 202, again.text
-    time.sleep(3)
+    after_reconciles(suite, passes)  # the deployer has acted on the update: it replaced nothing
     assert {c.id for cs in _containers_by_service(docker_client, suite, app_id).values() for c in cs} == {
         c.id for cs in running.values() for c in cs
     }
@@ -197,7 +205,12 @@ def test_services_start_after_their_dependencies_and_one_shot_jobs_stay_done(sui
     assert web["Created"] > migrate["State"]["FinishedAt"]
     db_healthy = [h["End"] for h in db["State"]["Health"]["Log"] if h["ExitCode"] == 0]
     assert db_healthy and web["Created"] > min(db_healthy)
-    time.sleep(3)  # several reconciles: the finished job is left as it is, not run again
+    # A change to the app (web scaled out) reconciles it again: the finished job is left as
+    # it is, not run again.
+    passes = reconcile_passes(suite)
+    assert user.post(f"/apps/{app['id']}/scale", json={"service": "web", "replicas": 2}).status_code == 202
+    wait_app(user, app["id"], lambda a: {v["name"]: v["running_replicas"] for v in a["services"]}["web"] == 2)
+    after_reconciles(suite, passes)
     assert _by_service(docker_client, suite, app["id"])["migrate"].id == containers["migrate"].id
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
@@ -212,7 +225,9 @@ def test_a_job_that_fails_without_restart_fails_the_app(suite, user, http_image)
     # It may be seen running for a moment before it exits; then it is failed, and stays so.
     app = wait_app(user, app_id, lambda a: a["status"] == "failed", timeout=60)
     assert "job exited with code 3 (restart: no)" in app["reason"], app
-    time.sleep(2)
+    passes = reconcile_passes(suite)
+    assert user.patch(f"/apps/{app_id}", json={"replicas": 1}).status_code == 202  # the same: a reconcile
+    after_reconciles(suite, passes)  # it ran: the job was not started again
     assert user.get(f"/apps/{app_id}").json()["status"] == "failed"
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
