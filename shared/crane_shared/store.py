@@ -29,6 +29,8 @@ ADMISSION_PREFIX = "admitting."
 ADMISSION_LEASE_SECONDS = 15.0  # longer than an admission's own timeout
 ADMISSION_WAIT_SECONDS = 30.0
 CREATED_BY_PREFIX = "created-by."
+# app id -> the app as a portable compose file (YAML), written by the deployer, read by the API.
+COMPOSE_PREFIX = "compose."
 
 
 async def kv_keys(kv: KeyValue, prefix: str = "") -> list[str]:
@@ -186,8 +188,21 @@ class AppStore:
         raise Conflict(f"app {app_id} kept changing; gave up after {attempts} attempts")
 
     async def remove(self, app_id: str) -> None:
-        """Forget the app entirely (purge keeps no history behind)."""
+        """Forget the app entirely, its compose file too (purge keeps no history behind)."""
         await self.kv.purge(APP_PREFIX + app_id)
+        await self.kv.purge(COMPOSE_PREFIX + app_id)
+
+    async def compose(self, app_id: str) -> bytes | None:
+        """The app's exported compose file (None: not rendered yet)."""
+        try:
+            return bytes((await self.kv.get(COMPOSE_PREFIX + app_id)).value or b"")
+        except (KeyNotFoundError, InvalidKeyError):
+            return None
+
+    async def keep_compose(self, app_id: str, text: bytes) -> None:
+        """Keep the app's compose file (written only when it changed)."""
+        if await self.compose(app_id) != text:
+            await self.kv.put(COMPOSE_PREFIX + app_id, text)
 
     @contextlib.asynccontextmanager
     async def admitting(self, owner: str) -> AsyncIterator[None]:

@@ -2,7 +2,6 @@
 the ones it lists, so docs/events.md (rendered from it) cannot drift from the code."""
 
 from crane_api.login_limit import LoginLimiter
-from crane_deployer.reconciler import COMPOSE_PREFIX
 from crane_shared import subjects as s
 from crane_shared.buckets import KV_BUCKETS, OBJECT_STORES
 from crane_shared.builds import builds_key
@@ -10,7 +9,7 @@ from crane_shared.files import new_file_id
 from crane_shared.scan import app_key, digest_key
 from crane_shared.secrets import SIGNING_KEY, WEBHOOK_TOKEN
 from crane_shared.storage import object_key, usage_key
-from crane_shared.store import ADMISSION_PREFIX, APP_PREFIX, CREATED_BY_PREFIX, SEQUENCE_KEY
+from crane_shared.store import ADMISSION_PREFIX, APP_PREFIX, COMPOSE_PREFIX, CREATED_BY_PREFIX, SEQUENCE_KEY
 from crane_shared.uploads import upload_name
 from crane_shared.users import FIRST_ADMIN_KEY, account_key, email_key, legacy_key, new_user_id
 from tests.harness.bucket_table import fits, listed

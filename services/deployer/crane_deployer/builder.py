@@ -38,7 +38,8 @@ from crane_shared.servicespec import BuildSpec, ServiceSpec
 from crane_shared.storage import Storage
 
 from .build_box import BuildBox, BuildError, BuildStop, run_build
-from .engine import Engine, EngineError
+from .engine import Engine
+from .runtime import EngineError
 
 log = logging.getLogger("crane.deployer.builder")
 BUILDS = Counter("crane_builds_total", "Image builds from uploaded contexts, by outcome", ["outcome"])

@@ -1,5 +1,6 @@
-"""The adapter to the Docker Engine API (docker SDK). Blocking SDK calls run in threads;
-Engine errors are translated into EngineError with a message a user can act on."""
+"""The Docker Engine backend of the runtime seam (runtime.py), over the Engine API (docker SDK).
+Blocking SDK calls run in threads; Engine errors are translated into EngineError with a message
+a user can act on."""
 
 from __future__ import annotations
 
@@ -31,12 +32,9 @@ from .naming import (
     Naming,
 )
 from .plan import Replica
+from .runtime import EngineError
 
 log = logging.getLogger("crane.deployer.engine")
-
-
-class EngineError(RuntimeError):
-    """The Engine refused or failed an operation; the message says what and why."""
 
 
 def _claimed_by_the_app(name: str, volume: dict[str, Any], labels: dict[str, str]) -> None:

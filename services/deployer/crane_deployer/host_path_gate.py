@@ -27,7 +27,7 @@ from crane_shared.bus import Bus
 from crane_shared.host_paths import Unresolvable, denied, resolve_under
 from crane_shared.units import parse_volume
 
-from .engine import EngineError
+from .runtime import EngineError
 
 
 class HostPathRefused(EngineError):

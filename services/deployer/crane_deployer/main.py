@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from crane_shared import subjects as s
 from crane_shared.build_context import ContextLimits
 from crane_shared.bus import Bus, Handler
-from crane_shared.correlation import chain_of, current_chain
-from crane_shared.events import AppKillRequested, ContainerDied, Event, InvalidEvent
+from crane_shared.correlation import current_chain
+from crane_shared.events import AppKillRequested, Event, InvalidEvent
 from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
 from crane_shared.storage import Storage
 from crane_shared.store import AppStore
@@ -29,9 +29,10 @@ from .docker_events import follow_container_events
 from .engine import Addressing, Engine
 from .exporter import StatsCollector, metrics_app
 from .host_path_gate import HostPathGate
-from .intents import IntentHandlers, in_chain
+from .intents import IntentHandlers
 from .log_follower import LogFollowers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
+from .plan import Replica
 from .reconciler import Reconciler
 from .scan_gate import ScanGate
 from .scan_sandbox import ScanSandbox
@@ -128,26 +129,20 @@ class Deployer:
     async def on_container_event(self, action: str, container_id: str, labels: dict[str, str]) -> None:
         app_id = labels[LABEL_APP]
         if action == "die":
-            self.reconciler.died[container_id] = _exit_code(labels)
-        if action == "die" and container_id not in self.reconciler.removing:
-            replica = int(labels.get(LABEL_REPLICA, "-1"))
-            slot = (app_id, labels[LABEL_SERVICE], replica, labels.get(LABEL_SPEC_HASH, ""))
-            self.reconciler.crashes.exited(slot, _exit_code(labels))
-            died = ContainerDied(
-                app_id=app_id,
+            replica = Replica(
+                container_id=container_id,
+                name=labels.get("name", container_id[:12]),
                 service=labels[LABEL_SERVICE],
-                container=labels.get("name", container_id[:12]),
+                index=int(labels.get(LABEL_REPLICA, "-1")),
+                spec_hash=labels.get(LABEL_SPEC_HASH, ""),
+                state="exited",
                 exit_code=_exit_code(labels),
             )
             # A replica the lab killed continues the lab's chain; any other death begins one.
-            event = await self.bus.emit(s.CONTAINER_DIED, died, correlationid=self.kills.pop(container_id, None))
-            self.reconciler.replacing[(app_id, died.service, replica)] = chain_of(event)  # so is its successor
-            await self.store.mutate(app_id, in_chain(chain_of(event)))  # and the app's healing
-            log.info("%s: replica %s exited (code %s)", app_id, died.container, died.exit_code)
+            await self.reconciler.replica_died(app_id, replica, chain=self.kills.pop(container_id, None))
         if action == "destroy":
             self.kills.pop(container_id, None)
-            self.reconciler.removing.discard(container_id)
-            self.reconciler.died.pop(container_id, None)
+            self.reconciler.replica_removed(container_id)
         self.queue.mark(app_id)
 
     async def answer_logs(self, body: dict[str, Any]) -> dict[str, Any]:

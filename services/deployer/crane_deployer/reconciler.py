@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 from pydantic import BaseModel
 
@@ -19,7 +19,7 @@ from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.compose import render_compose
 from crane_shared.container_defaults import Limits
-from crane_shared.correlation import current_chain, following
+from crane_shared.correlation import chain_of, current_chain, following
 from crane_shared.events import (
     AppDeployed,
     AppFailed,
@@ -27,6 +27,7 @@ from crane_shared.events import (
     AppScaled,
     AppStopped,
     ContainerCreated,
+    ContainerDied,
     Event,
     new_event,
 )
@@ -37,20 +38,20 @@ from crane_shared.store import AppStore
 from .builder import Builder
 from .container_spec import ReplicaSpec, desired_slots, replica_spec, restart_policies, spec_hash
 from .crashloop import CrashTracker
-from .engine import Engine, EngineError
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .host_path_gate import HostPathGate, HostPathPending
 from .image_labels import labels_only_crane_sets
 from .image_labels import refusal as image_label_refusal
+from .intents import in_chain
 from .mounted_files import volume_archive
 from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
 from .plan import Action, Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
+from .runtime import EngineError, Runtime
 from .scan_gate import ScanGate, ScanPending
 from .storage_keeper import StorageKeeper
 
 log = logging.getLogger("crane.deployer.reconciler")
-COMPOSE_PREFIX = "compose."
 
 
 def transition_events(old: AppRecord, new: AppRecord, url: str) -> list[Event]:
@@ -102,7 +103,7 @@ class Reconciler:
         self,
         bus: Bus,
         store: AppStore,
-        engine: Engine,
+        runtime: Runtime,
         settings: CommonSettings,
         limits: Limits,
         gate: ScanGate | None = None,
@@ -110,6 +111,7 @@ class Reconciler:
         files: Callable[[], Awaitable[ObjectStore]] | None = None,
         host_paths: HostPathGate | None = None,
         keeper: StorageKeeper | None = None,
+        clock: Callable[[], float] = time.monotonic,  # the crash-loop back-off's
     ) -> None:
         self.bus = bus
         self.gate = gate
@@ -119,24 +121,46 @@ class Reconciler:
         # Where the content of secrets and configs is kept (None: apps have none here).
         self.files = files
         self.store = store
-        self.engine = engine
+        self.runtime = runtime
         self.settings = settings
         self.limits = limits
-        self.removing: set[str] = set()  # containers the deployer itself is removing
+        self._removing: set[str] = set()  # containers the deployer itself is removing
         # Containers the Engine reported dead. Its container list can still say "running" for a
         # moment after the die event, and CRANE never restarts a container in place.
-        self.died: dict[str, int | None] = {}  # container id -> its exit code
-        self.crashes = CrashTracker()
+        self._died: dict[str, int | None] = {}  # container id -> its exit code
+        self._crashes = CrashTracker(clock)
         # Replicas that died, by (app, service, index): the chain of their death, which the
         # replica created in their place continues (whatever else the app is asked meanwhile).
-        self.replacing: dict[tuple[str, str, int], str] = {}
+        self._replacing: dict[tuple[str, str, int], str] = {}
         # How to ask for another reconcile later (set by the deployer to its work queue).
         self.requeue: Callable[[str, float], None] = lambda app_id, delay: None
+
+    async def replica_died(self, app_id: str, replica: Replica, chain: str | None = None) -> None:
+        """A replica's container exited (the one way a death reaches the reconciler). It counts
+        as exited from now on, whatever the platform still lists. Unless CRANE was removing it,
+        it is a crash: counted for the back-off, and told as container.died in ``chain`` (or
+        beginning one), which the app's healing and the replica made in its place continue."""
+        self._died[replica.container_id] = replica.exit_code
+        if replica.container_id in self._removing:
+            return
+        self._crashes.exited((app_id, replica.service, replica.index, replica.spec_hash), replica.exit_code)
+        died = ContainerDied(
+            app_id=app_id, service=replica.service, container=replica.name, exit_code=replica.exit_code
+        )
+        event = await self.bus.emit(s.CONTAINER_DIED, died, correlationid=chain)
+        self._replacing[(app_id, replica.service, replica.index)] = chain_of(event)
+        await self.store.mutate(app_id, in_chain(chain_of(event)))
+        log.info("%s: replica %s exited (code %s)", app_id, replica.name, replica.exit_code)
+
+    def replica_removed(self, container_id: str) -> None:
+        """A replica's container is gone for good: nothing more to remember about it."""
+        self._removing.discard(container_id)
+        self._died.pop(container_id, None)
 
     async def reconcile(self, app_id: str) -> None:
         record = await self.store.get(app_id)
         if record is None:
-            await self.engine.remove_app(app_id)
+            await self.runtime.remove_app(app_id)
             return
         with following(record.correlationid):  # builds, scans and removals are part of its chain
             await self._reconcile(record)
@@ -164,7 +188,7 @@ class Reconciler:
             self.requeue(app_id, 2.0)
         desired = desired_slots(record)
         restart = restart_policies(record)
-        failure = failure or self.crashes.failure(
+        failure = failure or self._crashes.failure(
             (app_id, service, index, spec_hash)
             for service, (count, spec_hash) in desired.items()
             for index in range(count)
@@ -178,14 +202,14 @@ class Reconciler:
         RECONCILE_SECONDS.labels("failed" if failure else "ok").observe(time.monotonic() - started)
 
     async def _observe(self, app_id: str) -> list[Replica]:
-        replicas = await self.engine.observe(app_id)
+        replicas = await self.runtime.observe(app_id)
         return [
-            replace(r, state="exited", exit_code=self.died[r.container_id]) if r.container_id in self.died else r
+            replace(r, state="exited", exit_code=self._died[r.container_id]) if r.container_id in self._died else r
             for r in replicas
         ]
 
     async def _converge(self, record: AppRecord) -> None:
-        naming = self.engine.naming
+        naming = self.runtime.naming
         desired = desired_slots(record)
         observed = await self._observe(record.id)
         actions = plan_replicas(desired, observed, restart_policies(record))
@@ -194,10 +218,10 @@ class Reconciler:
             labels = naming.app_labels(record.id, record.owner)
             for name in record.spec.used_networks:
                 internal = name in record.spec.networks and record.spec.networks[name].internal
-                await self.engine.ensure_network(naming.app_network(record.id, name), labels, internal)
+                await self.runtime.ensure_network(naming.app_network(record.id, name), labels, internal)
             routed = record.spec.routed_service
             if routed:
-                await self.engine.attach_router(naming.app_network(record.id, routed.network_names[0]))
+                await self.runtime.attach_router(naming.app_network(record.id, routed.network_names[0]))
         if not actions:
             return
         # Services whose image must be built first wait for their build, which runs beside the
@@ -225,13 +249,13 @@ class Reconciler:
 
     async def _services_to_build(self, record: AppRecord) -> set[str]:
         """Running services whose image is not built yet."""
-        naming = self.engine.naming
+        naming = self.runtime.naming
         return {
             s.name
             for s in record.spec.services
             if s.build is not None
             and record.desired(s) > 0
-            and not await self.engine.has_image(naming.image(record.id, s))
+            and not await self.runtime.has_image(naming.image(record.id, s))
         }
 
     async def _apply(
@@ -245,12 +269,12 @@ class Reconciler:
         dependencies' conditions and any crash-loop back-off)."""
         if not actions:
             return
-        naming = self.engine.naming
+        naming = self.runtime.naming
         for action in actions:
             if isinstance(action, Remove):
                 log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
-                self.removing.add(action.container_id)
-                await self.engine.remove(action.container_id)
+                self._removing.add(action.container_id)
+                await self.runtime.remove(action.container_id)
         bring_up = [a for a in actions if not isinstance(a, Remove)]
         waiting = waiting_services(record.spec, desired, observed)
         if waiting:  # created once what they depend on is up (a reconcile comes back for them)
@@ -298,54 +322,54 @@ class Reconciler:
         for service in record.spec.services:
             if service.name not in services:
                 continue
-            spec = replica_spec(record, service, 0, self.engine.naming, self.limits, judged)
-            keys = labels_only_crane_sets(await self.engine.image_labels(spec.image), spec.labels)
+            spec = replica_spec(record, service, 0, self.runtime.naming, self.limits, judged)
+            keys = labels_only_crane_sets(await self.runtime.image_labels(spec.image), spec.labels)
             if keys:
                 raise EngineError(image_label_refusal(service.name, spec.image, keys))
 
     def _backoff(self, record: AppRecord, action: Create) -> float:
         service = next(s for s in record.spec.services if s.name == action.service)
-        return self.crashes.wait_before_create((record.id, action.service, action.index, spec_hash(record, service)))
+        return self._crashes.wait_before_create((record.id, action.service, action.index, spec_hash(record, service)))
 
     async def _bring_up(self, record: AppRecord, action: Create | Start, judged: dict[str, str]) -> None:
-        naming = self.engine.naming
+        naming = self.runtime.naming
         if isinstance(action, Start):
             replica = next((r for r in await self._observe(record.id) if r.container_id == action.container_id), None)
             service = record.spec.service(replica.service) if replica else None
             if replica is None or service is None:
                 return  # gone meanwhile: the next reconcile sees what is there
             if self.host_paths:
-                binds = await self.engine.host_binds(action.container_id)
+                binds = await self.runtime.host_binds(action.container_id)
                 self.host_paths.check_binds(action.name, binds, judged)
             spec = replica_spec(record, service, replica.index, naming, self.limits, judged)
             await self._fill_files(record, spec)
-            await self.engine.start(action.container_id, action.name, spec.links)
+            await self.runtime.start(action.container_id, action.name, spec.links)
             return
         service = next(s for s in record.spec.services if s.name == action.service)
         spec = replica_spec(record, service, action.index, naming, self.limits, judged)
         await self._seed_volumes(record, spec)
-        await self.engine.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
+        await self.runtime.ensure_volumes(spec, naming.app_labels(record.id, record.owner))
         await self._fill_files(record, spec)
         if self.host_paths:  # (seeding, files and the scan took time: the folders are looked at again)
             self.host_paths.check_binds(spec.name, spec.host_binds, judged)
         log.info("%s: creating %s", record.id, spec.name)
-        self.crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
-        await self.engine.create_and_start(spec)
+        self._crashes.created((record.id, action.service, action.index, spec.labels[LABEL_SPEC_HASH]))
+        await self.runtime.create_and_start(spec)
         created = ContainerCreated(app_id=record.id, service=action.service, container=spec.name, replica=action.index)
-        with following(self.replacing.pop((record.id, action.service, action.index), None) or current_chain()):
+        with following(self._replacing.pop((record.id, action.service, action.index), None) or current_chain()):
             await self.bus.emit(s.CONTAINER_CREATED, created)
 
     async def _seed_volumes(self, record: AppRecord, spec: ReplicaSpec) -> None:
         """Create the replica's seeded volumes (bind-mounted folders uploaded with the app) with
         their content; a volume that exists keeps its data."""
-        naming = self.engine.naming
+        naming = self.runtime.naming
         for volume, digest in record.spec.seeds.items():
             full = naming.volume(record.id, volume, record.volume_names)
             if full not in spec.named_volumes or self.builder is None:
                 continue
             archive = functools.partial(self.builder.context_bytes, digest, record.owner)
             labels = naming.app_labels(record.id, record.owner)
-            if await self.engine.seed_volume(full, spec.image, archive, labels):
+            if await self.runtime.seed_volume(full, spec.image, archive, labels):
                 log.info("%s: volume %s filled with its uploaded folder", record.id, full)
 
     async def _fill_files(self, record: AppRecord, spec: ReplicaSpec) -> None:
@@ -369,8 +393,8 @@ class Reconciler:
                     raise EngineError(f"the content of {file.path} is missing: upload it again") from exc
             return volume_archive(contents)
 
-        labels = self.engine.naming.app_labels(record.id, record.owner)
-        await self.engine.fill_files_volume(spec.files_volume, spec.image, archive, labels)
+        labels = self.runtime.naming.app_labels(record.id, record.owner)
+        await self.runtime.fill_files_volume(spec.files_volume, spec.image, archive, labels)
 
     async def _record_outcome(self, app_id: str, ready: dict[str, int], failure: str | None) -> None:
         def change(record: AppRecord) -> AppRecord:
@@ -400,25 +424,17 @@ class Reconciler:
 
     async def _export_compose(self, record: AppRecord) -> None:
         """Keep the portable compose file of the app next to its record."""
-        text = render_compose(record, self.limits).encode()
-        key = COMPOSE_PREFIX + record.id
-        try:
-            current = await self.store.kv.get(key)
-            if current.value == text:
-                return
-        except KeyNotFoundError:
-            pass
-        await self.store.kv.put(key, text)
+        await self.store.keep_compose(record.id, render_compose(record, self.limits).encode())
 
     async def forget(self, app_id: str) -> None:
         """Remove everything the app had: containers, networks, volumes, images, record,
         compose file; its uploads are released by the storage keeper (unless a clone names them)."""
         record = await self.store.get(app_id)
-        for replica in await self.engine.observe(app_id):
-            self.removing.add(replica.container_id)
-        await self.engine.remove_app(app_id)
-        self.crashes.forget(app_id)
-        self.replacing = {slot: chain for slot, chain in self.replacing.items() if slot[0] != app_id}
+        for replica in await self.runtime.observe(app_id):
+            self._removing.add(replica.container_id)
+        await self.runtime.remove_app(app_id)
+        self._crashes.forget(app_id)
+        self._replacing = {slot: chain for slot, chain in self._replacing.items() if slot[0] != app_id}
         if self.host_paths:
             self.host_paths.forget(app_id)
         forget_app(app_id)
@@ -427,7 +443,6 @@ class Reconciler:
             self.keeper.soon()
         if self.builder and record is not None:  # its images went with it
             await self.builder.count_build_cache(record.owner)
-        await self.store.kv.purge(COMPOSE_PREFIX + app_id)
         if self.gate:
             await self.gate.forget(app_id)
         if self.builder:

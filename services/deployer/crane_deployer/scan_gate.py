@@ -19,7 +19,7 @@ from crane_shared.bus import Bus
 from crane_shared.events import MAX_EVENT_FINDINGS, ScanCompleted
 from crane_shared.scan import AppScan, ImageVerdict, ScanReport, app_key, digest_key
 
-from .engine import EngineError
+from .runtime import EngineError
 from .trivy import Trivy
 
 log = logging.getLogger("crane.deployer.scan")

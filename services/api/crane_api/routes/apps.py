@@ -350,14 +350,11 @@ async def app_builds(record: OwnedApp, gateway: GatewayDep) -> list[BuildRecord]
 )
 async def export_compose(record: OwnedApp, gateway: GatewayDep) -> Response:
     """The app as a docker-compose.yml that runs anywhere with ``docker compose up``."""
-    try:
-        entry = await gateway.apps.kv.get(f"compose.{record.id}")
-    except KeyNotFoundError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "the deployer has not rendered this app yet; retry shortly"
-        ) from None
+    text = await gateway.apps.compose(record.id)
+    if text is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the deployer has not rendered this app yet; retry shortly")
     return Response(
-        entry.value or b"",
+        text,
         media_type="application/yaml",
         headers={"Content-Disposition": f'attachment; filename="{record.id}-compose.yml"'},
     )
