@@ -46,3 +46,37 @@ def test_only_the_deployer_talks_to_docker():
         if name != "crane_deployer":
             assert "docker" not in imported_roots(package), name
     assert "docker" not in imported_roots(REPO / "shared" / "crane_shared")
+
+
+DEPLOYER = SERVICE_PACKAGES["crane_deployer"]
+# The Docker Engine backend of the runtime seam (runtime.py): the only modules that may use the
+# Docker SDK. Everything else reaches the platform through a Runtime.
+DOCKER_BACKEND = {"engine.py", "docker_events.py", "build_box.py", "scan_sandbox.py", "trivy.py"}
+# Pure cores: decisions from values, no platform, no bus, no store, no network.
+PURE = {"plan.py", "crashloop.py", "ordering.py", "container_spec.py", "image_labels.py", "naming.py", "runtime.py"}
+IMPURE_ROOTS = {"docker", "nats", "httpx", "aiohttp", "requests"}
+
+
+def module_imports(source: Path) -> set[str]:
+    """Every module ``source`` imports, absolute and relative (``.engine`` as ``engine``)."""
+    names = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module if node.level == 0 else node.module.split(".")[0])
+    return names
+
+
+def test_only_the_docker_backend_uses_the_docker_sdk():
+    users = {p.name for p in DEPLOYER.glob("*.py") if any(m.split(".")[0] == "docker" for m in module_imports(p))}
+    assert users <= DOCKER_BACKEND, users - DOCKER_BACKEND
+    reconciler = module_imports(DEPLOYER / "reconciler.py")
+    assert "engine" not in reconciler and "runtime" in reconciler  # it knows the seam, not the backend
+
+
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_pure_cores_touch_no_platform_bus_store_or_network(name):
+    imports = module_imports(DEPLOYER / name)
+    assert not {m for m in imports if m.split(".")[0] in IMPURE_ROOTS}, imports
+    assert not imports & {"crane_shared.bus", "crane_shared.store", "engine", "reconciler"}, imports
