@@ -1,7 +1,17 @@
 """The deployer's planning core: desired replicas x observed containers -> actions."""
 
 from crane_deployer.ordering import waiting_services
-from crane_deployer.plan import Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
+from crane_deployer.plan import (
+    Create,
+    PassPlan,
+    Remove,
+    Replica,
+    Start,
+    exit_failure,
+    plan_pass,
+    plan_replicas,
+    ready_by_service,
+)
 from crane_shared.appspec import AppSpec
 
 
@@ -132,3 +142,23 @@ def test_services_wait_for_their_dependencies_conditions():
     healthy = [replica("db", 0, health="healthy"), replica("migrate", 0)]
     assert waiting_services(spec, desired, healthy) == {"web": "waits for migrate (service_completed_successfully)"}
     assert waiting_services(spec, desired, [replica("db", 0, health="healthy"), exited("migrate")]) == {}
+
+
+def test_a_pass_leaves_unbuilt_services_holds_dependents_and_defers_backing_off_slots():
+    desired = {"web": (2, "h1"), "api": (1, "h1"), "worker": (1, "h1")}
+    observed = [replica("web", 0, spec_hash="h0", cid="old-web"), replica("worker", 0, state="exited", cid="dead")]
+    actions = plan_replicas(desired, observed)
+    waits = {("worker", 0): 4.0}
+    plan = plan_pass(actions, observed, {"web"}, {"api": "waits for web"}, lambda c: waits.get((c.service, c.index), 0))
+    assert plan.build == ["web"]
+    assert plan.remove == [Remove("dead", "s-app-worker-0", "container exited")]  # web's old one stays until its build
+    assert plan.bring_up == []  # api is held, worker backs off
+    assert plan.gated == {"worker"} and plan.held == {"api": "waits for web"}
+    assert plan.retry_in == 1.0 and plan.changes_replicas  # the dependency's retry comes first
+
+
+def test_a_pass_with_nothing_to_do_does_nothing_and_comes_back_for_nothing():
+    desired = {"web": (1, "h1")}
+    observed = [replica("web", 0)]
+    plan = plan_pass(plan_replicas(desired, observed), observed, set(), {"web": "x"}, lambda c: 9.0)
+    assert plan == PassPlan([], [], [], set(), {}, None) and not plan.changes_replicas

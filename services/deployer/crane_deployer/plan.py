@@ -8,10 +8,11 @@ dies half way and runs the plan again can never create a second container for a 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 LIVE_STATES = {"running", "restarting"}
+Slots = dict[str, tuple[int, str]]  # service -> (replicas, spec hash): what should run
 
 
 @dataclass(frozen=True)
@@ -156,3 +157,52 @@ def exit_failure(
         ):
             return f"service {replica.service} exited with code {replica.exit_code} (restart: {policy})"
     return None
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """What one reconcile pass does, decided before anything is done (plan_pass)."""
+
+    build: list[str]  # services whose image is built first; their replicas stay as they are
+    remove: list[Remove]
+    bring_up: list[Create | Start]  # created or started side by side, once the gates agree
+    gated: set[str]  # services of the creations the gates judge (backing-off ones included)
+    held: dict[str, str]  # service -> what its new replicas wait for (a dependency)
+    retry_in: float | None  # when a pass should come back for what waits (None: nothing waits)
+
+    @property
+    def changes_replicas(self) -> bool:
+        return bool(self.remove or self.bring_up)
+
+
+DEPENDENCY_RETRY_SECONDS = 1.0
+
+
+def plan_pass(
+    actions: list[Action],
+    observed: list[Replica],
+    unbuilt: set[str],
+    held: Mapping[str, str],
+    backoff: Callable[[Create], float],
+) -> PassPlan:
+    """One pass, from the replica actions (plan_replicas): those of services whose image is
+    not built yet are left (the image is built first), creations of services whose
+    dependencies are not met (``held``) wait, and creations still in a crash-loop back-off
+    (``backoff``: seconds before a slot may be made again) are left for a later pass."""
+    service_of = {r.container_id: r.service for r in observed}
+
+    def service(action: Action) -> str:
+        return action.service if isinstance(action, Create) else service_of.get(action.container_id, "")
+
+    mine = [a for a in actions if service(a) not in unbuilt]
+    ups = [a for a in mine if not isinstance(a, Remove) and not (isinstance(a, Create) and a.service in held)]
+    waits = {a: wait for a in ups if isinstance(a, Create) and (wait := backoff(a)) > 0}
+    retry = [*([DEPENDENCY_RETRY_SECONDS] if held and mine else []), *waits.values()]
+    return PassPlan(
+        build=sorted(unbuilt),
+        remove=[a for a in mine if isinstance(a, Remove)],
+        bring_up=[a for a in ups if a not in waits],
+        gated={a.service for a in ups if isinstance(a, Create)},
+        held=dict(held) if mine else {},
+        retry_in=min(retry) if retry else None,
+    )

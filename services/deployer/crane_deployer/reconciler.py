@@ -36,7 +36,7 @@ from crane_shared.settings import CommonSettings
 from crane_shared.store import AppStore
 
 from .builder import Builder
-from .container_spec import ReplicaSpec, desired_slots, replica_spec, restart_policies, spec_hash
+from .container_spec import ReplicaSpec, desired_slots, replica_spec, restart_policies
 from .crashloop import CrashTracker
 from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .host_path_gate import HostPathGate, HostPathPending
@@ -46,7 +46,17 @@ from .intents import in_chain
 from .mounted_files import volume_archive
 from .naming import LABEL_SPEC_HASH
 from .ordering import waiting_services
-from .plan import Action, Create, Remove, Replica, Start, exit_failure, plan_replicas, ready_by_service
+from .plan import (
+    Create,
+    PassPlan,
+    Replica,
+    Slots,
+    Start,
+    exit_failure,
+    plan_pass,
+    plan_replicas,
+    ready_by_service,
+)
 from .runtime import EngineError, Runtime
 from .scan_gate import ScanGate, ScanPending
 from .storage_keeper import StorageKeeper
@@ -177,23 +187,24 @@ class Reconciler:
             )
             await self.forget(app_id)
             return
-        failure = None
+        desired, restart = desired_slots(record), restart_policies(record)
+        observed = await self._observe(app_id)
+        failure, changed = None, True
         try:
-            await self._converge(record)
+            changed = await self._converge(record, desired, restart, observed)
         except EngineError as exc:
             failure = str(exc)
             log.warning("app %s failed: %s", app_id, failure)
         except (ScanPending, HostPathPending) as exc:
             log.info("app %s waits for a verdict: %s", app_id, exc)
             self.requeue(app_id, 2.0)
-        desired = desired_slots(record)
-        restart = restart_policies(record)
+        if changed:  # what the pass did (or began, before it stopped) is observed again
+            observed = await self._observe(app_id)
         failure = failure or self._crashes.failure(
             (app_id, service, index, spec_hash)
             for service, (count, spec_hash) in desired.items()
             for index in range(count)
         )
-        observed = await self._observe(app_id)
         failure = failure or exit_failure(desired, observed, restart)
         ready = ready_by_service(desired, observed, restart)
         await self._record_outcome(app_id, ready, failure)
@@ -208,44 +219,45 @@ class Reconciler:
             for r in replicas
         ]
 
-    async def _converge(self, record: AppRecord) -> None:
-        naming = self.runtime.naming
-        desired = desired_slots(record)
-        observed = await self._observe(record.id)
-        actions = plan_replicas(desired, observed, restart_policies(record))
+    async def _converge(
+        self, record: AppRecord, desired: Slots, restart: dict[str, str], observed: list[Replica]
+    ) -> bool:
+        """Plan the pass (plan.py) and carry it out; whether replicas were changed."""
         if record.desired_replicas:
-            # Checked on every pass, not only on changes: a recreated router joins again.
-            labels = naming.app_labels(record.id, record.owner)
-            for name in record.spec.used_networks:
-                internal = name in record.spec.networks and record.spec.networks[name].internal
-                await self.runtime.ensure_network(naming.app_network(record.id, name), labels, internal)
-            routed = record.spec.routed_service
-            if routed:
-                await self.runtime.attach_router(naming.app_network(record.id, routed.network_names[0]))
+            await self._ensure_networks(record)
+        actions = plan_replicas(desired, observed, restart)
         if not actions:
-            return
+            return False
+        unbuilt = await self._services_to_build(record)
+        held = waiting_services(record.spec, desired, observed)
+        plan = plan_pass(actions, observed, unbuilt, held, functools.partial(self._backoff, record, desired))
         # Services whose image must be built first wait for their build, which runs beside the
         # reconcile workers (builder.py): the app is reconciled again when it ends, and until then
         # those services' replicas stay as they are (a failed build leaves the old ones running).
-        # The others go ahead meanwhile.
-        to_build = await self._services_to_build(record)
         build_failure: EngineError | None = None
-        for name in sorted(to_build):
+        for name in plan.build:
             service = record.spec.service(name)
             if self.builder and service is not None:
                 try:
                     self.builder.request(record, service)
                 except EngineError as exc:  # its last build failed: said after the others' actions
                     build_failure = build_failure or exc
-        service_of = {r.container_id: r.service for r in observed}
-
-        def of_built(action: Action) -> bool:
-            service = action.service if isinstance(action, Create) else service_of.get(action.container_id)
-            return service in to_build
-
-        await self._apply(record, [a for a in actions if not of_built(a)], desired, observed)
+        await self._carry_out(record, plan, observed)
         if build_failure:
             raise build_failure
+        return plan.changes_replicas
+
+    async def _ensure_networks(self, record: AppRecord) -> None:
+        """The app's networks, and the router on the routed one: checked on every pass, not only
+        on changes, so a recreated router joins again."""
+        naming = self.runtime.naming
+        labels = naming.app_labels(record.id, record.owner)
+        for name in record.spec.used_networks:
+            internal = name in record.spec.networks and record.spec.networks[name].internal
+            await self.runtime.ensure_network(naming.app_network(record.id, name), labels, internal)
+        routed = record.spec.routed_service
+        if routed:
+            await self.runtime.attach_router(naming.app_network(record.id, routed.network_names[0]))
 
     async def _services_to_build(self, record: AppRecord) -> set[str]:
         """Running services whose image is not built yet."""
@@ -258,47 +270,32 @@ class Reconciler:
             and not await self.runtime.has_image(naming.image(record.id, s))
         }
 
-    async def _apply(
-        self,
-        record: AppRecord,
-        actions: list[Action],
-        desired: dict[str, tuple[int, str]],
-        observed: list[Replica],
-    ) -> None:
-        """Removals, then the creations and starts side by side (after the scan gate, the
-        dependencies' conditions and any crash-loop back-off)."""
-        if not actions:
-            return
-        naming = self.runtime.naming
-        for action in actions:
-            if isinstance(action, Remove):
-                log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
-                self._removing.add(action.container_id)
-                await self.runtime.remove(action.container_id)
-        bring_up = [a for a in actions if not isinstance(a, Remove)]
-        waiting = waiting_services(record.spec, desired, observed)
-        if waiting:  # created once what they depend on is up (a reconcile comes back for them)
-            log.info("%s: %s", record.id, "; ".join(f"{name} {why}" for name, why in sorted(waiting.items())))
-            bring_up = [a for a in bring_up if not (isinstance(a, Create) and a.service in waiting)]
-            self.requeue(record.id, 1.0)
-        creating = {a.service for a in bring_up if isinstance(a, Create)}
+    async def _carry_out(self, record: AppRecord, plan: PassPlan, observed: list[Replica]) -> None:
+        """Removals, then the creations and starts side by side, once the gates agree (host
+        paths, image references and labels, the scan)."""
+        for action in plan.remove:
+            log.info("%s: removing %s (%s)", record.id, action.name, action.reason)
+            self._removing.add(action.container_id)
+            await self.runtime.remove(action.container_id)
+        if plan.held:  # created once what they depend on is up
+            log.info("%s: %s", record.id, "; ".join(f"{name} {why}" for name, why in sorted(plan.held.items())))
+        if plan.retry_in is not None:
+            self.requeue(record.id, plan.retry_in)
         judged: dict[str, str] = {}  # host paths as written -> where they lead: what replicas mount
-        if self.host_paths and bring_up:  # a start mounts its binds anew too
+        if self.host_paths and (plan.bring_up or plan.gated):  # a start mounts its binds anew too
             service_of = {r.container_id: r.service for r in observed}
-            starting = {service_of.get(a.container_id, "") for a in bring_up if isinstance(a, Start)}
-            judged = await self.host_paths.check(record, creating | starting)
-        if creating:
-            self._refuse_image_refs(record, creating)
-            await self._refuse_reserved_image_labels(record, creating, judged)
-        if self.gate and creating:
-            images = [naming.image(record.id, s) for s in record.spec.services if s.name in creating]
-            await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
-        backing_off = [a for a in bring_up if isinstance(a, Create) and self._backoff(record, a) > 0]
-        if backing_off:
-            self.requeue(record.id, min(self._backoff(record, a) for a in backing_off))
+            starting = {service_of.get(a.container_id, "") for a in plan.bring_up if isinstance(a, Start)}
+            judged = await self.host_paths.check(record, plan.gated | starting)
+        if plan.gated:
+            self._refuse_image_refs(record, plan.gated)
+            await self._refuse_reserved_image_labels(record, plan.gated, judged)
+            if self.gate:
+                naming = self.runtime.naming
+                images = [naming.image(record.id, s) for s in record.spec.services if s.name in plan.gated]
+                await self.gate.check(record, images)  # raises ScanBlocked (a failure) or ScanPending
         # Replicas are independent: create and start them side by side.
         outcomes = await asyncio.gather(
-            *(self._bring_up(record, a, judged) for a in bring_up if a not in backing_off), return_exceptions=True
+            *(self._bring_up(record, a, judged) for a in plan.bring_up), return_exceptions=True
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -327,9 +324,8 @@ class Reconciler:
             if keys:
                 raise EngineError(image_label_refusal(service.name, spec.image, keys))
 
-    def _backoff(self, record: AppRecord, action: Create) -> float:
-        service = next(s for s in record.spec.services if s.name == action.service)
-        return self._crashes.wait_before_create((record.id, action.service, action.index, spec_hash(record, service)))
+    def _backoff(self, record: AppRecord, desired: Slots, action: Create) -> float:
+        return self._crashes.wait_before_create((record.id, action.service, action.index, desired[action.service][1]))
 
     async def _bring_up(self, record: AppRecord, action: Create | Start, judged: dict[str, str]) -> None:
         naming = self.runtime.naming
