@@ -23,12 +23,18 @@ class RpcError(_Body):
     error: str
 
 
-class LogsRequest(_Body):
-    """The last ``tail`` lines of each replica's log (of one ``service``, or all)."""
+class LogLines(_Body):
+    """Which log lines: the last ``tail`` of each replica's log (of one ``service``, or all).
+    The body of ``POST /apps/{id}/logs``."""
 
-    app_id: AppId
     tail: int = Field(default=100, ge=1, le=5000)
     service: str | None = Field(default=None, max_length=64)
+
+
+class LogsRequest(LogLines):
+    """Those lines of one app's replicas, asked of the deployer."""
+
+    app_id: AppId
 
 
 class StatsRequest(_Body):

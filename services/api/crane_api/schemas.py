@@ -84,11 +84,6 @@ class ScaleRequest(_Strict):
     service: Annotated[str, Field(max_length=64)] | None = None
 
 
-class LogsRequest(_Strict):
-    tail: Annotated[int, Field(ge=1, le=5000)] = 100
-    service: str | None = None
-
-
 class ServicePublic(BaseModel):
     """One service of an app: its replicas (desired and ready) and bounds."""
 

@@ -31,6 +31,7 @@ from crane_shared.events import (
     new_event,
 )
 from crane_shared.intents import ScaleConflict, apply_restart, apply_update
+from crane_shared.rpc import LogLines, LogsRequest
 from crane_shared.scan import AppScan, app_key
 from crane_shared.servicespec import NAME_PATTERN
 from crane_shared.storage import Kind, OverQuota
@@ -50,7 +51,7 @@ from ..requests import (
     read_app_spec,
     validation_errors,
 )
-from ..schemas import AppPublic, AppScanPublic, AppUpdate, LogsRequest, ScaleRequest
+from ..schemas import AppPublic, AppScanPublic, AppUpdate, ScaleRequest
 
 router = APIRouter(prefix="/apps", tags=["apps"])
 SOURCE = "crane/api"
@@ -307,10 +308,10 @@ async def _ask_deployer(gateway: Gateway, subject: str, body: dict[str, Any]) ->
 
 
 @router.post("/{app_id}/logs")
-async def app_logs(record: OwnedApp, gateway: GatewayDep, body: LogsRequest | None = None) -> dict[str, Any]:
+async def app_logs(record: OwnedApp, gateway: GatewayDep, body: LogLines | None = None) -> dict[str, Any]:
     """The last lines of every replica's log."""
-    body = body or LogsRequest()
-    return await _ask_deployer(gateway, s.RPC_APP_LOGS, {"app_id": record.id, **body.model_dump()})
+    asked = LogsRequest(app_id=record.id, **(body or LogLines()).model_dump())
+    return await _ask_deployer(gateway, s.RPC_APP_LOGS, asked.model_dump())
 
 
 @router.post("/{app_id}/stats")
