@@ -8,15 +8,11 @@ deployer's exporter (crane_container_*), replica counts from crane_app_replicas.
 from __future__ import annotations
 
 from .appspec import AppSpec
+from .routing import traefik_service
 from .servicespec import ServiceSpec
 
 # Must span several scrape intervals (CRANE scrapes every 0.5 s; use 2m with 1m scrapes).
 RATE_WINDOW = "4s"
-
-
-def traefik_service(suite: str, app_id: str, service: str) -> str:
-    """The name Traefik gives the load-balanced service of one of an app's services."""
-    return f"{suite}-{app_id}-{service}@docker"
 
 
 def _routed(suite: str, app_id: str, spec: AppSpec) -> str | None:

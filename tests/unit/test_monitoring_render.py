@@ -1,9 +1,6 @@
 """Rendering of monitoring configuration from app settings (pure)."""
 
 from crane_monitor_config.render import (
-    HIGH_LOAD,
-    LOW_LOAD,
-    REPLICAS_DOWN,
     Timings,
     alert_names,
     render_alertmanager_config,
@@ -11,6 +8,7 @@ from crane_monitor_config.render import (
     render_rules,
     render_targets,
 )
+from crane_shared.alert_names import HIGH_LOAD, LOW_LOAD, REPLICAS_DOWN
 from crane_shared.appspec import AppRecord, AppSpec
 
 

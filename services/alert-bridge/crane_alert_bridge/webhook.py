@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crane_shared import subjects as s
+from crane_shared.alert_names import APP_LABEL, SERVICE_LABEL
 from crane_shared.events import Alert, Event, new_event
 
 
@@ -36,7 +37,7 @@ class WebhookPayload(BaseModel):
 
 
 def app_of(alert: WebhookAlert) -> str | None:
-    return alert.labels.get("crane_app") or alert.labels.get("app_id") or alert.labels.get("app")
+    return alert.labels.get(APP_LABEL) or alert.labels.get("app_id") or alert.labels.get("app")
 
 
 def alert_event(alert: WebhookAlert) -> Event:
@@ -46,7 +47,7 @@ def alert_event(alert: WebhookAlert) -> Event:
     subject = s.ALERT_FIRING if alert.status == "firing" else s.ALERT_RESOLVED
     payload = Alert(
         app_id=app_of(alert),
-        service=alert.labels.get("crane_service"),
+        service=alert.labels.get(SERVICE_LABEL),
         alertname=alert.labels.get("alertname", "unnamed"),
         fingerprint=alert.fingerprint,
         starts_at=alert.startsAt,

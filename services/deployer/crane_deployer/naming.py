@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crane_shared import routing
 from crane_shared.servicespec import DEFAULT_NETWORK, ServiceSpec
 
 LABEL_SUITE = "crane.suite"
@@ -61,22 +62,13 @@ class Naming:
         return {"label": [f"{LABEL_SUITE}={self.suite}", f"{LABEL_APP}={app_id}"]}
 
     def hosts(self, app_id: str, service: str, is_main: bool) -> list[str]:
-        """Host names a routed service answers on: <service>.<app>.<domain>, and <app>.<domain>
-        for the app's main service."""
-        hosts = [f"{service}.{app_id}.{self.app_domain}"]
-        return [f"{app_id}.{self.app_domain}", *hosts] if is_main else hosts
+        return routing.hosts(app_id, service, is_main, self.app_domain)
 
     def router_labels(
         self, app_id: str, service: str, port: int, is_main: bool, network: str = DEFAULT_NETWORK
     ) -> dict[str, str]:
-        """Traefik labels: all replicas share one router and one load-balanced service."""
-        router = f"{self.suite}-{app_id}-{service}"
-        rule = " || ".join(f"Host(`{h}`)" for h in self.hosts(app_id, service, is_main))
-        return {
-            "traefik.enable": "true",
-            "traefik.docker.network": self.app_network(app_id, network),
-            f"traefik.http.routers.{router}.rule": rule,
-            f"traefik.http.routers.{router}.entrypoints": "web",
-            f"traefik.http.routers.{router}.service": router,
-            f"traefik.http.services.{router}.loadbalancer.server.port": str(port),
-        }
+        """Traefik labels of a replica (routing.py), on the app's network ``network``."""
+        router = routing.router_name(app_id, service, self.suite)
+        return routing.router_labels(
+            router, self.hosts(app_id, service, is_main), port, self.app_network(app_id, network)
+        )

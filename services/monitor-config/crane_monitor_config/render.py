@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from crane_shared.alert_names import (
+    APP_LABEL,
+    HIGH_ERROR_RATE,
+    HIGH_LOAD,
+    LOW_LOAD,
+    METRIC_LABEL,
+    REPLICAS_DOWN,
+    SERVICE_LABEL,
+    SUITE_LABEL,
+)
 from crane_shared.app_metrics import (
     RATE_WINDOW,
     desired_replicas_query,
@@ -18,11 +28,6 @@ from crane_shared.app_metrics import (
 )
 from crane_shared.appspec import AppRecord
 from crane_shared.servicespec import ServiceSpec
-
-HIGH_LOAD = "CraneHighLoad"
-LOW_LOAD = "CraneLowLoad"
-REPLICAS_DOWN = "CraneReplicasDown"
-HIGH_ERROR_RATE = "CraneHighErrorRate"
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ def render_targets(app_id: str, exporter_target: str) -> list[dict[str, Any]]:
     return [
         {
             "targets": [exporter_target],
-            "labels": {"crane_app": app_id, "__metrics_path__": f"/metrics/apps/{app_id}"},
+            "labels": {APP_LABEL: app_id, "__metrics_path__": f"/metrics/apps/{app_id}"},
         }
     ]
 
@@ -56,7 +61,7 @@ def _load_rules(
     value = metric_query(suite, app_id, service, window=rate_window)
     target = scaling.target_value
     high, low = target * (1 + scaling.tolerance), target * (1 - scaling.tolerance)
-    metric_labels = {**labels, "crane_service": service.name, "crane_metric": scaling.metric}
+    metric_labels = {**labels, SERVICE_LABEL: service.name, METRIC_LABEL: scaling.metric}
     band = f"{app_id}/{service.name}: {scaling.metric} per replica {{}} {_number(target)} ({{}}{scaling.tolerance:.0%})"
     desired = desired_replicas_query(app_id, service.name)
     return [
@@ -83,7 +88,7 @@ def alert_names(rules: dict[str, Any]) -> list[str]:
 def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) -> dict[str, Any]:
     """Alert rules of one app: load above/below its target band, replicas down, errors."""
     app_id, spec = record.id, record.spec
-    labels = {"crane_app": app_id, "crane_suite": suite}
+    labels = {APP_LABEL: app_id, SUITE_LABEL: suite}
     desired = f'max(crane_app_replicas{{app="{app_id}",kind="desired"}})'
     ready = f'max(crane_app_replicas{{app="{app_id}",kind="ready"}})'
     # The app's request rate, p95 latency and error ratio as named series, from Traefik's metrics.
@@ -145,7 +150,7 @@ def render_alertmanager_config(webhook_url: str, token_file: str, timings: Timin
     return {
         "route": {
             "receiver": "crane-alert-bridge",
-            "group_by": ["crane_app", "crane_service", "alertname"],
+            "group_by": [APP_LABEL, SERVICE_LABEL, "alertname"],
             "group_wait": timings.group_wait,
             "group_interval": timings.group_interval,
             "repeat_interval": timings.repeat_interval,

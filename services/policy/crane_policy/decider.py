@@ -13,6 +13,7 @@ from nats.js.kv import KeyValue
 from prometheus_client import Counter
 
 from crane_shared import subjects as s
+from crane_shared.alert_names import LOAD_ALERTS, RESTART_ALERTS
 from crane_shared.app_metrics import metric_query
 from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
@@ -26,8 +27,6 @@ from .prometheus import Prometheus, PrometheusError
 from .scaling_memory import ScalingMemory
 
 log = logging.getLogger("crane.policy.decider")
-LOAD_ALERTS = {"CraneHighLoad", "CraneLowLoad"}
-RESTART_ALERTS = {"CraneReplicasDown"}
 DECISIONS = Counter("crane_policy_decisions_total", "Decisions made by the policy", ["action", "outcome"])
 
 

@@ -12,6 +12,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
 from crane_shared import subjects as s
+from crane_shared.alert_names import LOAD_ALERTS, LOW_LOAD, RESTART_ALERTS
 from crane_shared.appspec import AppSpec, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.correlation import chain_of, following
@@ -28,7 +29,7 @@ from crane_shared.store import AppStore
 from crane_shared.users import UserStore
 
 from .admission import ADMISSION_PACKAGE, admission_input
-from .decider import LOAD_ALERTS, RESTART_ALERTS, Decider, service_key
+from .decider import Decider, service_key
 from .engines import OpaServer, PolicyEngine, PolicyError, verdict
 from .guarded import GuardedRego
 from .policy_store import NAME_PATTERN, PolicyStore, default_policies
@@ -113,7 +114,7 @@ class PolicyService:
         elif payload.alertname in LOAD_ALERTS:
             target = (payload.app_id, payload.service)
             if firing:
-                if payload.alertname == "CraneLowLoad" and self._firing_name(target) != "CraneLowLoad":
+                if payload.alertname == LOW_LOAD and self._firing_name(target) != LOW_LOAD:
                     record = await self.store.get(payload.app_id)
                     service = record.spec.service(payload.service) if record else None
                     if service:

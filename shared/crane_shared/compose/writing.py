@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from .. import routing
 from ..appspec import AppRecord
 from ..container_defaults import Limits, dropped_capabilities
 from ..servicespec import ServiceSpec
@@ -42,16 +43,11 @@ def _settings(service: ServiceSpec) -> dict[str, Any]:
 
 
 def _router_labels(record: AppRecord, service: ServiceSpec, port: int) -> dict[str, str]:
-    router = f"{record.id}-{service.name}"
-    hosts = [f"{service.name}.{record.id}.localhost"]
-    if record.spec.primary_service.name == service.name:
-        hosts.insert(0, f"{record.id}.localhost")
+    is_main = record.spec.primary_service.name == service.name
+    router = routing.router_name(record.id, service.name)
     return {
-        "traefik.enable": "true",
         EXPORT_LABEL: record.id,
-        f"traefik.http.routers.{router}.rule": " || ".join(f"Host(`{h}`)" for h in hosts),
-        f"traefik.http.routers.{router}.entrypoints": "web",
-        f"traefik.http.services.{router}.loadbalancer.server.port": str(port),
+        **routing.router_labels(router, routing.hosts(record.id, service.name, is_main), port),
     }
 
 
