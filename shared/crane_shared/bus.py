@@ -42,7 +42,7 @@ from . import subjects as s
 from .buckets import OBJECT_STORES, creates, declares_streams, kv_buckets_created_by, object_stores_created_by
 from .correlation import chain_of, current_chain, following
 from .events import Event, EventRejected, InvalidEvent, new_event, parse_event
-from .rpc import RPC_BODIES
+from .rpc import RPC_BODIES, RpcError
 
 log = logging.getLogger("crane.bus")
 
@@ -345,26 +345,26 @@ class Bus:
         answer: dict[str, Any] = json.loads(reply.data)
         return answer
 
-    async def serve(self, subject: str, answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
-        """Answer JSON requests on ``subject`` (a queue group, so replicas share the work); a
-        body its model (rpc.py) refuses is answered with the field and why, unasked."""
-        request_model = RPC_BODIES[subject][0] if subject in RPC_BODIES else None
+    async def serve(self, subject: str, answer: Callable[[Any], Awaitable[BaseModel]]) -> None:
+        """Answer requests on ``subject`` (a queue group, so replicas share the work) with the
+        models rpc.py gives it: ``answer`` gets the request as its model and returns the answer
+        model, or an RpcError. A body the model refuses is answered with the field and why,
+        unasked; an answer of another model is not sent (the asker hears of an internal error)."""
+        request_model, answer_model = RPC_BODIES[subject]
 
         async def on_request(msg: Msg) -> None:
             try:
-                body = json.loads(msg.data)
-                if not isinstance(body, dict):
-                    raise ValueError("request body must be a JSON object")
-                if request_model is not None:
-                    try:
-                        body = request_model.model_validate(body).model_dump(mode="json")
-                    except ValidationError as exc:
-                        problem = exc.errors()[0]
-                        raise ValueError(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
-                result = await answer(body)
+                result = await answer(request_model.model_validate_json(msg.data))
+                if not isinstance(result, (answer_model, RpcError)):
+                    log.error("%s answered %s, not %s", subject, type(result).__name__, answer_model.__name__)
+                    result = RpcError(error=f"{self.service} failed to answer {subject} (an internal error)")
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                where = ".".join(map(str, problem["loc"])) or "body"
+                result = RpcError(error=f"{where}: {problem['msg']}")
             except Exception as exc:  # noqa: BLE001 - every request gets an answer
-                result = {"error": str(exc)}
-            await msg.respond(json.dumps(result, default=str).encode())
+                result = RpcError(error=str(exc))
+            await msg.respond(result.model_dump_json(exclude_none=True).encode())
 
         await self.nc.subscribe(subject, queue=f"crane-{self.service}", cb=on_request)
 

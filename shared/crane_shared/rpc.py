@@ -118,11 +118,14 @@ class WebhookRequest(_Body):
     payload: Any = None
 
 
-class WebhookAnswer(BaseModel):
-    """``status`` 200 (with what was accepted), 401 or 422 (with ``detail``)."""
+class WebhookAnswer(_Body):
+    """``status`` 200 with how many alerts were published and how many were repeats, or 401
+    or 422 with ``detail``."""
 
     status: int
     detail: Any = None
+    published: int | None = None
+    duplicates: int | None = None
 
 
 # subject -> (request, answer), in docs/events.md.

@@ -290,3 +290,28 @@ async def test_an_unclaimed_upload_expires_and_a_full_uploads_store_refuses_more
         await client.close()
         await deployer.close()
         await api.close()
+
+
+async def test_a_request_reaches_its_answerer_as_its_model_and_a_wrong_answer_is_never_sent(bus):
+    from crane_shared.rpc import ContainersAnswer, LogsRequest, StatsRequest, Verdict
+
+    asked: list[LogsRequest] = []
+
+    async def logs(request: LogsRequest) -> ContainersAnswer:
+        asked.append(request)
+        return ContainersAnswer(containers=[{"name": "r0", "lines": ["hi"]}])
+
+    async def stats(request: StatsRequest) -> Verdict:  # a handler with a bug: the wrong answer
+        return Verdict(allowed=True)
+
+    await bus.serve(s.RPC_APP_LOGS, logs)
+    await bus.serve(s.RPC_APP_STATS, stats)
+    answer = await bus.request(s.RPC_APP_LOGS, {"app_id": "shop-1", "tail": 5})
+    assert answer == {"containers": [{"name": "r0", "lines": ["hi"]}]}
+    assert asked == [LogsRequest(app_id="shop-1", tail=5)]  # typed, defaults filled
+    refused = await bus.request(s.RPC_APP_LOGS, {"app_id": "shop-1", "tail": 0})
+    assert refused["error"].startswith("tail:"), refused  # the field, and the answerer never ran
+    assert (await bus.request(s.RPC_APP_LOGS, {"app_id": "shop-1", "extra": 1}))["error"].startswith("extra:")
+    wrong = await bus.request(s.RPC_APP_STATS, {"app_id": "shop-1"})
+    assert wrong == {"error": "test failed to answer rpc.app.stats (an internal error)"}, wrong
+    assert len(asked) == 1

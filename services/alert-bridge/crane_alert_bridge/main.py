@@ -7,7 +7,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, status
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from crane_shared import subjects as s
 from crane_shared.bus import Bus
 from crane_shared.events import describe_validation_error
+from crane_shared.rpc import WebhookAnswer, WebhookRequest
 from crane_shared.secrets import WEBHOOK_TOKEN, ensure_secret
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server
 from crane_shared.settings import CommonSettings
@@ -43,7 +44,7 @@ class Bridge:
     def authorized(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented.encode(), self.token.encode())
 
-    async def accept(self, payload: WebhookPayload) -> dict[str, int]:
+    async def accept(self, payload: WebhookPayload) -> WebhookAnswer:
         published = duplicates = 0
         for alert in payload.alerts:
             if await self.ledger.changed(alert):
@@ -53,17 +54,17 @@ class Bridge:
             else:
                 duplicates += 1
                 ALERTS.labels(alert.status, "duplicate").inc()
-        return {"published": published, "duplicates": duplicates}
+        return WebhookAnswer(status=200, published=published, duplicates=duplicates)
 
-    async def answer_request(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The webhook over NATS: {"token": ..., "payload": {...}} -> {"status": 200|401|422, ...}."""
-        if not self.authorized(body.get("token")):
-            return {"status": 401, "detail": "missing or invalid bearer token"}
+    async def answer_request(self, request: WebhookRequest) -> WebhookAnswer:
+        """The webhook over NATS: its bearer token and payload -> 200, 401 or 422."""
+        if not self.authorized(request.token):
+            return WebhookAnswer(status=401, detail="missing or invalid bearer token")
         try:
-            payload = WebhookPayload.model_validate(body.get("payload"))
+            payload = WebhookPayload.model_validate(request.payload)
         except ValidationError as exc:
-            return {"status": 422, "detail": describe_validation_error(exc, prefix="body")}
-        return {"status": 200, **await self.accept(payload)}
+            return WebhookAnswer(status=422, detail=describe_validation_error(exc, prefix="body"))
+        return await self.accept(payload)
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -105,7 +106,8 @@ def create_app(settings: BridgeSettings) -> FastAPI:
     @app.post("/alerts")
     async def receive(payload: WebhookPayload, bridge: Annotated[Bridge, Depends(authorized_bridge)]) -> dict[str, int]:
         """Alertmanager's webhook receiver (payload version 4)."""
-        return await bridge.accept(payload)
+        answer = await bridge.accept(payload)
+        return {"published": answer.published or 0, "duplicates": answer.duplicates or 0}
 
     return app
 

@@ -21,6 +21,7 @@ from prometheus_client import Gauge
 from crane_shared.live_logs import (
     LEASE_SECONDS,
     MAX_BATCH_LINES,
+    FollowAnswer,
     FollowRequest,
     LeaseRequest,
     LineSplitter,
@@ -57,28 +58,26 @@ class LogFollowers:
         self.lease_seconds = lease_seconds
         self._follows: dict[str, _Follow] = {}
 
-    async def start(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = FollowRequest.model_validate(body)
+    async def start(self, request: FollowRequest) -> FollowAnswer:
         if request.stream in self._follows:
-            return {"following": True}
+            return FollowAnswer(following=True)
         if len(self._follows) >= MAX_FOLLOWS:
             raise RuntimeError(f"{MAX_FOLLOWS} logs are being followed already; try again later")
         follow = _Follow(request, time.monotonic() + self.lease_seconds)
         self._follows[request.stream] = follow
         FOLLOWING.set(len(self._follows))
         follow.task = asyncio.create_task(self._run(follow))
-        return {"following": True}
+        return FollowAnswer(following=True)
 
-    async def lease(self, body: dict[str, Any]) -> dict[str, Any]:
-        request = LeaseRequest.model_validate(body)
+    async def lease(self, request: LeaseRequest) -> FollowAnswer:
         follow = self._follows.get(request.stream)
         if follow is None:
-            return {"following": False}
+            return FollowAnswer(following=False)
         if request.stop:
             follow.stop.set()
-            return {"following": False}
+            return FollowAnswer(following=False)
         follow.until = time.monotonic() + self.lease_seconds
-        return {"following": True}
+        return FollowAnswer(following=True)
 
     async def close(self) -> None:
         for follow in list(self._follows.values()):

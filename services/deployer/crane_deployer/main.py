@@ -17,6 +17,7 @@ from crane_shared.build_context import ContextLimits
 from crane_shared.bus import Bus, Handler
 from crane_shared.correlation import current_chain
 from crane_shared.events import AppKillRequested, Event, InvalidEvent
+from crane_shared.rpc import ContainersAnswer, LogsRequest, StatsRequest
 from crane_shared.service import configure_logging, connect_service_bus, stop_on_signals, wait_or_stop
 from crane_shared.storage import Storage
 from crane_shared.store import AppStore
@@ -145,12 +146,11 @@ class Deployer:
             self.reconciler.replica_removed(container_id)
         self.queue.mark(app_id)
 
-    async def answer_logs(self, body: dict[str, Any]) -> dict[str, Any]:
-        tail = max(1, min(int(body.get("tail", 100)), 5000))
-        return {"containers": await self.engine.logs(str(body["app_id"]), tail, body.get("service"))}
+    async def answer_logs(self, request: LogsRequest) -> ContainersAnswer:
+        return ContainersAnswer(containers=await self.engine.logs(request.app_id, request.tail, request.service))
 
-    async def answer_stats(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"containers": await self.engine.stats(str(body["app_id"]))}
+    async def answer_stats(self, request: StatsRequest) -> ContainersAnswer:
+        return ContainersAnswer(containers=await self.engine.stats(request.app_id))
 
 
 async def scan_gate(settings: DeployerSettings, bus: Bus, engine: Engine) -> ScanGate:
