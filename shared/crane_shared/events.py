@@ -182,7 +182,17 @@ class LabLoadFinished(_Payload):
 
 class Alert(_Payload):
     """An Alertmanager alert about an app (and one of its services, for load alerts), firing
-    or resolved."""
+    or resolved.
+
+    The policy follows each alert's episode as a state machine
+    (services/policy/crane_policy/episodes.py). A load alert (CraneHighLoad, CraneLowLoad) for
+    a service: *quiet* until it fires, then *firing* (the service is evaluated at once, at each
+    resend and every second after, each policy.decision in the alert's chain; the other load
+    alert firing replaces it, and CraneLowLoad beginning starts the stabilization window with
+    the replicas of now), then *quiet* again when that alert resolves or the service is gone or
+    stopped. A restart alert (CraneReplicasDown) for an app: each episode (fingerprint and
+    start) is *acted* on once, whatever Alertmanager repeats, and forgotten when it resolves.
+    Other alerts (CraneHighErrorRate) are shown, not acted on."""
 
     app_id: str | None = None
     service: str | None = None
