@@ -358,10 +358,9 @@ class Bus:
                 if not isinstance(result, (answer_model, RpcError)):
                     log.error("%s answered %s, not %s", subject, type(result).__name__, answer_model.__name__)
                     result = RpcError(error=f"{self.service} failed to answer {subject} (an internal error)")
-            except ValidationError as exc:
-                problem = exc.errors()[0]
-                where = ".".join(map(str, problem["loc"])) or "body"
-                result = RpcError(error=f"{where}: {problem['msg']}")
+            except ValidationError as exc:  # every field that is wrong, named
+                problems = (f"{'.'.join(map(str, p['loc'])) or 'body'}: {p['msg']}" for p in exc.errors())
+                result = RpcError(error="; ".join(problems))
             except Exception as exc:  # noqa: BLE001 - every request gets an answer
                 result = RpcError(error=str(exc))
             await msg.respond(result.model_dump_json(exclude_none=True).encode())

@@ -78,7 +78,7 @@ def test_a_request_its_model_refuses_is_answered_with_the_field(suite):
             await nc.close()
 
     logs = asyncio.run(ask("rpc.app.logs", {"app_id": "../etc", "tail": 10**9}))
-    assert logs["error"].startswith("app_id:"), logs
+    assert "app_id: String should match pattern" in logs["error"] and "tail: Input should be" in logs["error"], logs
     admit = asyncio.run(ask("rpc.policy.admit", {"owner": "a@b.c", "spec": {}, "extra": 1}))
     assert admit["error"].startswith("extra:"), admit
     stats = asyncio.run(ask("rpc.app.stats", {"app_id": "nothing-1"}))
