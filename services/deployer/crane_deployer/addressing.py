@@ -22,11 +22,15 @@ def subnet_count(pool: str, prefix: int) -> int:
     return 2 ** (prefix - network.prefixlen) if prefix >= network.prefixlen else 0
 
 
-def free_subnet(pool: str, prefix: int, used: Iterable[str]) -> str:
-    """The first /``prefix`` of ``pool`` that overlaps none of the ``used`` subnets."""
+def free_subnet(pool: str, prefix: int, used: Iterable[str], start: int = 0) -> str:
+    """The first /``prefix`` of ``pool`` that overlaps none of the ``used`` subnets, looking
+    from the ``start``-th one on (and round to the beginning): another allocator on the same
+    Engine that lost a race starts elsewhere, so two never keep picking the same one."""
     network = ipaddress.ip_network(pool)
     taken = [ipaddress.ip_network(u, strict=False) for u in used if _is_ipv4(u)]
-    for candidate in network.subnets(new_prefix=prefix):
+    candidates = list(network.subnets(new_prefix=prefix))
+    offset = start % len(candidates) if candidates else 0
+    for candidate in candidates[offset:] + candidates[:offset]:
         if not any(candidate.overlaps(t) for t in taken):
             return str(candidate)
     raise PoolExhausted(

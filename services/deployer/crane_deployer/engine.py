@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,7 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
-from .addressing import PoolExhausted, free_subnet, gateway
+from .addressing import PoolExhausted, free_subnet, gateway, subnet_count
 from .container_spec import ReplicaSpec
 from .mounted_files import COMPLETE_MARKER
 from .naming import (
@@ -53,7 +54,7 @@ def _explain(exc: Exception) -> str:
 PULL_RETRY_SECONDS = 60.0
 
 
-NETWORK_ATTEMPTS = 5
+NETWORK_ATTEMPTS = 10
 EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 HOLDER_MOUNT = "/holder"
 
@@ -131,13 +132,15 @@ class Engine:
         if any(n["Name"] == name for n in existing):
             return
         async with self._networks_lock:  # one allocation at a time: two creates never pick one subnet
-            for _ in range(NETWORK_ATTEMPTS):
+            for attempt in range(NETWORK_ATTEMPTS):
                 rows = await self._call(self.api.networks)
                 if any(n["Name"] == name for n in rows):
                     return
                 used = [c["Subnet"] for n in rows for c in (n.get("IPAM") or {}).get("Config") or [] if c.get("Subnet")]
                 try:
-                    subnet = free_subnet(self.addresses.pool, self.addresses.prefix, used)
+                    # First fit; after a lost race (another suite or Engine user took it), anywhere.
+                    start = random.randrange(subnet_count(self.addresses.pool, self.addresses.prefix)) if attempt else 0
+                    subnet = free_subnet(self.addresses.pool, self.addresses.prefix, used, start)
                 except PoolExhausted as exc:
                     raise EngineError(f"cannot create network {name}: {exc}") from exc
                 ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway(subnet))])
