@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PYTHONPATH := shared:services/api:services/deployer:services/monitor-config:services/alert-bridge:services/policy:deploy
-export PYTHONPATH
+# CRANE's Python packages: every crane_* package in the folders crane-packages.txt lists.
+PACKAGE_INITS := $(foreach d,$(shell grep -v -e '^[[:space:]]*\#' -e '^[[:space:]]*$$' crane-packages.txt),$(wildcard $(d)/crane_*/__init__.py))
+MYPY_PACKAGES := $(foreach f,$(PACKAGE_INITS),-p $(notdir $(patsubst %/__init__.py,%,$(f))))
 COMPOSE := docker compose --project-directory deploy -f deploy/compose.yaml
 CRANE_API_PORT ?= 8000
 CRANE_HTTP_PORT ?= 80
@@ -26,12 +27,13 @@ help:
 
 # What running the suite needs (make up): the services' packages, the host tools that build
 # its images offline, and the crane command. The test tools come on top (make test).
-$(VENV)/.runtime: requirements.txt requirements-host.txt cli/pyproject.toml
+$(VENV)/.runtime: requirements.txt requirements-host.txt cli/pyproject.toml crane-packages.txt
 	@bash scripts/ensure-venv.sh $(VENV)
 	@echo "==> installing Python packages into $(VENV)"
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --quiet -r requirements-host.txt
 	@$(PY) -m pip install --quiet -e ./cli
+	@sh scripts/install-packages-pth.sh $(PY) .
 	@touch $@
 
 $(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
@@ -61,7 +63,7 @@ test: deps docker check console
 check: $(VENV)/.installed
 	@echo "==> ruff and mypy (strict) on shared/ and the services"
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy -p crane_shared -p crane_api -p crane_deployer -p crane_monitor_config -p crane_alert_bridge -p crane_policy -p crane_cli
+	@$(VENV)/bin/mypy $(MYPY_PACKAGES)
 
 # Long property-based fuzzing of the API (at least 1,000 generated requests, random seed).
 fuzz: deps docker

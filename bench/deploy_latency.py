@@ -29,9 +29,9 @@ sys.path[:0] = [str(REPO), str(REPO / "shared"), str(REPO / "deploy")]
 
 import docker  # noqa: E402
 import httpx  # noqa: E402
-from crane_images import local_traefik_image  # noqa: E402
 from measures import print_table  # noqa: E402
 
+from crane_images import local_traefik_image  # noqa: E402
 from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
 from tests.harness.procs import binary, free_port  # noqa: E402

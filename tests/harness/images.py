@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import docker
+
 from crane_images import build_hello_image
 
 

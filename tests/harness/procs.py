@@ -13,17 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHONPATH = os.pathsep.join(
-    str(REPO / p)
-    for p in (
-        "shared",
-        "services/api",
-        "services/deployer",
-        "services/monitor-config",
-        "services/alert-bridge",
-        "services/policy",
-    )
-)
 
 
 def free_port() -> int:
@@ -69,7 +58,7 @@ class Proc:
         self.name = name
         self.argv = argv
         self.log_path = log_dir / f"{name}.log"
-        self.env = {**os.environ, "PYTHONPATH": PYTHONPATH, **(env or {})}
+        self.env = {**os.environ, **(env or {})}  # (the venv's python finds CRANE's packages)
         self.popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:

@@ -9,8 +9,8 @@ import uuid
 
 import docker
 import pytest
-from crane_images import local_traefik_image
 
+from crane_images import local_traefik_image
 from tests.conftest import app_body
 from tests.harness.procs import binary, free_port
 from tests.harness.suite import wait_distinct_backends
