@@ -28,7 +28,7 @@ def free_subnet(pool: str, prefix: int, used: Iterable[str], start: int = 0) -> 
     Engine that lost a race starts elsewhere, so two never keep picking the same one."""
     network = ipaddress.ip_network(pool)
     taken = [ipaddress.ip_network(u, strict=False) for u in used if _is_ipv4(u)]
-    candidates = list(network.subnets(new_prefix=prefix))
+    candidates: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = list(network.subnets(new_prefix=prefix))
     offset = start % len(candidates) if candidates else 0
     for candidate in candidates[offset:] + candidates[:offset]:
         if not any(candidate.overlaps(t) for t in taken):
