@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, RootModel
 
 from .events import PolicyDecision
@@ -49,3 +51,22 @@ class AppDecisions(RootModel[list[PolicyDecision]]):
 
     def adding(self, decision: PolicyDecision) -> AppDecisions:
         return AppDecisions([*self.root, decision][-KEPT_DECISIONS:])
+
+
+class DecisionLog:
+    """Each app's latest policy decisions (the decisions bucket): the policy adds, the API reads."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    async def latest(self, app_id: str) -> list[PolicyDecision]:
+        """The app's latest decisions, newest last."""
+        try:
+            entry = await self.kv.get(decisions_key(app_id))
+        except KeyNotFoundError:
+            return []
+        return AppDecisions.model_validate_json(entry.value or b"[]").root
+
+    async def add(self, decision: PolicyDecision) -> None:
+        kept = AppDecisions(await self.latest(decision.app_id))
+        await self.kv.put(decisions_key(decision.app_id), kept.adding(decision).model_dump_json().encode())

@@ -8,8 +8,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 from prometheus_client import Counter
 
 from crane_shared import subjects as s
@@ -18,7 +16,7 @@ from crane_shared.app_metrics import metric_query
 from crane_shared.appspec import AppRecord, AppStatus
 from crane_shared.bus import Bus
 from crane_shared.events import AppRestartRequested, AppUpdated, PolicyDecision
-from crane_shared.monitoring_state import AppDecisions, decisions_key
+from crane_shared.monitoring_state import DecisionLog
 from crane_shared.servicespec import ServiceSpec
 from crane_shared.store import AppStore
 
@@ -47,7 +45,7 @@ class Decider:
         prometheus: Prometheus,
         engine: Callable[[], Awaitable[PolicyEngine]],
         memory: ScalingMemory,
-        decisions: KeyValue,
+        decisions: DecisionLog,
         suite: str,
         rate_window: str,
     ) -> None:
@@ -130,7 +128,7 @@ class Decider:
         if outcome.action != "none" or self._last_reason.get(key) != outcome.reason:
             self._last_reason[key] = outcome.reason
             await self.bus.emit(s.POLICY_DECISION, outcome)
-            await self._keep(outcome)
+            await self.decisions.add(outcome)
             log.info("%s: %s (%s) %s", key, outcome.action, outcome.outcome, outcome.reason)
         return outcome
 
@@ -142,12 +140,3 @@ class Decider:
             await self.bus.emit(s.APP_RESTART_REQUESTED, AppRestartRequested(app_id=record.id))
             return True
         return False
-
-    async def _keep(self, decision: PolicyDecision) -> None:
-        """The app's latest decisions, newest last, in the decisions bucket."""
-        key = decisions_key(decision.app_id)
-        try:
-            kept = AppDecisions.model_validate_json((await self.decisions.get(key)).value or b"[]")
-        except KeyNotFoundError:
-            kept = AppDecisions([])
-        await self.decisions.put(key, kept.adding(decision).model_dump_json().encode())

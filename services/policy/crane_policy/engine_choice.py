@@ -3,13 +3,15 @@ embedded engine running them on a time budget with the shipped policies as fallb
 
 from __future__ import annotations
 
+from crane_shared.policies import Policies
+
 from .engines import OpaServer, PolicyEngine
 from .guarded import GuardedRego
-from .policy_store import PolicyStore, default_policies
+from .policy_store import default_policies
 
 
 class Engines:
-    def __init__(self, policies: PolicyStore, opa_url: str | None, budget_seconds: float) -> None:
+    def __init__(self, policies: Policies, opa_url: str | None, budget_seconds: float) -> None:
         self.policies = policies
         self.budget_seconds = budget_seconds
         self._opa = OpaServer(opa_url) if opa_url else None

@@ -8,6 +8,8 @@ import asyncio
 import logging
 
 from crane_shared import subjects as s
+from crane_shared.monitoring_state import DecisionLog
+from crane_shared.policies import Policies
 from crane_shared.service import configure_logging, connect_service_bus, start_metrics_server, stop_on_signals
 from crane_shared.store import AppStore
 from crane_shared.users import UserStore
@@ -16,7 +18,7 @@ from .admitting import Admission
 from .decider import Decider
 from .engine_choice import Engines
 from .policy_admin import PolicyAdmin
-from .policy_store import PolicyStore
+from .policy_store import default_policies
 from .prometheus import Prometheus
 from .reacting import AlertReactions
 from .scaling_memory import ScalingMemory
@@ -30,15 +32,15 @@ async def serve(settings: PolicySettings) -> None:
     stop = stop_on_signals()
     start_metrics_server(settings.metrics_port)
     bus = await connect_service_bus(settings, "policy")
-    policies = PolicyStore(await bus.kv(s.POLICIES_BUCKET))
-    await policies.seed_defaults()
+    policies = Policies(await bus.kv(s.POLICIES_BUCKET))
+    await policies.seed(default_policies())
     store = AppStore(await bus.kv(s.APPS_BUCKET))
     users = UserStore(await bus.kv(s.USERS_BUCKET), await bus.kv(s.CONFIG_BUCKET))
     engines = Engines(policies, settings.opa_url, settings.policy_budget_seconds)
     memory = ScalingMemory()
     prometheus = Prometheus(settings.prometheus_url)
-    kv = await bus.kv(s.DECISIONS_BUCKET)
-    decider = Decider(bus, store, prometheus, engines.current, memory, kv, settings.suite, settings.rate_window)
+    decisions = DecisionLog(await bus.kv(s.DECISIONS_BUCKET))
+    decider = Decider(bus, store, prometheus, engines.current, memory, decisions, settings.suite, settings.rate_window)
     alerts = AlertReactions(decider, store, memory, settings.reevaluate_seconds)
     admin = PolicyAdmin(policies)
     admission = Admission(bus, store, users, engines, settings.default_cpus, settings.default_memory)

@@ -4,9 +4,10 @@ dry runs run in a sandboxed child process (sandbox.py), never in the live engine
 
 from __future__ import annotations
 
+from crane_shared.policies import NAME_PATTERN, Policies
 from crane_shared.rpc import DryRunRequest, PolicyCheckRequest, RpcError, SandboxAnswer, ShippedAnswer, ShippedRequest
 
-from .policy_store import NAME_PATTERN, PolicyStore, default_policies
+from .policy_store import default_policies
 from .rego_errors import readable
 from .sandbox import run_in_sandbox
 
@@ -14,7 +15,7 @@ DRY_RUN_PACKAGES = {"autoscale", "admission", "scan"}
 
 
 class PolicyAdmin:
-    def __init__(self, policies: PolicyStore) -> None:
+    def __init__(self, policies: Policies) -> None:
         self.policies = policies
 
     async def check(self, request: PolicyCheckRequest) -> SandboxAnswer:

@@ -9,11 +9,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.security.utils import get_authorization_scheme_param
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import KeyNotFoundError
 
 from crane_shared import subjects as s
 from crane_shared.events import PolicyDecision
-from crane_shared.monitoring_state import AppDecisions, FiringAlert, decisions_key
+from crane_shared.monitoring_state import DecisionLog, FiringAlert
 from crane_shared.store import firing_alerts
 
 from ..deps import CurrentUser, GatewayDep, OwnedApp
@@ -35,12 +34,7 @@ async def list_firing_alerts(user: CurrentUser, gateway: GatewayDep) -> list[Fir
 @router.get("/apps/{app_id}/decisions", tags=["apps"])
 async def app_decisions(record: OwnedApp, gateway: GatewayDep) -> list[PolicyDecision]:
     """The policy's latest decisions about the app (newest last), with their inputs."""
-    kv = await gateway.bus.kv(s.DECISIONS_BUCKET)
-    try:
-        entry = await kv.get(decisions_key(record.id))
-    except KeyNotFoundError:
-        return []
-    return AppDecisions.model_validate_json(entry.value or b"[]").root
+    return await DecisionLog(await gateway.bus.kv(s.DECISIONS_BUCKET)).latest(record.id)
 
 
 @router.post("/monitoring/alert")

@@ -9,12 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, status
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from crane_shared import subjects as s
-from crane_shared.store import kv_items
+from crane_shared.policies import Policies
 
 from ..deps import AdminUser, Gateway, GatewayDep
 
@@ -45,22 +43,21 @@ async def _ask_policy(gateway: Gateway, subject: str, body: dict[str, Any]) -> d
         raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, "the policy service did not answer") from None
 
 
-async def _kv(gateway: Gateway) -> KeyValue:
-    return await gateway.bus.kv(s.POLICIES_BUCKET)
+async def _policies(gateway: Gateway) -> Policies:
+    return Policies(await gateway.bus.kv(s.POLICIES_BUCKET))
 
 
 @router.get("")
 async def list_policies(admin: AdminUser, gateway: GatewayDep) -> list[str]:
-    return sorted(await kv_items(await _kv(gateway)))
+    return await (await _policies(gateway)).names()
 
 
 @router.get("/{name}")
 async def get_policy(name: PolicyName, admin: AdminUser, gateway: GatewayDep) -> dict[str, str]:
-    try:
-        entry = await (await _kv(gateway)).get(name)
-    except KeyNotFoundError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no policy {name!r}") from None
-    return {"name": name, "source": (entry.value or b"").decode()}
+    source = await (await _policies(gateway)).source(name)
+    if source is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no policy {name!r}")
+    return {"name": name, "source": source}
 
 
 @router.put("/{name}")
@@ -69,7 +66,7 @@ async def put_policy(name: PolicyName, body: PolicySource, admin: AdminUser, gat
     if not checked.get("ok"):
         detail = [{"type": "value_error", "loc": ["body", "source"], "msg": checked.get("error", "does not compile")}]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail)
-    await (await _kv(gateway)).put(name, body.source.encode())
+    await (await _policies(gateway)).keep(name, body.source)
     return {"name": name, "status": "saved"}
 
 
@@ -79,18 +76,14 @@ async def restore_policy(name: PolicyName, admin: AdminUser, gateway: GatewayDep
     shipped = await _ask_policy(gateway, s.RPC_POLICY_SHIPPED, {"name": name})
     if shipped.get("source") is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, shipped.get("error") or f"no shipped policy {name!r}")
-    await (await _kv(gateway)).put(name, str(shipped["source"]).encode())
+    await (await _policies(gateway)).keep(name, str(shipped["source"]))
     return {"name": name, "status": "restored", "source": str(shipped["source"])}
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_policy(name: PolicyName, admin: AdminUser, gateway: GatewayDep) -> None:
-    kv = await _kv(gateway)
-    try:
-        await kv.get(name)
-    except KeyNotFoundError:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no policy {name!r}") from None
-    await kv.purge(name)
+    if not await (await _policies(gateway)).remove(name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no policy {name!r}")
 
 
 @router.post("/dry-run")
