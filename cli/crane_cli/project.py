@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from . import compose_dotenv, compose_interpolation  # the services' own readers (links to shared/)
 from .packing import pack
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class ProjectError(ValueError):
@@ -70,43 +70,21 @@ def project_name(document: dict[str, Any], folder: Path, given: str | None) -> s
     return name
 
 
-def read_dotenv(text: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+def interpolate(text: str, values: dict[str, str]) -> str:
+    """``text`` with its variables filled as Docker Compose fills them (an unset one is "")."""
+    try:
+        return compose_interpolation.interpolate(text, values, set())
+    except compose_interpolation.InterpolationError as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def without_compose_settings(text: str, say: Callable[[str], None]) -> str:
     """The .env without Compose's own settings (COMPOSE_PROJECT_NAME, COMPOSE_FILE, ...): CRANE
     reads the one compose file it is sent and refuses a .env that points Compose elsewhere."""
-    kept = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        key = raw.strip().removeprefix("export ").split("=", 1)[0].split(":", 1)[0].strip()
-        if key.upper().startswith("COMPOSE_"):
-            say(f".env line {number}: {key} is a setting of Docker Compose itself; not sent")
-            continue
-        kept.append(raw)
-    return "\n".join(kept) + ("\n" if kept else "")
-
-
-def interpolate(text: str, values: dict[str, str]) -> str:
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(4)
-        operator, default = match.group(2), match.group(3) or ""
-        value = values.get(name)
-        if operator in (":-", ":?") and not value or operator in ("-", "?") and value is None:
-            return default if operator.endswith("-") else ""
-        return value or ""
-
-    return VARIABLE.sub(fill, text.replace("$$", "\0")).replace("\0", "$")
+    kept, dropped = compose_dotenv.without_compose_settings(text)
+    for number, key in dropped:
+        say(f".env line {number}: {key} is a setting of Docker Compose itself; not sent")
+    return kept
 
 
 def read_project(
@@ -117,7 +95,7 @@ def read_project(
     text = compose_file.read_text()
     dotenv_path = base / ".env"
     dotenv = dotenv_path.read_text() if dotenv_path.is_file() else None
-    values = read_dotenv(dotenv or "")
+    values = compose_dotenv.read_dotenv(dotenv or "")
     try:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

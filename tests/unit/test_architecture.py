@@ -84,3 +84,13 @@ def test_pure_cores_touch_no_platform_bus_store_or_network(package, name):
     imports = module_imports(SERVICE_PACKAGES[package] / name)
     assert not {m for m in imports if m.split(".")[0] in IMPURE_ROOTS}, imports
     assert not imports & {"crane_shared.bus", "crane_shared.store", "crane_shared.service", "engine"}, imports
+
+
+def test_the_cli_reads_a_dotenv_and_fills_variables_with_the_services_own_code():
+    """The crane CLI is a distribution of its own (it cannot import crane_shared), so it has the
+    two Compose readers as links to shared/'s files: one home, never a copy that drifts."""
+    for name in ("dotenv", "interpolation"):
+        linked = REPO / "cli" / "crane_cli" / f"compose_{name}.py"
+        assert linked.is_symlink(), linked
+        assert linked.resolve() == (REPO / "shared" / "crane_shared" / "compose" / f"{name}.py").resolve()
+        assert module_imports(linked) <= {"__future__", "re", "collections.abc"}  # standalone: stdlib only

@@ -176,7 +176,7 @@ def test_compose_reads_the_uploaded_file_alone_never_an_override_beside_it():
 
 
 def test_dotenv_keys_are_read_in_every_form():
-    text = b"# c\nA=1\nB: 2\nexport C=3\n  D =4\nnot a key\n'E'=5\n"
-    from crane_shared.compose.normalising import dotenv_keys
+    text = "# c\nA=1\nB: 2\nexport C=3\n  D =4\nnot a key\n'E'=5\n"
+    from crane_shared.compose.dotenv import dotenv_keys
 
     assert [key for _, key in dotenv_keys(text)] == ["A", "B", "C", "D", "'E'"]

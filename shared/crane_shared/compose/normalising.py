@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from .dotenv import dotenv_keys, is_compose_setting
 from .reading import MAX_COMPOSE_BYTES, ComposeError, Loc, load_bounded
 
 COMPOSE_TIMEOUT_SECONDS = 15.0
@@ -45,8 +46,6 @@ _UNSET = re.compile(r'The \\?"(\w+)\\?" variable is not set')
 _WARNING = re.compile(r'level=warning msg="(.*)"$')
 _VALIDATION = re.compile(r"validating [^:]+: (\S+) (.+)")
 DOTENV = ".env"  # the env file Compose itself reads for interpolation (and for its own settings)
-COMPOSE_SETTING_PREFIX = "COMPOSE_"
-_DOTENV_KEY = re.compile(r"^\s*(?:export\s+)?([^=:#\s]+)\s*[=:]")
 
 
 class ComposeUnavailable(RuntimeError):
@@ -134,18 +133,6 @@ def _check_references(document: Any, env_files: dict[str, bytes]) -> list[tuple[
     return problems
 
 
-def dotenv_keys(content: bytes) -> list[tuple[int, str]]:
-    """(line number, key) of every line of a ``.env`` that sets a variable, in any of the forms
-    Compose's reader takes (``KEY=v``, ``KEY: v``, ``export KEY=v``). Lines inside a quoted
-    value are read as lines too: that can only find more keys, never fewer."""
-    text = content.decode(errors="replace")
-    return [
-        (number, match.group(1))
-        for number, line in enumerate(text.splitlines(), 1)
-        if (match := _DOTENV_KEY.match(line))
-    ]
-
-
 def _check_dotenv(content: bytes | None) -> list[tuple[Loc, str]]:
     """An uploaded .env may fill variables, not set Compose itself up."""
     if content is None:
@@ -156,8 +143,8 @@ def _check_dotenv(content: bytes | None) -> list[tuple[Loc, str]]:
             f"line {number}: {key} is a setting of Docker Compose itself, not a variable of the file; "
             "CRANE reads exactly the compose file uploaded (remove the line)",
         )
-        for number, key in dotenv_keys(content)
-        if key.upper().startswith(COMPOSE_SETTING_PREFIX)
+        for number, key in dotenv_keys(content.decode(errors="replace"))
+        if is_compose_setting(key)
     ]
 
 

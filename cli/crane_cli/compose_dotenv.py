@@ -1,0 +1,1 @@
+../../shared/crane_shared/compose/dotenv.py
