@@ -85,3 +85,41 @@ def test_a_bad_missing_or_revoked_token_cannot_connect(suite, admin):
     assert user.post("/auth/logout").status_code == 204
     with pytest.raises(NatsError, match="uthorization"):
         asyncio.run(attempt(token))
+
+
+def test_an_app_published_straight_to_nats_is_in_its_owners_view_from_its_creation(suite, admin, http_image):
+    """client.app.created has no id yet (CRANE gives it one when it handles it): its app.created
+    still reaches the owner's view, and so does every step after, although the first of them
+    (policy.admission) comes before the app's record exists."""
+    ada = make_user(suite, "ada-nats")
+    subject = ada.get("/users/me").json()["events_subject"]
+
+    async def watch() -> list[dict]:
+        nc = await _connect(suite, _token(ada))
+        seen: list[dict] = []
+
+        async def on_event(msg) -> None:
+            seen.append(json.loads(msg.data))
+
+        await nc.subscribe(subject, cb=on_event)
+        await nc.flush()
+        client = await nats.connect(suite.client_nats_url)
+        message = {"data": {"spec": app_body(http_image, "published")}}
+        await client.jetstream().publish(
+            "client.app.created", json.dumps(message).encode(), headers={"Crane-Token": _token(ada)}
+        )
+        await client.close()
+        for _ in range(300):
+            if any(event["type"] == "app.deployed" for event in seen):
+                break
+            await asyncio.sleep(0.1)
+        await nc.close()
+        return seen
+
+    seen = asyncio.run(watch())
+    types = [event["type"] for event in seen]
+    assert "app.created" in types and "app.deployed" in types, types
+    assert types.index("app.created") < types.index("policy.admission") < types.index("app.deployed"), types
+    (app,) = [a for a in ada.get("/apps").json() if a["name"] == "published"]
+    assert {e["subject"] for e in seen if e["type"] != "app.created"} == {app["id"]}
+    ada.delete(f"/apps/{app['id']}")

@@ -99,3 +99,21 @@ def test_the_record_names_the_owner_before_the_creation_does():
     owners = _owners({"kept-5": "u-heir"})
     assert _shows(EventView("u-heir", False, owners), created)
     assert not _shows(EventView("u-old", False, owners), created)
+
+
+def test_an_app_published_straight_to_nats_is_its_owners_before_its_record_exists():
+    from crane_shared.events import PolicyAdmission
+
+    table: dict[str, str] = {}
+    view = EventView("u-ada", False, _owners(table))
+    created = new_event(s.APP_CREATED, AppCreated(owner="u-ada", spec=SPEC), source="test")  # no id yet
+    admitted = new_event(
+        s.POLICY_ADMISSION, PolicyAdmission(app_id="pub-6", allowed=True), source="test", correlationid=created.id
+    )
+    assert _shows(view, created) and _shows(view, admitted)  # the record is not stored yet
+    assert not _shows(EventView("u-bob", False, _owners(table)), created)
+    # An event of an app not stored yet, and not in a known chain, is not remembered as nobody's:
+    early = new_event(s.APP_SCALED, AppScaled(app_id="late-7", previous_replicas=0, replicas=1), source="test")
+    assert not _shows(view, early)
+    table["late-7"] = "u-ada"  # its record is stored
+    assert _shows(view, early)

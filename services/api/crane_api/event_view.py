@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from crane_shared import subjects as s
+from crane_shared.correlation import chain_of
 from crane_shared.events import Event
 
 OwnerOf = Callable[[str], Awaitable[str | None]]
@@ -20,22 +21,35 @@ class Owners:
 
     def __init__(self, owner_of: OwnerOf) -> None:
         self._owner_of = owner_of
-        self._owners: dict[str, str | None] = {}
+        self._owners: dict[str, str] = {}
+        self._chains: dict[str, str] = {}  # chain -> owner, of apps published straight to NATS
 
     async def of(self, event: Event) -> str | None:
         app_id = event_app(event)
+        # An app.created names its owner (a CRANE service published it: the API, or the deployer
+        # with the owner of a client's token). Published straight to NATS, it has no app id yet:
+        # CRANE gives it one when it handles it.
+        created_by = event.data.get("owner") if event.type == s.APP_CREATED else None
         if app_id is None:
-            return None
-        if app_id not in self._owners:
-            self._remember(app_id, await self._owner_of(app_id))
-        if self._owners[app_id] is None and event.type == s.APP_CREATED and isinstance(event.data.get("owner"), str):
-            self._remember(app_id, event.data["owner"])
-        return self._owners[app_id]
+            if not isinstance(created_by, str):
+                return None
+            # What follows in its chain before its record is stored (its admission) is its owner's.
+            _bounded_put(self._chains, chain_of(event), created_by)
+            return created_by
+        if app_id in self._owners:
+            return self._owners[app_id]
+        owner = await self._owner_of(app_id)
+        if owner is None:
+            owner = created_by if isinstance(created_by, str) else self._chains.get(chain_of(event))
+        if owner is not None:  # an app not stored yet, and not known from its chain, is asked again
+            _bounded_put(self._owners, app_id, owner)
+        return owner
 
-    def _remember(self, app_id: str, owner: str | None) -> None:
-        if len(self._owners) >= MAX_REMEMBERED:
-            self._owners.pop(next(iter(self._owners)))
-        self._owners[app_id] = owner
+
+def _bounded_put(remembered: dict[str, str], key: str, value: str) -> None:
+    if key not in remembered and len(remembered) >= MAX_REMEMBERED:
+        remembered.pop(next(iter(remembered)))
+    remembered[key] = value
 
 
 class EventView:
