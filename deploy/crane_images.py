@@ -101,8 +101,11 @@ def build_binary_image(
 
 HELLO_IMAGE = "crane/hello:local"
 HELLO_PORT = 8080
+# busybox's applets are installed at build time, so an image built FROM it has a shell
+# (/bin/sh: shell-form RUN works), wget and the other tools.
 _HELLO_DOCKERFILE = f"""FROM scratch
 COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY serve.sh /serve.sh
 ENTRYPOINT ["/bin/busybox", "sh", "/serve.sh"]
 EXPOSE {HELLO_PORT}
@@ -110,8 +113,7 @@ EXPOSE {HELLO_PORT}
 # Every replica answers GET / with its hostname (its container id) and /health with ok.
 # EXIT_WITH=<code> makes it exit at once instead (to watch CRANE's crash-loop back-off).
 _HELLO_SERVE = f"""[ -n "$EXIT_WITH" ] && exit "$EXIT_WITH"
-/bin/busybox mkdir -p /www /bin /tmp
-/bin/busybox --install -s /bin
+/bin/busybox mkdir -p /www /tmp
 hostname > /www/index.html
 echo ok > /www/health
 exec httpd -f -v -p {HELLO_PORT} -h /www
@@ -119,8 +121,9 @@ exec httpd -f -v -p {HELLO_PORT} -h /www
 
 
 def build_hello_image(client: docker.DockerClient, tag: str = HELLO_IMAGE, labels: dict[str, str] | None = None) -> str:
-    """A 2 MB demo app (busybox-static httpd in FROM scratch) that answers with its hostname,
-    so you can watch Traefik balance across replicas without pulling anything."""
+    """A 2 MB demo app (busybox-static in FROM scratch: a shell, wget and httpd) that answers
+    with its hostname, so you can watch Traefik balance across replicas without pulling anything,
+    and build on it."""
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
     context = _tar(
         {
