@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,9 +12,9 @@ import typer
 from rich.table import Table
 
 from .api import Api, CliError
-from .app import AppArg, Output, OutputOption, app, out, print_json, resolve
+from .app import AppArg, Output, OutputOption, app, err, out, print_json, resolve
 from .deploying import up as deploy_up
-from .project import ProjectError, read_project
+from .project import COMPOSE_NAMES, ProjectError, read_project
 
 
 @app.command()
@@ -135,11 +136,50 @@ def down(
 
 
 @app.command()
-def export(app_ref: AppArg) -> None:
+def export(
+    app_ref: AppArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="write it to this file (one that exists is kept, unless --force)"),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the --output file if it exists")] = False,
+) -> None:
     """The app as a compose file that runs anywhere with docker compose up.
 
-    [dim]Example:[/]  crane export shop > compose.yaml
+    Values are written out (a .env's variables filled in), so never over your project's own
+    compose file: -o refuses to replace a file that exists unless --force.
+
+    [dim]Examples:[/]  crane export shop -o shop-export.yaml  ·  crane export shop | less
     """
     api = Api.logged_in()
     found = resolve(api, app_ref)
-    sys.stdout.write(api.call("GET", f"/apps/{found['id']}/compose").text)
+    text = api.call("GET", f"/apps/{found['id']}/compose").text
+    if output is None:
+        if _is_a_project_compose_file(sys.stdout):
+            err.print(
+                "[yellow]warning:[/] the output goes over this folder's own compose file (your shell emptied "
+                "it before crane ran); next time use [bold]crane export -o FILE[/]",
+                highlight=False,
+            )
+        sys.stdout.write(text)
+        return
+    if output.exists() and not force:
+        raise CliError(f"{output} exists (your project's own compose file?); name another with -o, or add --force")
+    output.write_text(text)
+    err.print(f"wrote {output} ({len(text.splitlines())} lines): docker compose -f {output} up -d", highlight=False)
+
+
+def _is_a_project_compose_file(stream: Any) -> bool:
+    """Whether ``stream`` is a file Compose would read as this folder's project file."""
+    try:
+        written = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    for name in COMPOSE_NAMES:
+        try:
+            here = os.stat(name)
+        except OSError:
+            continue
+        if (here.st_dev, here.st_ino) == (written.st_dev, written.st_ino):
+            return True
+    return False

@@ -152,6 +152,18 @@ def test_crane_up_ps_logs_scale_events_up_again_and_down(suite, project, cli_env
     assert builds_of(suite, email, app_id) == builds  # nothing was built again
     exported = crane(cli_env, "export", app_id).stdout
     assert "services:" in exported and "s3cret-value" not in exported
+    # Never over the project's own file: -o refuses a file that exists, unless --force.
+    own = (project / "compose.yaml").read_text()
+    refused = crane(cli_env, "export", app_id, "-o", "compose.yaml", cwd=project, ok=False)
+    assert refused.returncode != 0 and "--force" in refused.stderr and (project / "compose.yaml").read_text() == own
+    crane(cli_env, "export", app_id, "-o", "exported.yaml", cwd=project)
+    assert (project / "exported.yaml").read_text() == exported
+    crane(cli_env, "export", app_id, "-o", "exported.yaml", "--force", cwd=project)
+    (project / "exported.yaml").unlink()
+    with open(project / "compose.yaml", "w") as redirected:  # `crane export app > compose.yaml`
+        done = subprocess.run([CRANE, "export", app_id], env=cli_env, cwd=project, stdout=redirected, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 0 and "crane export -o FILE" in done.stderr, done.stderr
+    (project / "compose.yaml").write_text(own)
 
     assert "is gone" in crane(cli_env, "down", app_id, "-y").stdout
     assert suite_containers(docker_client, suite.suite, app_id) == []
