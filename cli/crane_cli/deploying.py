@@ -41,7 +41,7 @@ def up(api: Api, project: Project, console: Console, owner: str, timeout: float)
     console.print(f"[bold]{app['id']}[/]: accepted ({app['status']})")
     for warning in app.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    return _follow(api, watcher, console, app["id"], timeout)
+    return _follow(api, watcher, console, app["id"], timeout, created=current is None)
 
 
 def _upload(
@@ -64,7 +64,9 @@ def _upload(
     )
 
 
-def _follow(api: Api, watcher: EventWatcher, console: Console, app_id: str, timeout: float) -> dict[str, Any]:
+def _follow(
+    api: Api, watcher: EventWatcher, console: Console, app_id: str, timeout: float, created: bool
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     shown: dict[str, str] = {}
     failure: str | None = None
@@ -81,13 +83,25 @@ def _follow(api: Api, watcher: EventWatcher, console: Console, app_id: str, time
         app = api.json("GET", f"/apps/{app_id}")
         _replicas(console, app, shown)
         if app["status"] == "failed":
-            raise CliError(f"{app_id} failed: {app.get('reason') or failure or 'see crane events ' + app_id}")
+            raise CliError(f"{app_id} failed: {app.get('reason') or failure}\n{_what_is_left(app_id, created)}")
         if app["status"] in SETTLED and (
             app["status"] != "running" or app["running_replicas"] >= app["desired_replicas"]
         ):
             return dict(app)
     raise CliError(
         f"{app_id} is still deploying after {timeout:.0f} s: see crane ps {app_id} and crane events {app_id}"
+    )
+
+
+def _what_is_left(app_id: str, created: bool) -> str:
+    left = (
+        f"The app {app_id} is kept, failed, for you to look at"
+        if created
+        else f"Replicas of {app_id} that ran before this change keep running"
+    )
+    return (
+        f"{left}: crane events {app_id}, crane logs {app_id}. Fix the project and run crane up again "
+        f"(it updates {app_id}), or remove the app: crane down {app_id}"
     )
 
 

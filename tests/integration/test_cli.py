@@ -189,6 +189,8 @@ def test_crane_reports_refusals_and_missing_logins_clearly(suite, project, cli_e
     (project / "web" / "Dockerfile").write_text("FROM scratch\nCOPY not-there /x\n")
     done = crane(cli_env, "up", "--name", "broken", cwd=project, ok=False)
     assert done.returncode == 1 and "build of web failed" in done.stdout and "not-there" in done.stderr, done
+    # It says what it left behind, and how to remove it.
+    assert "is kept, failed" in done.stderr and "crane down broken-" in done.stderr, done.stderr
     crane(cli_env, "down", "broken", "-y")
     crane(cli_env, "logout")
     assert crane(cli_env, "whoami", ok=False).returncode != 0
