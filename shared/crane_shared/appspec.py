@@ -319,6 +319,9 @@ class AppRecord(BaseModel):
     # that died last: what the deployer does and publishes for the app until the next one is
     # part of it.
     correlationid: str | None = Field(default=None, max_length=128)
+    # The chain of the latest change a reconcile pass has carried out: once it is a change's
+    # own, the status says what became of that change (PATCH ?wait=true waits for it).
+    reconciled_chain: str | None = Field(default=None, max_length=128)
     # Events about a change of this record that are not yet known to be published (an outbox:
     # written with the change, published, then cleared; a crash in between republishes them
     # under the same id, which the stream deduplicates).

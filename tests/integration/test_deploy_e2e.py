@@ -278,3 +278,21 @@ def test_a_replica_keeps_only_the_capabilities_ordinary_images_need(suite, user,
     assert effective == {"http": expected, "lean": 0}, {k: hex(v) for k, v in effective.items()}
     user.delete(f"/apps/{app['id']}")
     wait_gone(user, app["id"])
+
+
+def test_a_change_with_wait_answers_once_it_is_carried_out(suite, user, http_image, docker_client):
+    """PATCH ?wait=true answers when the deployer has acted on this change, not with the app
+    as it ran before it (which was running already)."""
+    app_id = user.post("/apps?wait=true", json=app_body(http_image, "waited")).json()["id"]
+    scaled = user.patch(f"/apps/{app_id}?wait=true", json={"replicas": 3})
+    assert scaled.status_code == 200, scaled.text
+    assert scaled.json()["status"] == "running" and scaled.json()["running_replicas"] == 3, scaled.json()
+    body = app_body(http_image, "waited")
+    body["services"][0]["environment"] = {"VERSION": "2"}
+    changed = user.patch(f"/apps/{app_id}?wait=true", json={"services": body["services"]})
+    assert changed.status_code == 200 and changed.json()["status"] == "running", changed.text
+    replicas = app_containers(docker_client, suite.suite, app_id, all_states=False)
+    assert sorted("VERSION=2" in c.attrs["Config"]["Env"] for c in replicas) == [True], "replaced before the answer"
+    assert user.patch(f"/apps/{app_id}", json={"replicas": 2}).status_code == 202  # without wait: at once
+    user.delete(f"/apps/{app_id}")
+    wait_gone(user, app_id)

@@ -207,7 +207,7 @@ class Reconciler:
         )
         failure = failure or exit_failure(desired, observed, restart)
         ready = ready_by_service(desired, observed, restart)
-        await self._record_outcome(app_id, ready, failure)
+        await self._record_outcome(app_id, ready, failure, record.correlationid)
         await self._export_compose(record)
         record_replicas(app_id, {name: count for name, (count, _) in desired.items()}, ready)
         RECONCILE_SECONDS.labels("failed" if failure else "ok").observe(time.monotonic() - started)
@@ -392,9 +392,10 @@ class Reconciler:
         labels = self.runtime.naming.app_labels(record.id, record.owner)
         await self.runtime.fill_files_volume(spec.files_volume, spec.image, archive, labels)
 
-    async def _record_outcome(self, app_id: str, ready: dict[str, int], failure: str | None) -> None:
+    async def _record_outcome(self, app_id: str, ready: dict[str, int], failure: str | None, chain: str | None) -> None:
         def change(record: AppRecord) -> AppRecord:
             old = record.model_copy()
+            record.reconciled_chain = chain  # (the chain the pass began with, not one asked since)
             record.status, record.reason = next_status(record, sum(ready.values()), failure)
             record.running_replicas = sum(ready.values())
             record.service_replicas = dict(ready)

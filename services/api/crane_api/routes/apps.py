@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,22 +147,35 @@ async def _create(gateway: Gateway, user: User, upload: AppUpload) -> AppRecord:
     return record
 
 
-async def _wait_settled(gateway: Gateway, app_id: str, timeout: float) -> AppRecord | None:
-    """Poll the record until the app is running with all replicas, stopped, or failed."""
+async def _wait_settled(gateway: Gateway, app_id: str, timeout: float, chain: str | None = None) -> AppRecord | None:
+    """Poll the record until the app is running with all replicas, stopped, or failed (with
+    ``chain``: once the deployer has carried that change out, so an app running as it was
+    before the change does not count)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         record = await gateway.apps.get(app_id)
         if record is None:
             return None
-        settled = record.status in SETTLED and (
-            record.status != AppStatus.RUNNING or record.running_replicas >= record.desired_replicas
+        settled = (
+            record.status in SETTLED
+            and (record.status != AppStatus.RUNNING or record.running_replicas >= record.desired_replicas)
+            and (chain is None or record.reconciled_chain == chain)
         )
         if settled or asyncio.get_running_loop().time() >= deadline:
             return record
         await asyncio.sleep(0.2)
 
 
-async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> AppRecord:
+async def _change(
+    gateway: Gateway,
+    record: AppRecord,
+    update: AppUpdated,
+    wait: float | None = None,
+    also: Callable[[AppRecord], AppRecord] = lambda record: record,
+) -> AppRecord:
+    """Change the app (and ``also`` this, in the same write); with ``wait`` (seconds), answer
+    once the deployer has carried the change out and the app is running, stopped or failed (or
+    the time is up)."""
     try:
         proposed = apply_update(record.model_copy(deep=True), update)  # refuse before anything is published
     except ScaleConflict as exc:
@@ -173,10 +186,12 @@ async def _change(gateway: Gateway, record: AppRecord, update: AppUpdated) -> Ap
     async with _admitting(gateway, record.owner):
         if proposed.spec != record.spec:
             await _admit(gateway, record.owner, proposed.spec, record.id, event)
-        changed = await gateway.apps.mutate(record.id, lambda r: apply_update(r, update))
+        changed = await gateway.apps.mutate(record.id, lambda r: also(apply_update(r, update)))
     await gateway.bus.publish(event)
     if changed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no app {record.id!r}")
+    if wait:
+        return await _wait_settled(gateway, record.id, wait, chain_of(event)) or changed
     return changed
 
 
@@ -218,9 +233,22 @@ async def get_app(record: OwnedApp, gateway: GatewayDep) -> AppPublic:
 @router.patch(
     "/{app_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AppPublic, openapi_extra=PATCH_BODY_OPENAPI
 )
-async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep, spool: UploadSpool) -> AppPublic:
+async def update_app(
+    request: Request,
+    response: Response,
+    record: OwnedApp,
+    gateway: GatewayDep,
+    spool: UploadSpool,
+    wait: Annotated[
+        bool, Query(description="answer once the change is carried out: running, stopped or failed")
+    ] = False,
+    timeout: Annotated[float, Query(gt=0, le=600, description="seconds to wait at most")] = 60,
+) -> AppPublic:
     """Change an app: JSON fields (AppUpdate) are merged into it; a compose file or a
     multipart upload (as for POST /apps, with build contexts) replaces its spec."""
+    waiting = min(timeout, gateway.settings.max_wait_seconds) if wait else None
+    if wait:
+        response.status_code = status.HTTP_200_OK
     if is_upload(request):
         upload = await read_app_spec(request, gateway.settings.upload_rules, spool, record.spec.name)
         if upload.spec.name != record.spec.name:
@@ -228,9 +256,8 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep, sp
         await _reuse_unchanged_files(gateway, record.spec, upload)
         await _store_upload(gateway, upload, record.owner)
         update = AppUpdated(app_id=record.id, spec=upload.spec)
-        changed = await _change(gateway, record, update)
         warnings = upload.all_warnings
-        changed = await gateway.apps.mutate(record.id, lambda r: _with_warnings(r, warnings)) or changed
+        changed = await _change(gateway, record, update, waiting, also=lambda r: _with_warnings(r, warnings))
         return public(gateway, changed)
     try:
         body = AppUpdate.model_validate_json(await request.body() or b"{}")
@@ -245,7 +272,7 @@ async def update_app(request: Request, record: OwnedApp, gateway: GatewayDep, sp
         spec = claimed_spec(AppSpec.model_validate(spec_changes(record.spec, body.model_dump(exclude_none=True))))
     except ValidationError as exc:
         raise validation_errors(exc) from None
-    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, spec=spec)))
+    return public(gateway, await _change(gateway, record, AppUpdated(app_id=record.id, spec=spec), waiting))
 
 
 def _with_warnings(record: AppRecord, warnings: list[str]) -> AppRecord:
