@@ -14,6 +14,7 @@ from rich.table import Table
 from .api import Api, CliError
 from .app import AppArg, Output, OutputOption, app, err, out, print_json, resolve
 from .deploying import up as deploy_up
+from .describing import replicas as replicas_text
 from .project import COMPOSE_NAMES, ProjectError, read_project
 
 
@@ -42,7 +43,7 @@ def up(
     except ProjectError as exc:
         raise CliError(str(exc)) from None
     running = deploy_up(api, project, out, me, timeout)
-    out.print(f"[green]{running['id']} is running[/]: {running['running_replicas']} replicas", highlight=False)
+    out.print(f"[green]{running['id']} is running[/]: {replicas_text(running['running_replicas'])}", highlight=False)
     if running.get("url"):
         out.print(f"  {running['url']}", highlight=False)
 
@@ -59,6 +60,9 @@ def ps(app_ref: Annotated[str | None, typer.Argument(metavar="[APP]", help="one 
         apps = api.json("GET", "/apps")
         if output == Output.json:
             return print_json(apps)
+        if not apps:
+            out.print("no apps yet: crane up deploys the project in this folder", highlight=False)
+            return None
         table = Table("ID", "NAME", "STATUS", "REPLICAS", "URL", box=None)
         for a in apps:
             table.add_row(
@@ -75,6 +79,15 @@ def ps(app_ref: Annotated[str | None, typer.Argument(metavar="[APP]", help="one 
         scaling = f"{service['min_scale']}..{service['max_scale']}" if service["autoscaling"] else "off"
         table.add_row(service["name"], str(service["running_replicas"]), str(service["desired_replicas"]), scaling)
     out.print(table)
+    running = api.json("POST", f"/apps/{found['id']}/stats")["containers"]
+    if running:
+        replicas_table = Table("REPLICA", "SERVICE", "CPU", "MEMORY", box=None)
+        for replica in sorted(running, key=lambda r: r["container"]):
+            memory = f"{replica['memory_bytes'] / 2**20:.0f} MiB"
+            if replica.get("memory_limit_bytes"):
+                memory += f" of {replica['memory_limit_bytes'] / 2**20:.0f}"
+            replicas_table.add_row(replica["container"], replica["service"], f"{replica['cpu_percent']:.1f}%", memory)
+        out.print(replicas_table)
     if found.get("url"):
         out.print(f"URL: {found['url']}", highlight=False)
     return None
@@ -93,7 +106,7 @@ def scale(app_ref: AppArg, replicas: Annotated[list[str], typer.Argument(help="S
         if not count.isdigit() or not service:
             raise CliError(f"{item!r}: write SERVICE=N, e.g. web=3")
         api.call("POST", f"/apps/{found['id']}/scale", json={"service": service, "replicas": int(count)})
-        out.print(f"{found['id']}: {service} to {count} replicas", highlight=False)
+        out.print(f"{found['id']}: {service} to {replicas_text(int(count))}", highlight=False)
 
 
 def _action(verb: str) -> Any:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from .api import Api, CliError, SseMessage
-from .describing import scan_counts
+from .describing import DONE, replicas, scan_counts
 from .multipart import chunked, encode
 from .project import Project
 from .watching import EventWatcher
@@ -110,7 +110,7 @@ def _replicas(console: Console, app: dict[str, Any], shown: dict[str, str]) -> N
         now = f"{service['running_replicas']}/{service['desired_replicas']}"
         if shown.get(service["name"]) != now:
             shown[service["name"]] = now
-            console.print(f"  {service['name']}: {now} replicas running", highlight=False)
+            console.print(f"  {service['name']}: {now} running", highlight=False)
 
 
 def _tell(console: Console, message: SseMessage, app_id: str) -> str | None:
@@ -143,7 +143,7 @@ def _tell(console: Console, message: SseMessage, app_id: str) -> str | None:
                 console.out(f"    {finding.get('severity')} {finding.get('id')} {where}: {finding.get('title')}")
             return "the image scan blocked it: " + "; ".join(data.get("reasons", []))
     elif kind in ("app.deployed", "app.scaled"):
-        console.print(f"{kind}: {data.get('replicas', '')} replicas ready", highlight=False)
+        console.print(f"{DONE[kind]}: {replicas(data.get('replicas', 0))} ready", highlight=False)
     elif kind == "container.died":
         console.print(
             f"[yellow]replica {data.get('container')} exited[/] (code {data.get('exit_code')})", highlight=False

@@ -19,6 +19,16 @@ def _plural(noun: str, count: int) -> str:
     return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
 
 
+def replicas(count: Any) -> str:
+    """ "1 replica", "3 replicas"."""
+    return f"{count} {_plural('replica', count if isinstance(count, int) else 2)}"
+
+
+# Events as words in progress lines (crane events shows the names themselves).
+DONE = {"app.deployed": "deployed", "app.scaled": "scaled"}
+EVENT_WIDTH = 21  # the longest event name (app.restart_requested): columns stay in line
+
+
 def decision_text(decision: dict[str, Any]) -> str:
     service = f" {decision['service']}" if decision.get("service") else ""
     return (
@@ -36,7 +46,7 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
     if kind in ("app.deployed", "app.scaled"):
         services = data.get("services") or {}
         each = " (" + ", ".join(f"{k} {v}" for k, v in services.items()) + ")" if services else ""
-        return f"{data.get('replicas')} replicas ready{each}"
+        return f"{replicas(data.get('replicas'))} ready{each}"
     if kind == "app.updated":
         if data.get("replicas") is not None:
             return f"scale {data.get('service') or 'primary service'} to {data['replicas']}"
@@ -67,4 +77,5 @@ def event_line(event: dict[str, Any]) -> str:
     when = str(event.get("time", ""))[11:19]
     kind = str(event.get("type", ""))
     source = str(event.get("source", "")).removeprefix("crane/")
-    return f"{when}  {kind:<16} {event.get('subject') or '-':<14} {source:<9} {_summary(kind, event.get('data') or {})}"
+    subject = event.get("subject") or "-"
+    return f"{when}  {kind:<{EVENT_WIDTH}} {subject:<14} {source:<9} {_summary(kind, event.get('data') or {})}"
