@@ -67,7 +67,11 @@ def test_compose_validates_against_the_specification_and_names_the_field():
     with pytest.raises(ComposeError) as error:
         normalise("services:\n  web: {image: x, imagee: y}\n")
     assert error.value.problems[0][0] == ("services", "web")
-    assert "imagee" in error.value.problems[0][1]
+    assert "imagee" in error.value.problems[0][1] and "did you mean 'image'?" in error.value.problems[0][1]
+    with pytest.raises(ComposeError) as error:
+        normalise("services:\n  web: {image: x, enviroment: {A: b}}\nvolume: {}\n")
+    problems = " ".join(message for _, message in error.value.problems)
+    assert "did you mean 'environment'?" in problems or "did you mean 'volumes'?" in problems, problems
     with pytest.raises(ComposeError, match="undefined service"):
         normalise("services:\n  web: {image: x, depends_on: [db]}\n")
     with pytest.raises(ComposeError, match="need B"):

@@ -14,6 +14,7 @@ are paths built from variables), so that reading a file never reads the host's f
 
 from __future__ import annotations
 
+import difflib
 import os
 import posixpath
 import re
@@ -28,6 +29,14 @@ from typing import Any
 import yaml
 
 from .dotenv import dotenv_keys, is_compose_setting
+from .keys import (
+    HONOURED_SERVICE_KEYS,
+    REFUSED_SERVICE_KEYS,
+    TOP_LEVEL_HONOURED,
+    TOP_LEVEL_REFUSED,
+    TOP_LEVEL_WARNED,
+    WARNED_SERVICE_KEYS,
+)
 from .reading import MAX_COMPOSE_BYTES, ComposeError, Loc, load_bounded
 
 COMPOSE_TIMEOUT_SECONDS = 15.0
@@ -157,8 +166,26 @@ def _problems_from(stderr: str, folder: str) -> list[tuple[Loc, str]]:
     match = _VALIDATION.search(message)
     if match:
         loc = tuple(int(part) if part.isdigit() else part for part in match.group(1).split("."))
-        return [(loc, match.group(2))]
+        return [(loc, _with_a_guess(loc, match.group(2)))]
     return [((), message)]
+
+
+_UNKNOWN_KEY = re.compile(r"additional propert(?:y|ies) '([^']+)' not allowed")
+
+
+def _with_a_guess(loc: Loc, message: str) -> str:
+    """Compose's "additional properties 'imagee' not allowed", with the key it most likely meant."""
+    unknown = _UNKNOWN_KEY.search(message)
+    if unknown is None:
+        return message
+    if len(loc) == 2 and loc[0] == "services":
+        known = HONOURED_SERVICE_KEYS | set(WARNED_SERVICE_KEYS) | set(REFUSED_SERVICE_KEYS)
+    elif not loc:
+        known = TOP_LEVEL_HONOURED | set(TOP_LEVEL_WARNED) | set(TOP_LEVEL_REFUSED)
+    else:
+        return message
+    guess = difflib.get_close_matches(unknown.group(1), sorted(known), n=1, cutoff=0.7)
+    return f"{message}; did you mean {guess[0]!r}?" if guess else message
 
 
 def _warnings_from(stderr: str, folder: str) -> list[str]:
