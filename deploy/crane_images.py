@@ -12,6 +12,7 @@ written to deploy/.env, which `docker compose` reads.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import platform
@@ -120,6 +121,17 @@ exec httpd -f -v -p {HELLO_PORT} -h /www
 """
 
 
+# What the demo image is made of: an image built from another recipe is built again.
+HELLO_RECIPE = hashlib.sha256((_HELLO_DOCKERFILE + _HELLO_SERVE).encode()).hexdigest()[:12]
+
+
+def hello_image_is_current(client: docker.DockerClient, tag: str = HELLO_IMAGE) -> bool:
+    try:
+        return bool(client.images.get(tag).labels.get("org.opencontainers.image.revision") == HELLO_RECIPE)
+    except ImageNotFound:
+        return False
+
+
 def build_hello_image(client: docker.DockerClient, tag: str = HELLO_IMAGE, labels: dict[str, str] | None = None) -> str:
     """A 2 MB demo app (busybox-static in FROM scratch: a shell, wget and httpd) that answers
     with its hostname, so you can watch Traefik balance across replicas without pulling anything,
@@ -132,7 +144,8 @@ def build_hello_image(client: docker.DockerClient, tag: str = HELLO_IMAGE, label
             "busybox": (busybox, 0o755),
         }
     )
-    client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels or LABELS, rm=True)
+    labels = {**(labels or LABELS), "org.opencontainers.image.revision": HELLO_RECIPE}
+    client.images.build(fileobj=context, custom_context=True, tag=tag, labels=labels, rm=True)
     return tag
 
 
@@ -376,7 +389,7 @@ def main(argv: list[str]) -> None:
     if images == LOCAL:
         build_local_images(client, rebuild="--rebuild" in argv)
     build_suite_image(images["CRANE_PYTHON_BASE"])
-    if not _present(client, HELLO_IMAGE):
+    if not hello_image_is_current(client):
         say(f"building the demo app image {HELLO_IMAGE}")
         build_hello_image(client)
     say(f"images chosen ({'local' if images == LOCAL else 'official'}) written to {write_env(images)}")

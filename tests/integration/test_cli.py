@@ -161,7 +161,15 @@ def test_crane_up_ps_logs_scale_events_up_again_and_down(suite, project, cli_env
     crane(cli_env, "export", app_id, "-o", "exported.yaml", "--force", cwd=project)
     (project / "exported.yaml").unlink()
     with open(project / "compose.yaml", "w") as redirected:  # `crane export app > compose.yaml`
-        done = subprocess.run([CRANE, "export", app_id], env=cli_env, cwd=project, stdout=redirected, stderr=subprocess.PIPE, text=True, timeout=60)
+        done = subprocess.run(
+            [CRANE, "export", app_id],
+            env=cli_env,
+            cwd=project,
+            stdout=redirected,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 0 and "crane export -o FILE" in done.stderr, done.stderr
     (project / "compose.yaml").write_text(own)
 
