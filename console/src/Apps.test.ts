@@ -15,3 +15,10 @@ test("the create form makes the App payload, with autoscaling only when a metric
     services: [{ name: "web", image: "x", ports: [], resources: { cpus: 0.5, memory: "128m" } }],
   });
 });
+
+test("a name the API refuses by its pattern is said in words", async () => {
+  const { inWords } = await import("./pages/Apps");
+  const said = inWords({ field: "name", message: "String should match pattern '^[a-z][a-z0-9-]{0,39}$'" });
+  expect(said.message).toContain("lowercase letters, digits and dashes");
+  expect(inWords({ field: "replicas", message: "too many" }).message).toBe("too many");
+});

@@ -24,3 +24,27 @@ export function Field({ label, name, problems, hint, ...input }: Props) {
     </div>
   );
 }
+
+type SelectProps = {
+  label: string;
+  name: string;
+  problems: FieldProblem[];
+  hint?: string;
+  options: [value: string, text: string][];
+} & React.SelectHTMLAttributes<HTMLSelectElement>;
+
+/** A labelled choice, with the API's complaint about its field right under it. */
+export function SelectField({ label, name, problems, hint, options, ...select }: SelectProps) {
+  const problem = problems.find((p) => p.field === name || p.field.endsWith(`.${name}`));
+  const id = `field-${name}`;
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} name={name} aria-invalid={problem ? true : undefined} {...select}>
+        {options.map(([value, text]) => <option key={value} value={value}>{text}</option>)}
+      </select>
+      {hint && !problem && <small className="hint">{hint}</small>}
+      {problem && <small className="error" role="alert">{problem.message}</small>}
+    </div>
+  );
+}

@@ -69,6 +69,7 @@ export type App = {
   owner_id: string; // the owner's user id, never reused
   status: string;
   reason: string | null;
+  desired_state: "running" | "stopped";
   desired_replicas: number;
   running_replicas: number;
   services: Service[];

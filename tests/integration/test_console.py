@@ -28,12 +28,13 @@ AXE = REPO / "console/node_modules/axe-core/axe.min.js"
 
 
 @contextlib.contextmanager
-def logged_in(suite, email: str, problems: list[str]) -> Iterator:
-    """A 1280x720 page of the console, logged in as ``email`` (the harness's password), which
-    notes every uncaught error of the page in ``problems``."""
+def logged_in(suite, email: str, problems: list[str], viewport: tuple[int, int] = (1280, 800)) -> Iterator:
+    """A page of the console (1280x800 unless ``viewport`` says otherwise), logged in as
+    ``email`` (the harness's password), which notes every uncaught error of the page in
+    ``problems``."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{suite.api_url}/")
         page.get_by_label("Email").fill(email)
@@ -96,7 +97,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("dialog", lambda dialog: dialog.accept())
@@ -119,7 +120,7 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         page.get_by_label("Name", exact=True).fill("Not A Name!")
         page.get_by_label("Image").fill(http_image)
         page.get_by_role("button", name="Create").click()
-        expect(page.locator("#field-name-error")).to_be_visible()
+        expect(page.locator("#field-name-error")).to_contain_text("lowercase letters, digits and dashes")
 
         page.get_by_label("Name", exact=True).fill("browser")
         page.get_by_label("Replicas", exact=True).fill("2")
@@ -131,6 +132,8 @@ def test_a_user_deploys_watches_scales_and_deletes_an_app_in_the_browser(suite, 
         app_id = page.url.rsplit("/", 1)[1]
         expect(page.locator("h1 .status")).to_have_text("running", timeout=90_000)
         expect(page.get_by_role("row", name=re.compile(r"^web 2 2"))).to_be_visible()
+        expect(page.get_by_role("button", name="Start", exact=True)).to_be_disabled()  # it runs
+        expect(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled()
         assert serious_violations(page) == []
 
         # Logs live: a request made now shows in the logs pane; the timeline names who did what.
@@ -373,7 +376,7 @@ def test_the_console_works_from_the_keyboard_alone(suite, http_image):
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{suite.api_url}/")
         tab_to(page, "Email")
@@ -395,3 +398,33 @@ def test_the_console_works_from_the_keyboard_alone(suite, http_image):
         browser.close()
     user.delete(f"/apps/{app_id}")
     assert problems == [], problems
+
+
+# The innermost elements that reach past the screen's right edge (what makes a page too wide).
+WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+  .slice(0, 5).map(e => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)"""
+
+
+def test_the_console_fits_a_phone(suite, admin, http_image):
+    """At 390 px wide (a phone), the apps list and an app's page are no wider than the screen."""
+    user = make_user(suite, "phone")
+    app_id = user.post("/apps?wait=true", json=app_body(http_image, "phone", replicas=2)).json()["id"]
+    problems: list[str] = []
+    with logged_in(suite, user.email, problems, viewport=(390, 844)) as page:
+        expect(page.get_by_role("link", name=app_id, exact=True)).to_be_visible()
+        wider = page.evaluate(WIDER_THAN_THE_SCREEN)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"the apps page is wider than a phone: {wider}"
+        screenshot(page, "phone-apps")
+        page.get_by_role("link", name=app_id, exact=True).click()
+        expect(page.locator("h1 .status")).to_have_text("running", timeout=60_000)
+        expect(page.get_by_role("row", name=re.compile(r"^http 2 2"))).to_be_visible()
+        page.get_by_role("form", name="replicas of http").get_by_role("spinbutton").fill("1")
+        page.get_by_role("button", name="Set").click()
+        expect(page.get_by_role("row", name=re.compile(r"^http 1 1"))).to_be_visible(timeout=60_000)
+        wider = page.evaluate(WIDER_THAN_THE_SCREEN)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"the app's page is wider than a phone: {wider}"
+        screenshot(page, "phone-app")
+    assert problems == []
+    user.delete(f"/apps/{app_id}")

@@ -29,8 +29,8 @@ export function AppPage() {
       {a.url && <p>URL: <a href={a.url}>{a.url}</a></p>}
       <p><Link to={`/apps/${a.id}/watch`}>Watch it think: the suite, the causal chains and the lab</Link></p>
       <div className="actions">
-        <button onClick={() => act.mutate(["POST", "/start"])}>Start</button>
-        <button onClick={() => act.mutate(["POST", "/stop"])}>Stop</button>
+        <button disabled={a.desired_state === "running"} onClick={() => act.mutate(["POST", "/start"])}>Start</button>
+        <button disabled={a.desired_state === "stopped"} onClick={() => act.mutate(["POST", "/stop"])}>Stop</button>
         <button onClick={() => act.mutate(["POST", "/restart"])}>Restart</button>
         <button onClick={() => act.mutate(["POST", "/clone"], { onSuccess: (copy) => navigate(`/apps/${copy.id}`) })}>Clone</button>
         <a className="button" href={`/api/v1/apps/${a.id}/compose`} onClick={(e) => { e.preventDefault(); void download(a.id); }}>Export compose</a>
@@ -38,7 +38,13 @@ export function AppPage() {
           if (window.confirm(`Delete ${a.id} and its data?`)) act.mutate(["DELETE", ""], { onSuccess: () => navigate("/") });
         }}>Delete</button>
       </div>
-      {act.isError && <p role="alert" className="error">{act.error.message}</p>}
+      {act.isError && (
+        <p role="alert" className="error">
+          {act.error.message}
+          {act.error.message.includes("volume_scaling") &&
+            " (it is set in the compose file: x-crane: {volume_scaling: per_replica} under the service; then crane up, or Deploy a project below the app list)"}
+        </p>
+      )}
       <table>
         <thead><tr><th>Service</th><th>Running</th><th>Desired</th><th>Scale</th></tr></thead>
         <tbody>
@@ -50,6 +56,14 @@ export function AppPage() {
               <td>
                 <button aria-label={`fewer replicas of ${s.name}`} onClick={() => act.mutate(["POST", "/scale", { service: s.name, replicas: Math.max(0, s.desired_replicas - 1) }])}>−</button>
                 <button aria-label={`more replicas of ${s.name}`} onClick={() => act.mutate(["POST", "/scale", { service: s.name, replicas: s.desired_replicas + 1 }])}>+</button>
+                <form className="inline" aria-label={`replicas of ${s.name}`} onSubmit={(e) => {
+                  e.preventDefault();
+                  const replicas = Number(new FormData(e.currentTarget).get("replicas"));
+                  act.mutate(["POST", "/scale", { service: s.name, replicas }]);
+                }}>
+                  <input name="replicas" type="number" min={0} max={50} defaultValue={s.desired_replicas} key={s.desired_replicas} aria-label={`replicas of ${s.name}`} />
+                  <button type="submit">Set</button>
+                </form>
               </td>
             </tr>
           ))}

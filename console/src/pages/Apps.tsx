@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { ApiError, call, type App, type FieldProblem } from "../api";
-import { Field } from "../Field";
+import { Field, SelectField } from "../Field";
 import { UploadStack } from "./UploadStack";
 
 export function Apps() {
@@ -45,7 +45,7 @@ function CreateApp() {
       setProblems([]);
       client.invalidateQueries({ queryKey: ["apps"] });
     },
-    onError: (error) => setProblems(error instanceof ApiError ? error.problems : []),
+    onError: (error) => setProblems(error instanceof ApiError ? error.problems.map(inWords) : []),
   });
 
   function submit(event: React.FormEvent<HTMLFormElement>) {
@@ -63,16 +63,31 @@ function CreateApp() {
         <Field label="Replicas" name="replicas" type="number" min={0} max={20} defaultValue={2} problems={problems} hint="copies behind the load balancer" />
         <Field label="CPUs" name="cpus" type="number" step="0.1" min={0.1} problems={problems} hint="per replica, e.g. 0.5 (empty: the suite's default)" />
         <Field label="Memory" name="memory" problems={problems} hint="per replica, e.g. 128m (empty: the suite's default)" />
-        <Field label="Autoscale on" name="metric" list="metrics" problems={problems} hint="rps, latency_p95, cpu or memory; empty: a fixed number of replicas" />
-        <datalist id="metrics"><option value="rps" /><option value="latency_p95" /><option value="cpu" /><option value="memory" /></datalist>
+        <SelectField label="Autoscale on" name="metric" problems={problems} options={METRICS} hint="what adds or removes replicas; off: a fixed number" />
         <Field label="Target per replica" name="target" type="number" step="any" min={0} problems={problems} hint="e.g. 5 requests/s: more per replica adds replicas" />
         <Field label="Min replicas" name="min_scale" type="number" min={0} max={20} defaultValue={1} problems={problems} hint="autoscaling never goes below" />
-        <Field label="Max replicas" name="max_scale" type="number" min={1} max={20} defaultValue={4} problems={problems} hint="autoscaling never goes above" />
+        <Field label="Max replicas" name="max_scale" type="number" min={1} max={50} defaultValue={10} problems={problems} hint="autoscaling never goes above (the API's default: 10)" />
         {create.isError && !problems.length && <p role="alert" className="error">{String(create.error.message)}</p>}
         <button type="submit" disabled={create.isPending}>Create</button>
       </form>
     </section>
   );
+}
+
+const METRICS: [string, string][] = [
+  ["", "off"],
+  ["rps", "requests per second (rps)"],
+  ["latency_p95", "p95 latency (latency_p95)"],
+  ["cpu", "CPU (cpu)"],
+  ["memory", "memory (memory)"],
+];
+
+/** The API's words for a name that does not fit, as a person would say them. */
+export function inWords(problem: FieldProblem): FieldProblem {
+  if (problem.field.endsWith("name") && problem.message.includes("should match pattern")) {
+    return { ...problem, message: "lowercase letters, digits and dashes, beginning with a letter (e.g. shop or my-app-2)" };
+  }
+  return problem;
 }
 
 /** The App payload of the create form: one service, and autoscaling only when a metric is chosen. */
@@ -87,7 +102,7 @@ export function appPayload(form: FormData): Record<string, unknown> {
   if (text("metric")) {
     app.autoscaling = { metric: text("metric"), ...(text("target") && { target: Number(text("target")) }) };
     app.min_scale = Number(text("min_scale") || 1);
-    app.max_scale = Number(text("max_scale") || 4);
+    app.max_scale = Number(text("max_scale") || 10);
   }
   return app;
 }

@@ -20,6 +20,11 @@ export function columns(points: [number, number][]): [number[], number[]] {
   return [points.map((p) => p[0]), points.map((p) => p[1])];
 }
 
+/** As wide as the chart's box allows (a phone's screen), at most 520 px. */
+function chartWidth(box: HTMLElement): number {
+  return Math.max(200, Math.min(520, Math.floor(box.getBoundingClientRect().width || 520)));
+}
+
 function Chart({ title, unit, points }: { title: string; unit: string; points: [number, number][] }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -27,7 +32,7 @@ function Chart({ title, unit, points }: { title: string; unit: string; points: [
     if (!box.current) return;
     plot.current = new uPlot(
       {
-        width: 520,
+        width: chartWidth(box.current),
         height: 160,
         // Always the last 10 minutes, however few points there are yet.
         scales: { x: { time: true, range: () => [Date.now() / 1000 - WINDOW_SECONDS, Date.now() / 1000] } },
@@ -38,7 +43,12 @@ function Chart({ title, unit, points }: { title: string; unit: string; points: [
       [[], []],
       box.current,
     );
-    return () => plot.current?.destroy();
+    const resize = () => box.current && plot.current?.setSize({ width: chartWidth(box.current), height: 160 });
+    window.addEventListener("resize", resize);
+    return () => {
+      window.removeEventListener("resize", resize);
+      plot.current?.destroy();
+    };
   }, [unit]);
   useEffect(() => plot.current?.setData(columns(points)), [points]);
   const last = points.length ? points[points.length - 1][1] : null;

@@ -45,11 +45,11 @@ export function Decisions({ appId }: { appId: string }) {
         </ul>
       )}
       {decisions.data && decisions.data.length > 0 ? (
-        <ol className="decisions">
+        <><p className="hint">Newest first.</p><ol className="decisions">
           {[...decisions.data].reverse().map((d, i) => (
             <li key={i}><span className={`action ${d.action}`}>{d.alert}</span> {explain(d)}</li>
           ))}
-        </ol>
+        </ol></>
       ) : (
         <p className="hint">No decision yet: the policy decides when an alert fires.</p>
       )}

@@ -40,6 +40,11 @@ export function Login({ onLogin }: { onLogin: () => void }) {
           {registering ? "I have an account" : "Create an account"}
         </button>
       </form>
+      <p className="hint">
+        Anyone may create an account (a user: their own apps). The admin is <code>make up</code>'s own account:{" "}
+        <code>admin@example.com</code> unless <code>CRANE_ADMIN_EMAIL</code> named another, with the password{" "}
+        <code>make up</code> wrote to <code>deploy/.secrets/crane/admin.password</code> (<code>crane</code>: the suite's name).
+      </p>
     </main>
   );
 }

@@ -9,7 +9,7 @@ import { ChainTimeline } from "./Timeline";
 afterEach(() => vi.unstubAllGlobals());
 
 const app: App = {
-  id: "shop-7", name: "shop", owner: "ada@example.com", owner_id: "u-5f0c8a3e9b2d4c7e8f1a6b3d2c9e0f14", status: "running", reason: null, desired_replicas: 2,
+  id: "shop-7", name: "shop", owner: "ada@example.com", owner_id: "u-5f0c8a3e9b2d4c7e8f1a6b3d2c9e0f14", status: "running", reason: null, desired_state: "running", desired_replicas: 2,
   running_replicas: 2, url: "http://shop-7.localhost/", warnings: [],
   services: [{ name: "web", desired_replicas: 2, running_replicas: 2, autoscaling: true }],
 };
