@@ -64,7 +64,9 @@ def test_files_written_for_live_apps_pass_the_checkers(suite, user, http_image):
     """promtool check config also checks every rule file the configuration loads."""
     app_id = user.post("/apps?wait=true", json=app_body(http_image, "checked")).json()["id"]
     rules = suite.monitoring_dir / "rules" / f"{app_id}.yml"
-    assert rules.exists() and (suite.monitoring_dir / "targets" / f"{app_id}.json").exists()
+    target = suite.monitoring_dir / "targets" / "fixed" / f"{app_id}.json"  # it does not autoscale
+    assert rules.exists() and target.exists()
+    assert yaml.safe_load(rules.read_text())["groups"][0]["interval"] == "10s"
     config = subprocess.run(
         [tool("promtool"), "check", "config", str(suite.monitoring_dir / "prometheus.yml")],
         capture_output=True,
@@ -81,4 +83,4 @@ def test_files_written_for_live_apps_pass_the_checkers(suite, user, http_image):
     while rules.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not rules.exists(), "deleting the app must remove its rules"
-    assert not (suite.monitoring_dir / "targets" / f"{app_id}.json").exists()
+    assert not target.exists()

@@ -94,3 +94,23 @@ def test_suite_configs_carry_the_timings_and_the_token_file():
 
 def test_the_alerts_watched_are_named_without_the_recording_rules():
     assert alert_names(render_rules("crane", record())) == [HIGH_LOAD, LOW_LOAD, REPLICAS_DOWN, "CraneHighErrorRate"]
+
+
+def test_an_app_that_does_not_autoscale_is_measured_at_the_slower_cadence():
+    from crane_monitor_config.render import cadence
+
+    autoscaled = record(enabled=True)
+    fixed = AppRecord(
+        id="plain-4",
+        owner="o",
+        spec=AppSpec.model_validate({"name": "plain", "services": [{"name": "web", "image": "i"}]}),
+    )
+    assert (cadence(autoscaled), cadence(fixed)) == ("autoscaled", "fixed")
+    assert "interval" not in render_rules("crane", autoscaled, fixed_interval="10s")["groups"][0]  # every 0.5 s
+    assert render_rules("crane", fixed, fixed_interval="10s")["groups"][0]["interval"] == "10s"
+    config = render_prometheus_config("/m", Timings(fixed_interval="15s"), "am:9093", "traefik:8080", [])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["crane-apps"]["file_sd_configs"][0]["files"] == ["/m/targets/autoscaled/*.json"]
+    assert "scrape_interval" not in jobs["crane-apps"]  # the global 0.5 s
+    assert jobs["crane-apps-fixed"]["scrape_interval"] == "15s"
+    assert jobs["crane-apps-fixed"]["file_sd_configs"][0]["files"] == ["/m/targets/fixed/*.json"]

@@ -22,8 +22,10 @@ from crane_shared.store import AppStore
 
 from .files import remove, write_atomically, write_json, write_yaml
 from .render import (
+    CADENCES,
     Timings,
     alert_names,
+    cadence,
     render_alertmanager_config,
     render_prometheus_config,
     render_rules,
@@ -50,11 +52,17 @@ class MonitorConfig:
             settings.group_wait,
             settings.group_interval,
             settings.repeat_interval,
+            settings.fixed_interval,
         )
         self.http = httpx.AsyncClient(timeout=5)
 
-    def target_file(self, app_id: str) -> Path:
-        return self.dir / "targets" / f"{app_id}.json"
+    def target_file(self, app_id: str, of_cadence: str) -> Path:
+        return self.dir / "targets" / of_cadence / f"{app_id}.json"
+
+    def target_files(self, app_id: str) -> list[Path]:
+        """Every place the app's targets may be: each cadence's folder, and the folder itself
+        (where monitor-config wrote them before apps had cadences)."""
+        return [*(self.target_file(app_id, c) for c in CADENCES), self.dir / "targets" / f"{app_id}.json"]
 
     def rules_file(self, app_id: str) -> Path:
         return self.dir / "rules" / f"{app_id}.yml"
@@ -77,7 +85,8 @@ class MonitorConfig:
             self.dir / "alertmanager.yml",
             render_alertmanager_config(self.settings.alert_bridge_url, str(token_file), self.timings),
         )
-        (self.dir / "targets").mkdir(exist_ok=True)
+        for folder in CADENCES:
+            (self.dir / "targets" / folder).mkdir(parents=True, exist_ok=True)
         (self.dir / "rules").mkdir(exist_ok=True)
 
     async def sync_app(self, app_id: str) -> list[str] | None:
@@ -85,17 +94,19 @@ class MonitorConfig:
         changed (none: its files are gone), None if nothing did."""
         record = await self.store.get(app_id)
         if record is None or record.status == AppStatus.DELETING:
-            removed = remove(self.target_file(app_id)) | remove(self.rules_file(app_id))
+            removed = any([remove(path) for path in [*self.target_files(app_id), self.rules_file(app_id)]])
             return [] if removed else None
-        rules = render_rules(self.settings.suite, record, self.settings.rate_window)
-        changed = write_json(self.target_file(app_id), render_targets(app_id, self.settings.exporter_target))
+        rules = render_rules(self.settings.suite, record, self.settings.rate_window, self.settings.fixed_interval)
+        target = self.target_file(app_id, cadence(record))
+        changed = any([remove(path) for path in self.target_files(app_id) if path != target])  # it changed cadence
+        changed = write_json(target, render_targets(app_id, self.settings.exporter_target)) or changed
         changed = write_yaml(self.rules_file(app_id), rules) or changed
         return alert_names(rules) if changed else None
 
     async def sync_all(self) -> None:
         known = {r.id for r in await self.store.list()}
         on_disk = {p.stem for p in (self.dir / "rules").glob("*.yml")} | {
-            p.stem for p in (self.dir / "targets").glob("*.json")
+            p.stem for p in (self.dir / "targets").glob("**/*.json")
         }
         for app_id in known | on_disk:
             await self.sync_app(app_id)

@@ -37,6 +37,17 @@ class Timings:
     group_wait: str = "0s"
     group_interval: str = "1s"
     repeat_interval: str = "10s"
+    fixed_interval: str = "10s"  # apps that do not autoscale: scrape and rules (cadence())
+
+
+# An app's cadence: autoscaled apps are measured every scrape_interval (decisions within
+# seconds), the others every fixed_interval (charts and the replicas-down alert only).
+AUTOSCALED, FIXED = "autoscaled", "fixed"
+CADENCES = (AUTOSCALED, FIXED)
+
+
+def cadence(record: AppRecord) -> str:
+    return AUTOSCALED if record.spec.autoscaled_services else FIXED
 
 
 def _number(value: float) -> str:
@@ -85,8 +96,11 @@ def alert_names(rules: dict[str, Any]) -> list[str]:
     return [rule["alert"] for group in rules.get("groups", []) for rule in group.get("rules", []) if "alert" in rule]
 
 
-def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) -> dict[str, Any]:
-    """Alert rules of one app: load above/below its target band, replicas down, errors."""
+def render_rules(
+    suite: str, record: AppRecord, rate_window: str = RATE_WINDOW, fixed_interval: str | None = None
+) -> dict[str, Any]:
+    """Alert rules of one app: load above/below its target band, replicas down, errors;
+    evaluated every ``fixed_interval`` when the app does not autoscale."""
     app_id, spec = record.id, record.spec
     labels = {APP_LABEL: app_id, SUITE_LABEL: suite}
     desired = f'max(crane_app_replicas{{app="{app_id}",kind="desired"}})'
@@ -118,7 +132,10 @@ def render_rules(suite: str, record: AppRecord, rate_window: str = RATE_WINDOW) 
                 "annotations": {"summary": f"{app_id}: more than 5% of requests fail", "value": "{{ $value }}"},
             }
         )
-    return {"groups": [{"name": f"crane-app-{app_id}", "rules": rules}]}
+    group: dict[str, Any] = {"name": f"crane-app-{app_id}", "rules": rules}
+    if fixed_interval and cadence(record) == FIXED:
+        group["interval"] = fixed_interval
+    return {"groups": [group]}
 
 
 def render_prometheus_config(
@@ -132,7 +149,12 @@ def render_prometheus_config(
         {"job_name": "traefik", "static_configs": [{"targets": [traefik_target]}]},
         {
             "job_name": "crane-apps",
-            "file_sd_configs": [{"files": [f"{monitoring_dir}/targets/*.json"], "refresh_interval": "5s"}],
+            "file_sd_configs": [{"files": [f"{monitoring_dir}/targets/{AUTOSCALED}/*.json"], "refresh_interval": "5s"}],
+        },
+        {
+            "job_name": "crane-apps-fixed",
+            "scrape_interval": timings.fixed_interval,
+            "file_sd_configs": [{"files": [f"{monitoring_dir}/targets/{FIXED}/*.json"], "refresh_interval": "5s"}],
         },
     ]
     if service_targets:

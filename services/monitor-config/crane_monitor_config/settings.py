@@ -23,3 +23,6 @@ class MonitorSettings(CommonSettings):
     group_wait: str = "0s"
     group_interval: str = "1s"
     repeat_interval: str = "10s"
+    # Apps that do not autoscale are scraped and their rules evaluated this often: nothing
+    # acts on their numbers within seconds, so an idle one costs Prometheus 20 times less.
+    fixed_interval: str = "10s"
