@@ -415,7 +415,9 @@ def test_the_console_fits_a_phone(suite, admin, http_image):
     with logged_in(suite, user.email, problems, viewport=(390, 844)) as page:
         expect(page.get_by_role("link", name=app_id, exact=True)).to_be_visible()
         wider = page.evaluate(WIDER_THAN_THE_SCREEN)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"the apps page is wider than a phone: {wider}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
+            f"the apps page is wider than a phone: {wider}"
+        )
         screenshot(page, "phone-apps")
         page.get_by_role("link", name=app_id, exact=True).click()
         expect(page.locator("h1 .status")).to_have_text("running", timeout=60_000)
@@ -424,7 +426,9 @@ def test_the_console_fits_a_phone(suite, admin, http_image):
         page.get_by_role("button", name="Set").click()
         expect(page.get_by_role("row", name=re.compile(r"^http 1 1"))).to_be_visible(timeout=60_000)
         wider = page.evaluate(WIDER_THAN_THE_SCREEN)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"the app's page is wider than a phone: {wider}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
+            f"the app's page is wider than a phone: {wider}"
+        )
         screenshot(page, "phone-app")
     assert problems == []
     user.delete(f"/apps/{app_id}")

@@ -1,0 +1,100 @@
+"""What idle apps cost the suite's Prometheus, side by side in one run: N apps that do not
+autoscale (scraped and evaluated every 10 s, monitor-config's fixed cadence), then the same N
+apps given autoscaling (every 0.5 s, so that a decision comes within seconds).
+
+    python bench/idle_cost.py [--apps 40] [--seconds 30]
+
+For each phase, once Prometheus has loaded every app: its CPU (process_cpu_seconds_total from
+its own /metrics) and the scrapes it makes per second, over --seconds of idleness. Prints both
+and the ratios (autoscaled / fixed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+
+import httpx  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from tests.harness.api import register_and_login  # noqa: E402
+from tests.harness.images import build_http_image, remove_image  # noqa: E402
+from tests.harness.suite import LocalSuite  # noqa: E402
+
+
+def prometheus_counters(suite: LocalSuite) -> tuple[float, float]:
+    """(CPU seconds, scrapes made) of the suite's Prometheus so far."""
+    cpu = scrapes = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{suite.prometheus_url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "process_cpu_seconds_total":
+                cpu = sample.value
+            elif sample.name == "prometheus_target_interval_length_seconds_count":
+                scrapes += sample.value
+    return cpu, scrapes
+
+
+def loaded(suite: LocalSuite, job: str, count: int, timeout: float = 120) -> None:
+    """Until Prometheus scrapes ``count`` targets in ``job``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        targets = httpx.get(f"{suite.prometheus_url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        if sum(t["labels"].get("job") == job and t["health"] == "up" for t in targets) >= count:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"Prometheus did not scrape {count} targets of {job} within {timeout}s")
+
+
+def idle(suite: LocalSuite, seconds: float) -> tuple[float, float]:
+    """(cores busy, scrapes per second) of Prometheus over ``seconds`` of idleness."""
+    cpu0, scrapes0 = prometheus_counters(suite)
+    time.sleep(seconds)
+    cpu1, scrapes1 = prometheus_counters(suite)
+    return (cpu1 - cpu0) / seconds, (scrapes1 - scrapes0) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--apps", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    image = build_http_image("crane-bench-idle:latest", {"crane.test": "bench"})
+    suite = LocalSuite(resync_seconds=60).start()
+    try:
+        service = {"name": "web", "image": image, "ports": ["8080"]}
+        owned = []  # (user, app id): 5 apps a user, well within the default quotas
+        for n in range(args.apps):
+            if n % 5 == 0:
+                user = register_and_login(suite.api_url, f"bench{n}")
+            created = user.post("/apps", json={"name": f"idle{n}", "services": [service]}, timeout=60)
+            if created.status_code != 202:
+                raise SystemExit(f"app {n} refused: {created.text}")
+            owned.append((user, created.json()["id"]))
+        print(f"{args.apps} apps created; waiting for Prometheus to scrape them all")
+        loaded(suite, "crane-apps-fixed", args.apps)
+        fixed = idle(suite, args.seconds)
+        scaled = {**service, "max_scale": 2, "autoscaling": {"metric": "rps", "target": 1000}}  # never reached: idle
+        for user, app_id in owned:
+            user.patch(f"/apps/{app_id}", json={"services": [scaled]}, timeout=60).raise_for_status()
+        loaded(suite, "crane-apps", args.apps)
+        autoscaled = idle(suite, args.seconds)
+        print(f"\nPrometheus, {args.apps} idle apps, over {args.seconds:g} s each:")
+        print(f"{'cadence':<34}{'cores busy':>12}{'scrapes/s':>12}")
+        print(f"{'fixed (10 s: no autoscaling)':<34}{fixed[0]:>12.3f}{fixed[1]:>12.1f}")
+        print(f"{'autoscaled (0.5 s)':<34}{autoscaled[0]:>12.3f}{autoscaled[1]:>12.1f}")
+        print(
+            f"ratio autoscaled/fixed: CPU {autoscaled[0] / max(fixed[0], 1e-6):.1f}x, "
+            f"scrapes {autoscaled[1] / max(fixed[1], 1e-6):.1f}x"
+        )
+    finally:
+        suite.stop()
+        remove_image(image)
+
+
+if __name__ == "__main__":
+    main()
