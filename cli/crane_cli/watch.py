@@ -116,7 +116,6 @@ def scan(app_ref: AppArg, output: OutputOption = Output.table) -> None:
         for reason in image.get("reasons", []):
             out.print(f"    - {reason}", highlight=False)
         for finding in image.get("findings", [])[:20]:
-            out.out(
-                f"    {finding['severity']:<8} {finding['id']} {finding.get('package') or finding.get('target', '')}"
-            )
+            where = finding.get("package") or finding.get("target", "")
+            out.out(f"    {finding['severity']:<8} {finding['id']} {where}: {finding.get('title', '')}".rstrip(": "))
     return None
