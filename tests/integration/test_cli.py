@@ -5,9 +5,9 @@ redeployed unchanged (nothing rebuilt) and taken down (nothing left)."""
 from __future__ import annotations
 
 import json
-import re
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
