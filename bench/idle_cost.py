@@ -27,6 +27,17 @@ from tests.harness.images import build_http_image, remove_image  # noqa: E402
 from tests.harness.suite import LocalSuite  # noqa: E402
 
 
+def deployer_cpu(suite: LocalSuite) -> float:
+    """CPU seconds the deployer has used so far (its own /metrics)."""
+    text = httpx.get(f"http://127.0.0.1:{suite.metrics_ports['deployer']}/metrics", timeout=10).text
+    return next(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "process_cpu_seconds_total"
+    )
+
+
 def prometheus_counters(suite: LocalSuite) -> tuple[float, float]:
     """(CPU seconds, scrapes made) of the suite's Prometheus so far."""
     cpu = scrapes = 0.0
@@ -50,12 +61,14 @@ def loaded(suite: LocalSuite, job: str, count: int, timeout: float = 120) -> Non
     raise TimeoutError(f"Prometheus did not scrape {count} targets of {job} within {timeout}s")
 
 
-def idle(suite: LocalSuite, seconds: float) -> tuple[float, float]:
-    """(cores busy, scrapes per second) of Prometheus over ``seconds`` of idleness."""
+def idle(suite: LocalSuite, seconds: float) -> tuple[float, float, float]:
+    """(Prometheus' cores busy, its scrapes per second, the deployer's cores busy) over
+    ``seconds`` of idleness."""
     cpu0, scrapes0 = prometheus_counters(suite)
+    deployer0 = deployer_cpu(suite)
     time.sleep(seconds)
     cpu1, scrapes1 = prometheus_counters(suite)
-    return (cpu1 - cpu0) / seconds, (scrapes1 - scrapes0) / seconds
+    return (cpu1 - cpu0) / seconds, (scrapes1 - scrapes0) / seconds, (deployer_cpu(suite) - deployer0) / seconds
 
 
 def main() -> None:
@@ -64,7 +77,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
     image = build_http_image("crane-bench-idle:latest", {"crane.test": "bench"})
-    suite = LocalSuite(resync_seconds=60).start()
+    suite = LocalSuite(resync_seconds=15).start()  # the deployer's default
     try:
         service = {"name": "web", "image": image, "ports": ["8080"]}
         owned = []  # (user, app id): 5 apps a user, well within the default quotas
@@ -83,10 +96,10 @@ def main() -> None:
             user.patch(f"/apps/{app_id}", json={"services": [scaled]}, timeout=60).raise_for_status()
         loaded(suite, "crane-apps", args.apps)
         autoscaled = idle(suite, args.seconds)
-        print(f"\nPrometheus, {args.apps} idle apps, over {args.seconds:g} s each:")
-        print(f"{'cadence':<34}{'cores busy':>12}{'scrapes/s':>12}")
-        print(f"{'fixed (10 s: no autoscaling)':<34}{fixed[0]:>12.3f}{fixed[1]:>12.1f}")
-        print(f"{'autoscaled (0.5 s)':<34}{autoscaled[0]:>12.3f}{autoscaled[1]:>12.1f}")
+        print(f"\nPrometheus (and the deployer), {args.apps} idle apps, over {args.seconds:g} s each:")
+        print(f"{'cadence':<34}{'cores busy':>12}{'scrapes/s':>12}{'deployer':>10}")
+        print(f"{'fixed (10 s: no autoscaling)':<34}{fixed[0]:>12.3f}{fixed[1]:>12.1f}{fixed[2]:>10.3f}")
+        print(f"{'autoscaled (0.5 s)':<34}{autoscaled[0]:>12.3f}{autoscaled[1]:>12.1f}{autoscaled[2]:>10.3f}")
         print(
             f"ratio autoscaled/fixed: CPU {autoscaled[0] / max(fixed[0], 1e-6):.1f}x, "
             f"scrapes {autoscaled[1] / max(fixed[1], 1e-6):.1f}x"

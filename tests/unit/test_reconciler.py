@@ -176,3 +176,23 @@ def test_a_stopped_app_keeps_nothing_running_and_a_deleted_one_leaves_nothing():
     w.run(w.reconciler.reconcile(APP))
     assert w.run(w.store.get(APP)) is None and w.run(w.store.compose(APP)) is None
     assert w.runtime.networks == {} and len(w.bus.of_type(s.APP_REMOVED)) == 1
+
+
+def test_a_resync_passes_over_an_app_in_step_and_not_one_that_drifted():
+    from crane_deployer.reconciler import in_step
+
+    w = world([WEB, WORKER])
+    assert not in_step(w.run(w.store.get(APP)), [])  # pending: it needs its first pass
+    record = w.reconcile()
+    assert in_step(record, w.runtime.of(APP))  # running as recorded: nothing to do
+    dead = w.runtime.exit(w.runtime.of(APP, "web")[0].container_id, 137)  # a death the events missed
+    assert not in_step(record, w.runtime.of(APP)) and dead.state == "exited"
+    w.reconcile()
+    record = w.reconcile()
+    assert in_step(record, w.runtime.of(APP))
+    w.run(w.runtime.remove(w.runtime.of(APP, "worker")[0].container_id))  # removed behind CRANE's back
+    assert not in_step(record, w.runtime.of(APP))
+    w.reconcile()
+    w.change(AppUpdated(app_id=APP, desired_state="stopped"))
+    stopped = w.reconcile()
+    assert stopped.status == AppStatus.STOPPED and in_step(stopped, w.runtime.of(APP))

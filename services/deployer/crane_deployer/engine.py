@@ -60,6 +60,15 @@ HOLDER_MOUNT = "/holder"
 
 
 @dataclass(frozen=True)
+class SuiteState:
+    """What a resync looks at: each app's replicas, the apps owning networks, the router."""
+
+    replicas: dict[str, list[Replica]]
+    with_networks: set[str]
+    router: str | None
+
+
+@dataclass(frozen=True)
 class Addressing:
     """Where CRANE's networks get their subnets, and the router that joins routed apps' networks."""
 
@@ -92,14 +101,23 @@ class Engine:
         rows = await self._call(self.api.containers, all=True, filters=self.naming.app_filter(app_id))
         return [self._replica(row) for row in rows if LABEL_FILES_HOLDER not in (row.get("Labels") or {})]
 
-    async def suite_app_ids(self) -> set[str]:
-        """Apps that own at least one container or network of this suite."""
+    async def suite_state(self) -> SuiteState:
+        """Every app's replicas, and the apps owning a network, in two calls whatever the
+        number of apps; and the router container's id (None: no router, or not found)."""
         filters = self.naming.suite_filter()
         rows = await self._call(self.api.containers, all=True, filters=filters)
         networks = await self._call(self.api.networks, filters=filters)
-        ids = {row["Labels"].get(LABEL_APP) for row in rows}
-        ids |= {(net.get("Labels") or {}).get(LABEL_APP) for net in networks}
-        return {i for i in ids if i}
+        replicas: dict[str, list[Replica]] = {}
+        for row in rows:
+            labels = row.get("Labels") or {}
+            if labels.get(LABEL_APP) and LABEL_FILES_HOLDER not in labels:
+                replicas.setdefault(labels[LABEL_APP], []).append(self._replica(row))
+        with_networks = {(net.get("Labels") or {}).get(LABEL_APP) for net in networks} - {None}
+        router = None
+        if self.addresses.router_container:
+            with contextlib.suppress(NotFound, APIError):
+                router = (await self._call(self.api.inspect_container, self.addresses.router_container))["Id"]
+        return SuiteState(replicas, {str(app) for app in with_networks}, router)
 
     @staticmethod
     def _replica(row: dict[str, Any]) -> Replica:

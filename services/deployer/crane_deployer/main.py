@@ -34,7 +34,7 @@ from .intents import IntentHandlers
 from .log_follower import LogFollowers
 from .naming import LABEL_APP, LABEL_REPLICA, LABEL_SERVICE, LABEL_SPEC_HASH, Naming
 from .plan import Replica
-from .reconciler import Reconciler
+from .reconciler import Reconciler, in_step
 from .scan_gate import ScanGate
 from .scan_sandbox import ScanSandbox
 from .settings import DeployerSettings
@@ -81,6 +81,7 @@ class Deployer:
         # Replicas the lab had killed: container id -> the chain of the request, which their
         # container.died and the healing after it continue.
         self.kills: dict[str, str | None] = {}
+        self._router: str | None = None  # the router container a resync last saw
 
     def handlers(self) -> dict[str, Handler]:
         return {**self.intents.table(), s.APP_KILL_REQUESTED: self.on_kill}
@@ -104,25 +105,37 @@ class Deployer:
         log.info("%s: killing %s (lab)", payload.app_id, victim.name)
         await self.engine.kill(victim.container_id)
 
-    async def resync(self) -> None:
-        """Mark every known app, and every app that still owns Docker objects, for reconciling."""
-        known = {record.id for record in await self.store.list()}
-        for app_id in known | await self.engine.suite_app_ids():
-            self.queue.mark(app_id)
+    async def resync(self, everything: bool = False) -> None:
+        """Mark for reconciling every app whose replicas are not what its record says (drift:
+        what the Engine's events did not tell), every app that left Docker objects behind, and
+        the routed apps when the router was replaced; with ``everything``, every app. One list
+        of the suite's containers and one of its networks, however many apps there are: an app
+        in step costs no pass."""
+        records = await self.store.list()
+        state = await self.engine.suite_state()
+        router_replaced, self._router = state.router != self._router, state.router
+        for record in records:
+            routed = router_replaced and record.spec.routed_service is not None
+            if everything or routed or not in_step(record, state.replicas.get(record.id, [])):
+                self.queue.mark(record.id)
+        for app_id in (set(state.replicas) | state.with_networks) - {record.id for record in records}:
+            self.queue.mark(app_id)  # an app deleted while the deployer was away
 
     async def after_engine_reconnect(self) -> None:
         """The Engine's event stream is (back) up: what happened while it was down (a daemon
         restart stops every container) is found by reconciling everything now."""
         log.info("following the Docker Engine's events; resyncing every app")
         try:
-            await self.resync()
+            await self.resync(everything=True)
         except Exception:  # noqa: BLE001 - the Engine may still be starting; the timer retries
             log.exception("resync after the Engine came back failed")
 
     async def resync_forever(self, stop: asyncio.Event) -> None:
+        everything = True  # the first: the exporter's figures and the files come from passes
         while not stop.is_set():
             try:
-                await self.resync()
+                await self.resync(everything)
+                everything = False
             except Exception:  # noqa: BLE001 - NATS or Docker may be restarting; try next round
                 log.exception("resync failed")
             await wait_or_stop(stop, self.settings.resync_seconds)

@@ -94,6 +94,17 @@ def _of_deployer(subject: str, payload: BaseModel, correlationid: str | None) ->
     return new_event(subject, payload, source="crane/deployer", correlationid=correlationid)
 
 
+def in_step(record: AppRecord, replicas: list[Replica]) -> bool:
+    """Whether what runs is what the app's record says it settled at (pure): nothing to do, and
+    the same ready replicas. A resync needs no pass for such an app; any other needs one."""
+    if record.status not in (AppStatus.RUNNING, AppStatus.STOPPED) or record.outbox:
+        return False
+    desired, restart = desired_slots(record), restart_policies(record)
+    if plan_replicas(desired, replicas, restart):
+        return False
+    return ready_by_service(desired, replicas, restart) == record.service_replicas
+
+
 def next_status(record: AppRecord, ready: int, failure: str | None) -> tuple[AppStatus, str | None]:
     """The status an app has after a reconcile, from what is desired and what is ready (all
     services together; no service counts more replicas than it should have)."""
