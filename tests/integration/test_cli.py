@@ -115,7 +115,9 @@ def test_crane_up_ps_logs_scale_events_up_again_and_down(suite, project, cli_env
     assert app["spec"]["services"][0]["environment"]["GREETING"] == "hi from .env"
     listing = crane(cli_env, "ps", "clidemo").stdout
     assert "web" in listing and "worker" in listing
-    assert re.search(rf"{app_id}-web-0 +web +[\d.]+% +\d+ MiB", listing), listing  # its replicas, each with CPU and memory
+    assert re.search(rf"{app_id}-web-0 +web +[\d.]+% +\d+ MiB", listing), (
+        listing
+    )  # its replicas, each with CPU and memory
     scan = crane(cli_env, "scan", "clidemo").stdout
     assert "DS002" in scan and "Image user should not be 'root'" in scan, scan  # a finding says what it is
 

@@ -153,7 +153,7 @@ def test_a_pass_leaves_unbuilt_services_holds_dependents_and_defers_backing_off_
     assert plan.build == ["web"]
     assert plan.remove == [Remove("dead", "s-app-worker-0", "container exited")]  # web's old one stays until its build
     assert plan.bring_up == []  # api is held, worker backs off
-    assert plan.gated == {"worker"} and plan.held == {"api": "waits for web"}
+    assert plan.gated == {"worker"} and plan.held == {"api": "waits for web"} and plan.starting == set()
     assert plan.retry_in == 1.0 and plan.changes_replicas  # the dependency's retry comes first
 
 
@@ -161,4 +161,10 @@ def test_a_pass_with_nothing_to_do_does_nothing_and_comes_back_for_nothing():
     desired = {"web": (1, "h1")}
     observed = [replica("web", 0)]
     plan = plan_pass(plan_replicas(desired, observed), observed, set(), {"web": "x"}, lambda c: 9.0)
-    assert plan == PassPlan([], [], [], set(), {}, None) and not plan.changes_replicas
+    assert plan == PassPlan([], [], [], set(), set(), {}, None) and not plan.changes_replicas
+
+
+def test_a_pass_says_which_services_it_starts_again():
+    observed = [replica("web", 0, state="created", cid="half")]
+    plan = plan_pass(plan_replicas({"web": (1, "h1")}, observed), observed, set(), {}, lambda c: 0.0)
+    assert plan.bring_up == [Start("half", "s-app-web-0")] and plan.starting == {"web"} and plan.gated == set()

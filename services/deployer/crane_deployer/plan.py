@@ -167,6 +167,7 @@ class PassPlan:
     remove: list[Remove]
     bring_up: list[Create | Start]  # created or started side by side, once the gates agree
     gated: set[str]  # services of the creations the gates judge (backing-off ones included)
+    starting: set[str]  # services of the replicas started again (their host paths are judged anew)
     held: dict[str, str]  # service -> what its new replicas wait for (a dependency)
     retry_in: float | None  # when a pass should come back for what waits (None: nothing waits)
 
@@ -203,6 +204,7 @@ def plan_pass(
         remove=[a for a in mine if isinstance(a, Remove)],
         bring_up=[a for a in ups if a not in waits],
         gated={a.service for a in ups if isinstance(a, Create)},
+        starting={service(a) for a in ups if isinstance(a, Start)},
         held=dict(held) if mine else {},
         retry_in=min(retry) if retry else None,
     )

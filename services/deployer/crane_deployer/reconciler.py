@@ -253,7 +253,7 @@ class Reconciler:
                     self.builder.request(record, service)
                 except EngineError as exc:  # its last build failed: said after the others' actions
                     build_failure = build_failure or exc
-        await self._carry_out(record, plan, observed)
+        await self._carry_out(record, plan)
         if build_failure:
             raise build_failure
         return plan.changes_replicas
@@ -281,7 +281,7 @@ class Reconciler:
             and not await self.runtime.has_image(naming.image(record.id, s))
         }
 
-    async def _carry_out(self, record: AppRecord, plan: PassPlan, observed: list[Replica]) -> None:
+    async def _carry_out(self, record: AppRecord, plan: PassPlan) -> None:
         """Removals, then the creations and starts side by side, once the gates agree (host
         paths, image references and labels, the scan)."""
         for action in plan.remove:
@@ -294,9 +294,7 @@ class Reconciler:
             self.requeue(record.id, plan.retry_in)
         judged: dict[str, str] = {}  # host paths as written -> where they lead: what replicas mount
         if self.host_paths and (plan.bring_up or plan.gated):  # a start mounts its binds anew too
-            service_of = {r.container_id: r.service for r in observed}
-            starting = {service_of.get(a.container_id, "") for a in plan.bring_up if isinstance(a, Start)}
-            judged = await self.host_paths.check(record, plan.gated | starting)
+            judged = await self.host_paths.check(record, plan.gated | plan.starting)
         if plan.gated:
             self._refuse_image_refs(record, plan.gated)
             await self._refuse_reserved_image_labels(record, plan.gated, judged)
