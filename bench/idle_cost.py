@@ -20,34 +20,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
 import httpx  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from tests.harness.api import register_and_login  # noqa: E402
 from tests.harness.images import build_http_image, remove_image  # noqa: E402
 from tests.harness.suite import LocalSuite  # noqa: E402
-
-
-def deployer_cpu(suite: LocalSuite) -> float:
-    """CPU seconds the deployer has used so far (its own /metrics)."""
-    text = httpx.get(f"http://127.0.0.1:{suite.metrics_ports['deployer']}/metrics", timeout=10).text
-    return next(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "process_cpu_seconds_total"
-    )
+from tests.integration.helpers import metric_total, metrics_at  # noqa: E402
 
 
 def prometheus_counters(suite: LocalSuite) -> tuple[float, float]:
     """(CPU seconds, scrapes made) of the suite's Prometheus so far."""
-    cpu = scrapes = 0.0
-    for family in text_string_to_metric_families(httpx.get(f"{suite.prometheus_url}/metrics", timeout=10).text):
-        for sample in family.samples:
-            if sample.name == "process_cpu_seconds_total":
-                cpu = sample.value
-            elif sample.name == "prometheus_target_interval_length_seconds_count":
-                scrapes += sample.value
-    return cpu, scrapes
+    url = f"{suite.prometheus_url}/metrics"
+    return metrics_at(url, "process_cpu_seconds_total"), metrics_at(
+        url, "prometheus_target_interval_length_seconds_count"
+    )
 
 
 def loaded(suite: LocalSuite, job: str, count: int, timeout: float = 120) -> None:
@@ -65,10 +50,14 @@ def idle(suite: LocalSuite, seconds: float) -> tuple[float, float, float]:
     """(Prometheus' cores busy, its scrapes per second, the deployer's cores busy) over
     ``seconds`` of idleness."""
     cpu0, scrapes0 = prometheus_counters(suite)
-    deployer0 = deployer_cpu(suite)
+    deployer0 = metric_total(suite, "deployer", "process_cpu_seconds_total")
     time.sleep(seconds)
     cpu1, scrapes1 = prometheus_counters(suite)
-    return (cpu1 - cpu0) / seconds, (scrapes1 - scrapes0) / seconds, (deployer_cpu(suite) - deployer0) / seconds
+    return (
+        (cpu1 - cpu0) / seconds,
+        (scrapes1 - scrapes0) / seconds,
+        (metric_total(suite, "deployer", "process_cpu_seconds_total") - deployer0) / seconds,
+    )
 
 
 def main() -> None:

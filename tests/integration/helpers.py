@@ -98,9 +98,14 @@ def webhook(app_id: str, alertname: str, fingerprint: str, status: str = "firing
 
 def metric_total(suite, service: str, name: str, **labels: str) -> float:
     """The sum of ``name``'s samples that carry ``labels``, read from ``service``'s /metrics."""
+    return metrics_at(f"http://127.0.0.1:{suite.metrics_ports[service]}/metrics", name, **labels)
+
+
+def metrics_at(url: str, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples that carry ``labels`` in the Prometheus text at ``url``."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = httpx.get(f"http://127.0.0.1:{suite.metrics_ports[service]}/metrics", timeout=5).text
+    text = httpx.get(url, timeout=5).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
