@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +58,9 @@ PULL_RETRY_SECONDS = 60.0
 
 
 NETWORK_ATTEMPTS = 10
+# Engine calls in flight at once (each holds a thread and a connection until the Engine
+# answers): asyncio's default pool would allow cores + 4, and a burst of apps waits on it.
+ENGINE_CALLS = 32
 EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 HOLDER_MOUNT = "/holder"
 
@@ -83,7 +89,9 @@ class Engine:
         self.api = client.api
         self.naming = naming
         self.addresses = addresses or Addressing()
-        self._networks_lock = asyncio.Lock()
+        self._networks_lock = asyncio.Lock()  # picking a subnet
+        self._creating: set[str] = set()  # subnets picked for networks being created now
+        self._threads = ThreadPoolExecutor(ENGINE_CALLS, thread_name_prefix="engine")
         self._files_lock = asyncio.Lock()
         # image -> (when a pull failed, why): a missing image is not pulled again on every
         # reconcile, so many failed apps cannot starve the others of the Engine.
@@ -91,10 +99,13 @@ class Engine:
 
     @classmethod
     def from_env(cls, naming: Naming, addresses: Addressing | None = None) -> Engine:
-        return cls(docker.from_env(timeout=120), naming, addresses)
+        return cls(docker.from_env(timeout=120, max_pool_size=ENGINE_CALLS), naming, addresses)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """``fn`` (a blocking Docker SDK call) on the Engine's own threads, in this context."""
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 
     # --- observing -------------------------------------------------------------------------
     async def observe(self, app_id: str) -> list[Replica]:
@@ -145,12 +156,13 @@ class Engine:
     # --- networks --------------------------------------------------------------------------
     async def ensure_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None:
         """A bridge network of the app's own, on a subnet of CRANE's address pool (``internal``:
-        with no way out of the machine)."""
+        with no way out of the machine). Subnets are picked one at a time (never one another
+        create holds), and the networks are created side by side."""
         existing = await self._call(self.api.networks, names=[name])
         if any(n["Name"] == name for n in existing):
             return
-        async with self._networks_lock:  # one allocation at a time: two creates never pick one subnet
-            for attempt in range(NETWORK_ATTEMPTS):
+        for attempt in range(NETWORK_ATTEMPTS):
+            async with self._networks_lock:
                 rows = await self._call(self.api.networks)
                 if any(n["Name"] == name for n in rows):
                     return
@@ -158,26 +170,29 @@ class Engine:
                 try:
                     # First fit; after a lost race (another suite or Engine user took it), anywhere.
                     start = random.randrange(subnet_count(self.addresses.pool, self.addresses.prefix)) if attempt else 0
-                    subnet = free_subnet(self.addresses.pool, self.addresses.prefix, used, start)
+                    subnet = free_subnet(self.addresses.pool, self.addresses.prefix, [*used, *self._creating], start)
                 except PoolExhausted as exc:
                     raise EngineError(f"cannot create network {name}: {exc}") from exc
-                ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway(subnet))])
-                try:
-                    await self._call(
-                        self.api.create_network,
-                        name,
-                        driver="bridge",
-                        labels=labels,
-                        ipam=ipam,
-                        internal=internal,
-                        check_duplicate=True,
-                    )
+                self._creating.add(subnet)
+            ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway(subnet))])
+            try:
+                await self._call(
+                    self.api.create_network,
+                    name,
+                    driver="bridge",
+                    labels=labels,
+                    ipam=ipam,
+                    internal=internal,
+                    check_duplicate=True,
+                )
+                return
+            except APIError as exc:
+                if exc.status_code == 409:
                     return
-                except APIError as exc:
-                    if exc.status_code == 409:
-                        return
-                    if "overlap" not in _explain(exc).lower():  # else another engine user took it: next
-                        raise EngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+                if "overlap" not in _explain(exc).lower():  # else another engine user took it: next
+                    raise EngineError(f"cannot create network {name}: {_explain(exc)}") from exc
+            finally:
+                self._creating.discard(subnet)  # (created, it is in the Engine's list from now on)
         raise EngineError(f"cannot create network {name}: every free subnet was taken meanwhile")
 
     async def attach_router(self, network: str) -> None:

@@ -20,8 +20,11 @@ class DeployerSettings(CommonSettings):
     host_root: Path = Path("/")
     # Full reconcile of every app (drift, and what was missed while the deployer was down).
     resync_seconds: float = 15.0
-    workers: int = 4
-    # How often CPU and memory of every replica are sampled for /metrics.
+    # Apps reconciled at once: a pass mostly waits on the Engine, so a burst of new apps is
+    # brought up side by side (the Engine's own calls are bounded by its thread pool).
+    workers: int = 16
+    # How often CPU and memory are sampled for /metrics, of the replicas of services that
+    # autoscale on them (and of no other).
     stats_seconds: float = 2.0
     # Image scanning before an image runs (Trivy); off only when you really mean it.
     scan_images: bool = True
