@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +20,11 @@ from nats.js.errors import APIError, InvalidKeyError, KeyNotFoundError, KeyWrong
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
+from .apps_view import AppsView
 from .appspec import RECORD_VERSION, AppRecord, utcnow
 from .monitoring_state import ALERT_PREFIX, AlertState, FiringAlert
+
+log = logging.getLogger("crane.store")
 
 SEQUENCE_KEY = "seq.apps"
 APP_PREFIX = "app."
@@ -102,6 +106,19 @@ class AppStore:
 
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
+        self._view: AppsView | None = None
+
+    async def watch(self) -> None:
+        """Keep every record in memory from now on (apps_view.py): ``list`` then costs one
+        request however many apps there are. For services that list often."""
+        self._view = AppsView(self.kv, APP_PREFIX)
+        await self._view.start()
+
+    async def close(self) -> None:
+        """Stop watching (``list`` reads the bucket again)."""
+        if self._view:
+            await self._view.stop()
+            self._view = None
 
     async def get(self, app_id: str) -> AppRecord | None:
         try:
@@ -109,6 +126,14 @@ class AppStore:
         except (KeyNotFoundError, InvalidKeyError):  # no such key, or no key could be named so
             return None
         return AppRecord.model_validate_json(entry.value) if entry.value else None
+
+    async def _valid(self, app_id: str) -> AppRecord | None:
+        """The record, or None if there is none or it is not a valid record (logged)."""
+        try:
+            return await self.get(app_id)
+        except ValidationError as exc:
+            log.warning("app record %s is not valid: %s", app_id, exc)
+            return None
 
     async def owner_of(self, app_id: str) -> str | None:
         """Whose app ``app_id`` is (None: no such app)."""
@@ -147,8 +172,18 @@ class AppStore:
                 await self.mutate(record.id, renamed)
 
     async def list(self) -> list[AppRecord]:
-        records = [await self.get(k[len(APP_PREFIX) :]) for k in await kv_keys(self.kv, APP_PREFIX)]
-        return sorted((r for r in records if r), key=lambda r: r.created_at)
+        """Every app, oldest first: from the view when the store watches (and it caught up),
+        else read from the bucket, the values asked for side by side."""
+        viewed = await self._view.records() if self._view else None
+        if viewed is None:
+            if self._view:
+                log.warning("the apps view did not catch up; reading the bucket (and watching anew)")
+                await self._view.stop()
+                await self.watch()
+            keys = await kv_keys(self.kv, APP_PREFIX)
+            found = await asyncio.gather(*(self._valid(key[len(APP_PREFIX) :]) for key in keys))
+            viewed = [record for record in found if record]
+        return sorted(viewed, key=lambda r: r.created_at)
 
     async def insert(self, record: AppRecord) -> bool:
         """Store a new record; False if one with this id exists already."""

@@ -315,3 +315,71 @@ async def test_a_request_reaches_its_answerer_as_its_model_and_a_wrong_answer_is
     wrong = await bus.request(s.RPC_APP_STATS, {"app_id": "shop-1"})
     assert wrong == {"error": "test failed to answer rpc.app.stats (an internal error)"}, wrong
     assert len(asked) == 1
+
+
+async def test_a_watching_store_lists_every_write_made_before_the_list_and_asks_for_no_record(bus: Bus, nats_url):
+    """The apps view (apps_view.py): another process's insert, change and removal are in the
+    very next list (an admission after the owner's previous create must count it), a record
+    that is no longer valid is left out, and listing costs no request per app."""
+    from crane_shared.appspec import AppRecord, AppSpec
+
+    kv = await bus.kv(s.APPS_BUCKET)
+    other = await Bus.connect(nats_url, "writer")  # another process's connection
+    writer, watching = AppStore(await other.kv(s.APPS_BUCKET)), AppStore(kv)
+    spec = AppSpec.model_validate({"name": "shop", "services": [{"name": "web", "image": "nginx"}]})
+    await writer.insert(AppRecord(id="old-1", owner="u-a", spec=spec))
+    await watching.watch()
+    try:
+        for batch in range(2, 40, 19):  # each burst of inserts must be in the list that follows it
+            ids = [f"shop-{n}" for n in range(batch, batch + 19)]
+            await asyncio.gather(*(writer.insert(AppRecord(id=i, owner="u-a", spec=spec)) for i in ids))
+            assert set(ids) <= {r.id for r in await watching.list()}
+        await writer.mutate("shop-2", lambda r: r.model_copy(update={"owner": "u-b"}))
+        await writer.remove("shop-3")
+        await kv.put("app.broken-99", b'{"id": "broken-99", "owner": 42}')  # written by hand, wrongly
+        asked = 0
+        original_get = watching.kv.get
+
+        async def counting_get(*args, **kwargs):
+            nonlocal asked
+            asked += 1
+            return await original_get(*args, **kwargs)
+
+        watching.kv.get = counting_get  # type: ignore[method-assign]
+        listed = {r.id: r for r in await watching.list()}
+        assert asked == 0, f"the list asked the bucket for {asked} records"
+        assert listed["shop-2"].owner == "u-b" and "shop-3" not in listed and "broken-99" not in listed
+        assert len(listed) == 38 and "old-1" in listed  # the one there before the watch began, too
+    finally:
+        await watching.close()
+        await other.close()
+    # A store whose view has stopped still lists (from the bucket), as one that never watched.
+    assert {r.id for r in await watching.list()} == {r.id for r in await AppStore(kv).list()}
+
+
+async def test_a_list_waits_for_a_watch_that_lags(bus: Bus, nats_url, monkeypatch, caplog):
+    """When the watch delivers late (a busy service), a list waits for the last write rather
+    than answer from an older view (and without giving up on the view)."""
+    from nats.js.kv import KeyValue
+
+    from crane_shared.appspec import AppRecord, AppSpec
+
+    delivered = KeyValue.KeyWatcher.__anext__
+
+    async def late(watcher):  # every entry reaches the view 100 ms late
+        entry = await delivered(watcher)
+        await asyncio.sleep(0.1)
+        return entry
+
+    monkeypatch.setattr(KeyValue.KeyWatcher, "__anext__", late)
+    other = await Bus.connect(nats_url, "writer")
+    writer, watching = AppStore(await other.kv(s.APPS_BUCKET)), AppStore(await bus.kv(s.APPS_BUCKET))
+    spec = AppSpec.model_validate({"name": "shop", "services": [{"name": "web", "image": "nginx"}]})
+    await watching.watch()
+    try:
+        await writer.insert(AppRecord(id="late-1", owner="u-a", spec=spec))
+        assert [r.id for r in await watching.list()] == ["late-1"]
+        assert "did not catch up" not in caplog.text
+    finally:
+        await watching.close()
+        await other.close()

@@ -58,6 +58,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         await move_secret(config, keys, SIGNING_KEY)  # where CRANE before 0.2 kept it
         tokens = Tokens(await load_signing_key(keys), timedelta(minutes=settings.token_ttl_minutes))
         apps_store = AppStore(await bus.kv(s.APPS_BUCKET))
+        await apps_store.watch()  # GET /apps reads every app: from memory, not app by app
         if moved := await users.migrate_legacy(apps_store.rename_owner):
             log.info("gave %d accounts from before user ids an id; their apps now name it", moved)
         if settings.admin_email and settings.admin_password_file:

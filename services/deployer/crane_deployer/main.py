@@ -208,6 +208,7 @@ async def serve(settings: DeployerSettings) -> None:
     migrated = await store.migrate()
     if migrated:
         log.info("migrated %d app records to the current model: %s", len(migrated), ", ".join(migrated))
+    await store.watch()  # every resync reads every app: from memory, not app by app
     config = await bus.kv(s.CONFIG_BUCKET)
     users = UserStore(await bus.kv(s.USERS_BUCKET), config)
     auth = Authenticator(Tokens(await verifying_key(await bus.kv(s.KEYS_BUCKET)), timedelta(0)), users, config)

@@ -35,6 +35,7 @@ async def serve(settings: PolicySettings) -> None:
     policies = Policies(await bus.kv(s.POLICIES_BUCKET))
     await policies.seed(default_policies())
     store = AppStore(await bus.kv(s.APPS_BUCKET))
+    await store.watch()  # admission reads every app of the owner: from memory, not app by app
     users = UserStore(await bus.kv(s.USERS_BUCKET), await bus.kv(s.CONFIG_BUCKET))
     engines = Engines(policies, settings.opa_url, settings.policy_budget_seconds)
     memory = ScalingMemory()
