@@ -13,7 +13,7 @@ export CRANE_API_PORT CRANE_HTTP_PORT CRANE_DASHBOARD_PORT
 
 CLI_INSTALL := $(shell command -v pipx >/dev/null 2>&1 && echo 'pipx install --force' || echo 'python3 -m pip install --user')
 
-.PHONY: cli console run-deps help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench clean
+.PHONY: cli console run-deps help deps docker system-packages compose test fuzz chaos test-unit check lint docs up down logs ps bench bench-all clean
 
 help:
 	@echo "make up      start the whole suite (installs and starts Docker Engine if needed)"
@@ -22,6 +22,7 @@ help:
 	@echo "make fuzz    fuzz the API with schemathesis (1,000+ requests)"
 	@echo "make chaos   fault tests: services, NATS and the Docker daemon killed during deploys"
 	@echo "make bench   measure deploy, healing and autoscaling times (bench/)"
+	@echo "make bench-all  every benchmark: builds, scale-out, data path, 250 apps (about 25 minutes)"
 	@echo "make lint    ruff; make docs regenerates docs/events.md"
 	@echo "make cli     install the crane command for you (pipx, or pip --user)"
 
@@ -127,6 +128,16 @@ ps:
 bench: deps docker
 	$(PY) bench/deploy_latency.py
 	$(PY) bench/autoscale_reaction.py
+
+# Every benchmark, each ratio measured side by side in its own run (about 25 minutes on 2 cores);
+# bench/README.md has the last figures. Never part of make test.
+bench-all: deps docker
+	$(PY) bench/deploy_latency.py --trials 5
+	$(PY) bench/stack_build.py --trials 3
+	$(PY) bench/autoscale_reaction.py --trials 10 --default-trials 0
+	$(PY) bench/data_path.py
+	$(PY) bench/idle_cost.py --apps 30
+	$(PY) bench/many_apps.py --apps 250 --settle 45
 
 clean: down
 	rm -rf $(VENV) deploy/.build
