@@ -13,27 +13,6 @@ from .servicespec import ServiceSpec
 
 # Must span several scrape intervals (CRANE scrapes every 0.5 s; use 2m with 1m scrapes).
 RATE_WINDOW = "4s"
-# The scaling metrics read from the router (Traefik), and those read from the containers'
-# stats (the deployer samples only the replicas of services scaling on these).
-ROUTER_METRICS = frozenset({"rps", "latency_p95"})
-CONTAINER_METRICS = frozenset({"cpu", "memory"})
-
-
-def measured_often(spec: AppSpec) -> bool:
-    """Whether the app is measured at the fast cadence (some service autoscales: decisions
-    within seconds), on a scrape target of its own; the others share one slow target."""
-    return bool(spec.autoscaled_services)
-
-
-def reads_router(spec: AppSpec) -> bool:
-    """Whether some service of the app scales on the router's figures (the router is then
-    scraped at the fast cadence)."""
-    return any(s.autoscaling.metric in ROUTER_METRICS for s in spec.autoscaled_services)
-
-
-def sampled_services(spec: AppSpec) -> frozenset[str]:
-    """The services whose replicas' CPU and memory the deployer samples."""
-    return frozenset(s.name for s in spec.autoscaled_services if s.autoscaling.metric in CONTAINER_METRICS)
 
 
 def _routed(suite: str, app_id: str, spec: AppSpec) -> str | None:

@@ -108,27 +108,9 @@ def test_an_app_that_does_not_autoscale_is_measured_at_the_slower_cadence():
     assert (cadence(autoscaled), cadence(fixed)) == ("autoscaled", "fixed")
     assert "interval" not in render_rules("crane", autoscaled, fixed_interval="10s")["groups"][0]  # every 0.5 s
     assert render_rules("crane", fixed, fixed_interval="10s")["groups"][0]["interval"] == "10s"
-    config = render_prometheus_config("/m", Timings(fixed_interval="15s"), "am:9093", "deployer:9100", [])
+    config = render_prometheus_config("/m", Timings(fixed_interval="15s"), "am:9093", "traefik:8080", [])
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["crane-apps"]["file_sd_configs"][0]["files"] == ["/m/targets/autoscaled/*.json"]
     assert "scrape_interval" not in jobs["crane-apps"]  # the global 0.5 s
-    # Every app that does not autoscale: one target, however many apps.
-    fixed_job = jobs["crane-apps-fixed"]
-    assert fixed_job["scrape_interval"] == "15s" and "file_sd_configs" not in fixed_job
-    assert fixed_job["static_configs"] == [{"targets": ["deployer:9100"]}]
-    assert fixed_job["metrics_path"] == "/metrics/apps"
-
-
-def test_the_router_is_scraped_often_only_while_an_app_scales_on_its_figures():
-    from crane_monitor_config.render import router_cadence
-    from crane_shared.app_metrics import reads_router
-
-    config = render_prometheus_config("/m", Timings(fixed_interval="15s"), "am:9093", "deployer:9100", [])
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert jobs["traefik"]["file_sd_configs"][0]["files"] == ["/m/router/autoscaled.json"]
-    assert "scrape_interval" not in jobs["traefik"]
-    assert jobs["traefik-fixed"]["file_sd_configs"][0]["files"] == ["/m/router/fixed.json"]
-    assert jobs["traefik-fixed"]["scrape_interval"] == "15s"
-    assert (router_cadence(0), router_cadence(3)) == ("fixed", "autoscaled")
-    on_rps, on_cpu = record(enabled=True), record(enabled=True, metric="cpu")
-    assert reads_router(on_rps.spec) and not reads_router(on_cpu.spec)
+    assert jobs["crane-apps-fixed"]["scrape_interval"] == "15s"
+    assert jobs["crane-apps-fixed"]["file_sd_configs"][0]["files"] == ["/m/targets/fixed/*.json"]

@@ -42,12 +42,11 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CONTAINER_GAUGES = (CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_MEMORY_PERCENT)
+# The metrics autoscaling reads from the container gauges (the others come from the router).
+SAMPLED_METRICS = frozenset({"cpu", "memory"})
 # app -> its services that autoscale on a container gauge: the only replicas whose stats are
 # sampled. An idle app that does not autoscale on CPU or memory costs the Engine no stats call.
 _sampled: dict[str, frozenset[str]] = {}
-# Apps measured at the fast cadence, each on a scrape target of its own (/metrics/apps/<id>);
-# the others share one target (/metrics/apps), scraped at the slow cadence.
-_on_own_target: set[str] = set()
 
 
 def _forget_services(app_id: str, keep: set[str]) -> None:
@@ -59,21 +58,15 @@ def _forget_services(app_id: str, keep: set[str]) -> None:
                 SERVICE_REPLICAS.remove(labels["app"], labels["service"], labels["kind"])
 
 
-def record_measuring(app_id: str, own_target: bool, sampled: frozenset[str]) -> None:
-    """How the app is measured (app_metrics.py): on a target of its own or the shared one, and
-    the services whose replicas' CPU and memory the stats collector samples."""
-    if own_target:
-        _on_own_target.add(app_id)
-    else:
-        _on_own_target.discard(app_id)
+def record_replicas(
+    app_id: str, desired: dict[str, int], ready: dict[str, int], sampled: frozenset[str] = frozenset()
+) -> None:
+    """Replicas per service and for the whole app (service name -> count); ``sampled``: the
+    services whose replicas' CPU and memory the stats collector samples."""
     if sampled:
         _sampled[app_id] = sampled
     else:
         _sampled.pop(app_id, None)
-
-
-def record_replicas(app_id: str, desired: dict[str, int], ready: dict[str, int]) -> None:
-    """Replicas per service and for the whole app (service name -> count)."""
     APP_REPLICAS.labels(app_id, "desired").set(sum(desired.values()))
     APP_REPLICAS.labels(app_id, "ready").set(sum(ready.values()))
     for service, count in desired.items():
@@ -84,7 +77,6 @@ def record_replicas(app_id: str, desired: dict[str, int], ready: dict[str, int])
 
 def forget_app(app_id: str) -> None:
     _sampled.pop(app_id, None)
-    _on_own_target.discard(app_id)
     for kind in ("desired", "ready"):
         with contextlib.suppress(KeyError):
             APP_REPLICAS.remove(app_id, kind)
@@ -139,7 +131,7 @@ class StatsCollector:
 class AppMetricsSnapshot:
     """The registry's samples split by their ``app`` label, collected once per ``max_age``.
 
-    Prometheus scrapes every autoscaled app's own target twice a second; collecting the whole registry for
+    Prometheus scrapes every app's own target twice a second; collecting the whole registry for
     each scrape would cost apps x samples, which starved the deployer at 60 apps. One
     collection is shared by every scrape that comes within ``max_age``.
     """
@@ -154,25 +146,10 @@ class AppMetricsSnapshot:
         self._by_app: dict[str, list[Metric]] = {}
 
     def for_app(self, app_id: str) -> list[Metric]:
-        return self._current().get(app_id, [])
-
-    def for_apps_except(self, excluded: set[str]) -> list[Metric]:
-        """The samples of every app but the ``excluded`` ones, one family per metric."""
-        merged: dict[str, Metric] = {}
-        for app_id, families in self._current().items():
-            if app_id in excluded:
-                continue
-            for family in families:
-                if family.name not in merged:
-                    merged[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
-                merged[family.name].samples.extend(family.samples)
-        return list(merged.values())
-
-    def _current(self) -> dict[str, list[Metric]]:
         if self.clock() - self._taken > self.max_age:
             self._by_app = self._split()
             self._taken = self.clock()
-        return self._by_app
+        return self._by_app.get(app_id, [])
 
     def _split(self) -> dict[str, list[Metric]]:
         by_app: dict[str, dict[str, Metric]] = {}
@@ -210,17 +187,5 @@ async def _app_metrics(request: Request) -> Response:
     return Response(generate_latest(_Metrics(families)), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _shared_apps_metrics(request: Request) -> Response:
-    """The series of every app measured at the slow cadence: one scrape for all of them."""
-    families = SNAPSHOT.for_apps_except(_on_own_target)
-    return Response(generate_latest(_Metrics(families)), media_type=CONTENT_TYPE_LATEST)
-
-
 def metrics_app() -> Starlette:
-    return Starlette(
-        routes=[
-            Route("/metrics", _all_metrics),
-            Route("/metrics/apps", _shared_apps_metrics),
-            Route("/metrics/apps/{app_id}", _app_metrics),
-        ]
-    )
+    return Starlette(routes=[Route("/metrics", _all_metrics), Route("/metrics/apps/{app_id}", _app_metrics)])

@@ -14,7 +14,6 @@ from prometheus_client import Counter
 from pydantic import BaseModel
 
 from crane_shared import subjects as s
-from crane_shared.app_metrics import reads_router
 from crane_shared.appspec import AppStatus
 from crane_shared.events import Event, MonitoringUpdated
 from crane_shared.secrets import WEBHOOK_TOKEN, read_secret
@@ -23,17 +22,14 @@ from crane_shared.store import AppStore
 
 from .files import remove, write_atomically, write_json, write_yaml
 from .render import (
-    AUTOSCALED,
     CADENCES,
     Timings,
     alert_names,
     cadence,
     render_alertmanager_config,
     render_prometheus_config,
-    render_router_targets,
     render_rules,
     render_targets,
-    router_cadence,
 )
 from .settings import MonitorSettings
 
@@ -59,18 +55,6 @@ class MonitorConfig:
             settings.fixed_interval,
         )
         self.http = httpx.AsyncClient(timeout=5)
-        self.router_readers: set[str] = set()  # apps that scale on the router's figures
-
-    def router_file(self, of_cadence: str) -> Path:
-        return self.dir / "router" / f"{of_cadence}.json"
-
-    def place_router(self) -> bool:
-        """The router's target in the file of its cadence (and in no other); whether it moved."""
-        wanted = router_cadence(len(self.router_readers))
-        moved = any([remove(self.router_file(c)) for c in CADENCES if c != wanted])
-        return (
-            write_json(self.router_file(wanted), render_router_targets(self.settings.traefik_metrics_target)) or moved
-        )
 
     def target_file(self, app_id: str, of_cadence: str) -> Path:
         return self.dir / "targets" / of_cadence / f"{app_id}.json"
@@ -93,7 +77,7 @@ class MonitorConfig:
                 str(self.dir),
                 self.timings,
                 self.settings.alertmanager_target,
-                self.settings.exporter_target,
+                self.settings.traefik_metrics_target,
                 services,
             ),
         )
@@ -104,26 +88,18 @@ class MonitorConfig:
         for folder in CADENCES:
             (self.dir / "targets" / folder).mkdir(parents=True, exist_ok=True)
         (self.dir / "rules").mkdir(exist_ok=True)
-        (self.dir / "router").mkdir(exist_ok=True)
 
     async def sync_app(self, app_id: str) -> list[str] | None:
         """Make the app's files match its record: the alerts now watched for it if anything
         changed (none: its files are gone), None if nothing did."""
         record = await self.store.get(app_id)
         if record is None or record.status == AppStatus.DELETING:
-            self.router_readers.discard(app_id)
             removed = any([remove(path) for path in [*self.target_files(app_id), self.rules_file(app_id)]])
             return [] if removed else None
-        if reads_router(record.spec):
-            self.router_readers.add(app_id)
-        else:
-            self.router_readers.discard(app_id)
         rules = render_rules(self.settings.suite, record, self.settings.rate_window, self.settings.fixed_interval)
-        # Measured often: a target of its own; else the deployer's shared one has it already.
-        target = self.target_file(app_id, AUTOSCALED) if cadence(record) == AUTOSCALED else None
+        target = self.target_file(app_id, cadence(record))
         changed = any([remove(path) for path in self.target_files(app_id) if path != target])  # it changed cadence
-        if target:
-            changed = write_json(target, render_targets(app_id, self.settings.exporter_target)) or changed
+        changed = write_json(target, render_targets(app_id, self.settings.exporter_target)) or changed
         changed = write_yaml(self.rules_file(app_id), rules) or changed
         return alert_names(rules) if changed else None
 
@@ -134,7 +110,6 @@ class MonitorConfig:
         }
         for app_id in known | on_disk:
             await self.sync_app(app_id)
-        self.place_router()
         await self.reload("prometheus", self.settings.prometheus_url)
         await self.reload("alertmanager", self.settings.alertmanager_url)
 
@@ -152,8 +127,6 @@ class MonitorConfig:
     async def on_app_event(self, event: Event, payload: BaseModel) -> None:
         app_id = getattr(payload, "app_id", None) or event.subject
         watched = await self.sync_app(app_id) if app_id else None
-        if self.place_router():
-            log.info("the router is now scraped at the %s cadence", router_cadence(len(self.router_readers)))
         if app_id and watched is not None:
             log.info("monitoring of %s updated", app_id)
             reloaded = await self.reload("prometheus", self.settings.prometheus_url)

@@ -1,9 +1,8 @@
 """Pure rendering of monitoring configuration: nothing here reads or writes anything.
 
-Per app: alert rules built from the app's autoscaling settings, and for an app that autoscales
-a file_sd target of its own (the deployer's exporter, narrowed to the app by its metrics path).
-Per suite: prometheus.yml and alertmanager.yml with CRANE's fast timings (or any others, for
-comparison)."""
+Per app: a file_sd target (the deployer's exporter, narrowed to the app by its metrics path)
+and alert rules built from the app's autoscaling settings. Per suite: prometheus.yml and
+alertmanager.yml with CRANE's fast timings (or any others, for comparison)."""
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from crane_shared.app_metrics import (
     RATE_WINDOW,
     desired_replicas_query,
     error_rate_query,
-    measured_often,
     metric_query,
     request_metrics,
 )
@@ -46,17 +44,10 @@ class Timings:
 # seconds), the others every fixed_interval (charts and the replicas-down alert only).
 AUTOSCALED, FIXED = "autoscaled", "fixed"
 CADENCES = (AUTOSCALED, FIXED)
-# Where the deployer serves the series of every app measured at the fixed cadence.
-SHARED_APPS_PATH = "/metrics/apps"
 
 
 def cadence(record: AppRecord) -> str:
-    return AUTOSCALED if measured_often(record.spec) else FIXED
-
-
-def router_cadence(readers: int) -> str:
-    """The router's cadence: fast while ``readers`` (apps) scale on its figures, else slow."""
-    return AUTOSCALED if readers else FIXED
+    return AUTOSCALED if record.spec.autoscaled_services else FIXED
 
 
 def _number(value: float) -> str:
@@ -64,8 +55,7 @@ def _number(value: float) -> str:
 
 
 def render_targets(app_id: str, exporter_target: str) -> list[dict[str, Any]]:
-    """file_sd entries of an app measured at the fast cadence: its container and replica
-    metrics, served by the deployer on a path of the app's own (the others share one)."""
+    """file_sd entries: the app's container and replica metrics, served by the deployer."""
     return [
         {
             "targets": [exporter_target],
@@ -148,40 +138,23 @@ def render_rules(
     return {"groups": [group]}
 
 
-def _files(pattern: str) -> dict[str, Any]:
-    return {"files": [pattern], "refresh_interval": "5s"}
-
-
-def render_router_targets(traefik_target: str) -> list[dict[str, Any]]:
-    """The file_sd entry of the router's metrics (in the file of its cadence)."""
-    return [{"targets": [traefik_target]}]
-
-
 def render_prometheus_config(
     monitoring_dir: str,
     timings: Timings,
     alertmanager_target: str,
-    exporter_target: str,
+    traefik_target: str,
     service_targets: list[str],
 ) -> dict[str, Any]:
-    """Each measured thing at the cadence it needs. The router's page has every routed app's
-    series: it is scraped at the fast cadence only while some app scales on them (monitor-config
-    puts its target in one of two files). An app that autoscales has a target of its own at the
-    fast cadence; all the others share one target at the slow one, however many they are."""
-    slow = timings.fixed_interval
     scrape_configs: list[dict[str, Any]] = [
-        {"job_name": "traefik", "file_sd_configs": [_files(f"{monitoring_dir}/router/{AUTOSCALED}.json")]},
+        {"job_name": "traefik", "static_configs": [{"targets": [traefik_target]}]},
         {
-            "job_name": "traefik-fixed",
-            "scrape_interval": slow,
-            "file_sd_configs": [_files(f"{monitoring_dir}/router/{FIXED}.json")],
+            "job_name": "crane-apps",
+            "file_sd_configs": [{"files": [f"{monitoring_dir}/targets/{AUTOSCALED}/*.json"], "refresh_interval": "5s"}],
         },
-        {"job_name": "crane-apps", "file_sd_configs": [_files(f"{monitoring_dir}/targets/{AUTOSCALED}/*.json")]},
         {
             "job_name": "crane-apps-fixed",
-            "scrape_interval": slow,
-            "metrics_path": SHARED_APPS_PATH,
-            "static_configs": [{"targets": [exporter_target]}],
+            "scrape_interval": timings.fixed_interval,
+            "file_sd_configs": [{"files": [f"{monitoring_dir}/targets/{FIXED}/*.json"], "refresh_interval": "5s"}],
         },
     ]
     if service_targets:
