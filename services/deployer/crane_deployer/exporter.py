@@ -42,11 +42,6 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CONTAINER_GAUGES = (CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_MEMORY_PERCENT)
-# The metrics autoscaling reads from the container gauges (the others come from the router).
-SAMPLED_METRICS = frozenset({"cpu", "memory"})
-# app -> its services that autoscale on a container gauge: the only replicas whose stats are
-# sampled. An idle app that does not autoscale on CPU or memory costs the Engine no stats call.
-_sampled: dict[str, frozenset[str]] = {}
 
 
 def _forget_services(app_id: str, keep: set[str]) -> None:
@@ -58,15 +53,8 @@ def _forget_services(app_id: str, keep: set[str]) -> None:
                 SERVICE_REPLICAS.remove(labels["app"], labels["service"], labels["kind"])
 
 
-def record_replicas(
-    app_id: str, desired: dict[str, int], ready: dict[str, int], sampled: frozenset[str] = frozenset()
-) -> None:
-    """Replicas per service and for the whole app (service name -> count); ``sampled``: the
-    services whose replicas' CPU and memory the stats collector samples."""
-    if sampled:
-        _sampled[app_id] = sampled
-    else:
-        _sampled.pop(app_id, None)
+def record_replicas(app_id: str, desired: dict[str, int], ready: dict[str, int]) -> None:
+    """Replicas per service and for the whole app (service name -> count)."""
     APP_REPLICAS.labels(app_id, "desired").set(sum(desired.values()))
     APP_REPLICAS.labels(app_id, "ready").set(sum(ready.values()))
     for service, count in desired.items():
@@ -76,7 +64,6 @@ def record_replicas(
 
 
 def forget_app(app_id: str) -> None:
-    _sampled.pop(app_id, None)
     for kind in ("desired", "ready"):
         with contextlib.suppress(KeyError):
             APP_REPLICAS.remove(app_id, kind)
@@ -84,8 +71,7 @@ def forget_app(app_id: str) -> None:
 
 
 class StatsCollector:
-    """Samples the running replicas of services that autoscale on CPU or memory (and only
-    those: one stats call a replica a round) and keeps their container gauges current."""
+    """Samples every running replica of the suite and keeps the container gauges current."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -93,9 +79,7 @@ class StatsCollector:
         self._labels: set[tuple[str, str, str]] = set()
 
     async def collect_once(self) -> None:
-        replicas = (
-            [r for r in await self.engine.running_replicas() if r[1] in _sampled.get(r[0], ())] if _sampled else []
-        )
+        replicas = await self.engine.running_replicas()
         samples = await asyncio.gather(*(self.engine.sample(r[3]) for r in replicas), return_exceptions=True)
         seen = set()
         for (app_id, service, name, container_id), sample in zip(replicas, samples, strict=True):

@@ -38,7 +38,7 @@ from crane_shared.store import AppStore
 from .builder import Builder
 from .container_spec import ReplicaSpec, desired_slots, replica_spec, restart_policies
 from .crashloop import CrashTracker
-from .exporter import RECONCILE_SECONDS, SAMPLED_METRICS, forget_app, record_replicas
+from .exporter import RECONCILE_SECONDS, forget_app, record_replicas
 from .host_path_gate import HostPathGate, HostPathPending
 from .image_labels import labels_only_crane_sets
 from .image_labels import refusal as image_label_refusal
@@ -220,10 +220,7 @@ class Reconciler:
         ready = ready_by_service(desired, observed, restart)
         await self._record_outcome(app_id, ready, failure, record.correlationid)
         await self._export_compose(record)
-        sampled = frozenset(
-            svc.name for svc in record.spec.autoscaled_services if svc.autoscaling.metric in SAMPLED_METRICS
-        )
-        record_replicas(app_id, {name: count for name, (count, _) in desired.items()}, ready, sampled)
+        record_replicas(app_id, {name: count for name, (count, _) in desired.items()}, ready)
         RECONCILE_SECONDS.labels("failed" if failure else "ok").observe(time.monotonic() - started)
 
     async def _observe(self, app_id: str) -> list[Replica]:
