@@ -36,14 +36,15 @@ def prometheus_counters(suite: LocalSuite) -> tuple[float, float]:
 
 
 def loaded(suite: LocalSuite, job: str, count: int, timeout: float = 120) -> None:
-    """Until Prometheus scrapes ``count`` targets in ``job``."""
+    """Until Prometheus has the replica gauge of ``count`` apps from ``job``."""
+    query = f'count(count by (app) (crane_app_replicas{{job="{job}",kind="ready"}}))'
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        targets = httpx.get(f"{suite.prometheus_url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
-        if sum(t["labels"].get("job") == job and t["health"] == "up" for t in targets) >= count:
+        result = httpx.get(f"{suite.prometheus_url}/api/v1/query", params={"query": query}, timeout=10).json()
+        if result["data"]["result"] and float(result["data"]["result"][0]["value"][1]) >= count:
             return
         time.sleep(1)
-    raise TimeoutError(f"Prometheus did not scrape {count} targets of {job} within {timeout}s")
+    raise TimeoutError(f"Prometheus did not have {count} apps from {job} within {timeout}s")
 
 
 def idle(suite: LocalSuite, seconds: float) -> tuple[float, float, float]:
