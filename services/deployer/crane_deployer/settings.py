@@ -23,8 +23,7 @@ class DeployerSettings(CommonSettings):
     # Apps reconciled at once: a pass mostly waits on the Engine, so a burst of new apps is
     # brought up side by side (the Engine's own calls are bounded by its thread pool).
     workers: int = 16
-    # How often CPU and memory are sampled for /metrics, of the replicas of services that
-    # autoscale on them (and of no other).
+    # How often CPU and memory of every replica are sampled for /metrics.
     stats_seconds: float = 2.0
     # Image scanning before an image runs (Trivy); off only when you really mean it.
     scan_images: bool = True
